@@ -1,0 +1,12 @@
+//! The one integration-test binary of floorline-core.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod bundle;
+mod kit;
+mod literal;
+mod props;
