@@ -9,7 +9,7 @@
 //! reference both paths are tested against.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::CoreError;
 use crate::policy::{Policy, Trust};
@@ -198,16 +198,16 @@ pub fn group_earnings(
     bindings: &[BindingFact],
     earnings: impl IntoIterator<Item = RawEarning>,
 ) -> Result<Vec<EarningGroup>, CoreError> {
-    type Key = (String, EarningKind, bool, Option<Owner>);
-    let mut groups: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
+    // Keyed by the owner's binding index, not its strings: one allocation per
+    // group, not per earning.
+    type Key = (String, EarningKind, bool, Option<usize>);
+    let mut groups: HashMap<Key, (i64, i64, i64)> = HashMap::new();
+    let earliest = windows.earliest_earning_ms();
     for e in earnings {
-        if e.at_ms < windows.earliest_earning_ms() || e.at_ms >= windows.end_ms {
+        if e.at_ms < earliest || e.at_ms >= windows.end_ms {
             continue;
         }
-        let owner = bindings.iter().find(|b| b.covers(e.at_ms)).map(|b| Owner {
-            account_id: b.account_id.clone(),
-            payout_identity: b.payout_identity.clone(),
-        });
+        let owner = bindings.iter().position(|b| b.covers(e.at_ms));
         let slot = groups
             .entry((e.consumer_account_id, e.kind, e.pinned, owner))
             .or_default();
@@ -227,18 +227,30 @@ pub fn group_earnings(
             add(&mut slot.2, 1)?;
         }
     }
-    Ok(groups
+    let mut out: Vec<EarningGroup> = groups
         .into_iter()
         .map(
             |((consumer_account_id, kind, pinned, owner), (epoch, trailing, n))| EarningGroup {
                 consumer_account_id,
                 kind,
                 pinned,
-                owner,
+                owner: owner.and_then(|i| bindings.get(i)).map(|b| Owner {
+                    account_id: b.account_id.clone(),
+                    payout_identity: b.payout_identity.clone(),
+                }),
                 epoch_micro_usd: epoch,
                 trailing_micro_usd: trailing,
                 n_positive_in_work_window: n,
             },
         )
-        .collect())
+        .collect();
+    out.sort_by(|a, b| {
+        (&a.consumer_account_id, a.kind, a.pinned, &a.owner).cmp(&(
+            &b.consumer_account_id,
+            b.kind,
+            b.pinned,
+            &b.owner,
+        ))
+    });
+    Ok(out)
 }

@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn ppm_from_json_and_toml_numbers() {
-        let v: Ppm = serde_json::from_str("0.95").unwrap_or_default();
+        let v: Ppm = serde_json::from_str("0.95").unwrap();
         assert_eq!(v, Ppm(950_000));
         let v: Result<Ppm, _> = serde_json::from_str("0.1234567");
         assert!(v.is_err());

@@ -179,6 +179,35 @@ macro_rules! apply_fields {
     };
 }
 
+impl From<&Policy> for PolicyPatch {
+    /// Every key set: the patch that reproduces `policy` exactly (bundle export).
+    fn from(p: &Policy) -> PolicyPatch {
+        PolicyPatch {
+            reduction_k: Some(p.reduction_k),
+            pool_micro_usd: Some(p.pool_micro_usd),
+            workhorse_reserve: Some(p.workhorse_reserve),
+            workhorse_min_gb: Some(p.workhorse_min_gb),
+            workhorse_max_gb: Some(p.workhorse_max_gb),
+            account_cap: Some(p.account_cap),
+            allocation: Some(p.allocation),
+            min_uptime: Some(p.min_uptime),
+            full_uptime: Some(p.full_uptime),
+            grace_ms: Some(p.grace_ms),
+            work_window_days: Some(p.work_window_days),
+            min_trust: Some(p.min_trust),
+            unknown_model_cap_gb: Some(p.unknown_model_cap_gb),
+            require_tier_probe: Some(p.require_tier_probe),
+            tiers: Some(p.tiers.clone()),
+            model_caps: Some(p.model_caps.clone()),
+            taper_enabled: Some(p.taper_enabled),
+            launch_date: p.launch_date.clone(),
+            calendar_residual: Some(p.calendar_residual),
+            target_revenue_micro_usd: Some(p.target_revenue_micro_usd),
+            cliff_max_drop: Some(p.cliff_max_drop),
+        }
+    }
+}
+
 impl PolicyPatch {
     /// This patch with every key that `over` sets taken from `over`.
     pub fn overlay(&self, over: &PolicyPatch) -> PolicyPatch {
@@ -342,9 +371,9 @@ impl Policy {
     pub fn tier_floor(&self, gb: u32) -> i64 {
         self.tiers
             .iter()
-            .filter(|t| t.min_gb <= gb)
+            .rev()
+            .find(|t| t.min_gb <= gb)
             .map(|t| t.floor_micro_usd)
-            .last()
             .unwrap_or(0)
     }
 
@@ -425,14 +454,8 @@ mod tests {
     fn unknown_keys_and_bad_fractions_are_named() {
         let err = parse_config_toml("reduction_kk = 1.0", "floorline.toml").unwrap_err();
         assert!(err.to_string().contains("reduction_kk"), "{err}");
-        let (patch, _) = parse_config_toml("workhorse_reserve = 0.1234567", "f").map_or_else(
-            |e| {
-                assert!(e.to_string().contains("workhorse_reserve"), "{e}");
-                (PolicyPatch::default(), toml::Table::new())
-            },
-            |ok| ok,
-        );
-        assert_eq!(patch, PolicyPatch::default());
+        let err = parse_config_toml("workhorse_reserve = 0.1234567", "f").unwrap_err();
+        assert!(err.to_string().contains("workhorse_reserve"), "{err}");
         let (patch, sections) =
             parse_config_toml("reduction_k = 0.5\n[settlement]\nmode = \"live\"\n", "f").unwrap();
         assert_eq!(patch.reduction_k, Some(Ppm(500_000)));
@@ -450,6 +473,19 @@ mod tests {
             err.to_string().starts_with("policy.workhorse_reserve:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_full_patch_reproduces_the_policy() {
+        let p = Policy {
+            reduction_k: Ppm(250_000),
+            launch_date: Some("2026-01-15".into()),
+            ..Policy::default()
+        };
+        let patch = PolicyPatch::from(&p);
+        let json = serde_json::to_string(&patch).unwrap();
+        let back: PolicyPatch = serde_json::from_str(&json).unwrap();
+        assert_eq!(Policy::default().patched(&back, "policy").unwrap(), p);
     }
 
     #[test]

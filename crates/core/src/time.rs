@@ -215,17 +215,9 @@ mod tests {
 
     #[test]
     fn epoch_bounds() {
-        let e: EpochId = "2024-02"
-            .parse()
-            .unwrap_or_else(|_| EpochId { year: 0, month: 0 });
-        assert_eq!(
-            e.start(),
-            Timestamp::parse("2024-02-01T00:00:00Z").unwrap_or(Timestamp(-1))
-        );
-        assert_eq!(
-            e.end(),
-            Timestamp::parse("2024-03-01T00:00:00Z").unwrap_or(Timestamp(-1))
-        );
+        let e: EpochId = "2024-02".parse().unwrap();
+        assert_eq!(e.start(), Timestamp::parse("2024-02-01T00:00:00Z").unwrap());
+        assert_eq!(e.end(), Timestamp::parse("2024-03-01T00:00:00Z").unwrap());
         assert_eq!(e.length_ms(), 29 * DAY_MS); // leap year
         assert_eq!(e.previous().to_string(), "2024-01");
         assert_eq!(

@@ -1,0 +1,10 @@
+//! floorline-engine: glues store and core. It owns no math: `settle`,
+//! `preview`, `verify`, `explain` and the scheduler read facts from the store,
+//! call `floorline_core::plan`, and hand the result back to the store.
+//!
+//! Invariants: no SQL here (only the store knows SQL); the clock is read only
+//! through [`clock::Clock`].
+
+pub mod clock;
+pub mod config;
+pub mod schedule;
