@@ -254,3 +254,17 @@ pub fn group_earnings(
     });
     Ok(out)
 }
+
+/// For a live estimate of an open epoch: every session still alive at `now_ms`
+/// (no disconnect, last sign of life within `grace_ms`) is assumed to stay
+/// connected until `until_ms`. Closed epochs are never estimated.
+pub fn assume_connected_until(facts: &mut EpochFacts, now_ms: i64, grace_ms: i64, until_ms: i64) {
+    for m in &mut facts.machines {
+        for s in &mut m.sessions {
+            let last = s.last_seen_at_ms.unwrap_or(s.connected_at_ms);
+            if s.disconnected_at_ms.is_none() && last.saturating_add(grace_ms) >= now_ms {
+                s.last_seen_at_ms = Some(until_ms.max(last));
+            }
+        }
+    }
+}

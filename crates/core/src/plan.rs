@@ -4,7 +4,7 @@
 //! `plan` is a pure function: the same facts and policy give the same plan,
 //! byte for byte, whatever the order of the input.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ use crate::time::EpochId;
 use crate::valuation::{self, is_organic, Context, Reason, Valuation};
 
 /// One account's part of a machine in the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanShare {
     pub account_id: String,
     pub desired_micro_usd: i64,
@@ -27,7 +27,7 @@ pub struct PlanShare {
 }
 
 /// One machine in the plan, eligible or not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanMachine {
     pub machine_id: String,
     pub eligible: bool,
@@ -44,7 +44,7 @@ pub struct PlanMachine {
 }
 
 /// A final draw of the epoch (D19): prior plus this run, per machine and account.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ManifestDraw {
     pub account_id: String,
     pub amount_micro_usd: i64,
@@ -69,7 +69,7 @@ pub struct PlanContext {
 }
 
 /// The plan of SPEC §8.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub epoch: EpochId,
     pub pool_micro_usd: i64,

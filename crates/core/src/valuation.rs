@@ -2,7 +2,7 @@
 //! floor, available time, scaled floor, organic earnings, desired draw, gates
 //! and ownership shares. Pure functions of one machine's facts and the policy.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::CoreError;
@@ -13,7 +13,7 @@ use crate::policy::Policy;
 use crate::time::DAY_MS;
 
 /// Why a machine is not eligible, in the fixed order of SPEC D12.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     NotAttested,

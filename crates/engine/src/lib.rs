@@ -3,8 +3,16 @@
 //! call `floorline_core::plan`, and hand the result back to the store.
 //!
 //! Invariants: no SQL here (only the store knows SQL); the clock is read only
-//! through [`clock::Clock`].
+//! through [`clock::Clock`]; a settlement is one store transaction.
 
 pub mod clock;
 pub mod config;
+pub mod ingest;
+pub mod keys;
+mod error;
+pub mod ops;
 pub mod schedule;
+pub mod scheduler;
+
+pub use error::EngineError;
+pub use ops::{Engine, Explanation, RunSummary, SettleOptions, VerifyReport};

@@ -1,0 +1,134 @@
+//! Ingestion by fact kind: the one place that maps a kind name
+//! (`earnings`) to its type and its store call, for the HTTP API and for
+//! `floorline import`. Bodies are parsed whole, with errors naming
+//! `[index].field`, before the store validates and writes the batch.
+
+use std::future::Future;
+
+use floorline_core::bundle::{parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session};
+use floorline_core::{CoreError, Invalid};
+use floorline_store::{IngestReport, Store, StoreError, Watermark};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{Engine, EngineError};
+
+/// The kinds of facts that can be ingested (SPEC §8 HTTP ingestion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FactKind {
+    Machines,
+    Aliases,
+    Bindings,
+    Sessions,
+    Health,
+    Earnings,
+    Probes,
+    Watermarks,
+}
+
+impl FactKind {
+    pub const ALL: [FactKind; 8] = [
+        FactKind::Machines,
+        FactKind::Aliases,
+        FactKind::Bindings,
+        FactKind::Sessions,
+        FactKind::Health,
+        FactKind::Earnings,
+        FactKind::Probes,
+        FactKind::Watermarks,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FactKind::Machines => "machines",
+            FactKind::Aliases => "aliases",
+            FactKind::Bindings => "bindings",
+            FactKind::Sessions => "sessions",
+            FactKind::Health => "health",
+            FactKind::Earnings => "earnings",
+            FactKind::Probes => "probes",
+            FactKind::Watermarks => "watermarks",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FactKind> {
+        FactKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// A fact type that can be ingested.
+pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'static {
+    const KIND: FactKind;
+    /// Field-level checks (identifiers, signs, order of times).
+    fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
+    /// Writes one batch.
+    fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+}
+
+macro_rules! ingest_fact {
+    ($t:ty, $kind:expr, $method:ident) => {
+        impl IngestFact for $t {
+            const KIND: FactKind = $kind;
+            fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
+                Check::check(self, path, errs);
+            }
+            fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
+                store.$method(items)
+            }
+        }
+    };
+}
+
+ingest_fact!(Attestation, FactKind::Machines, ingest_attestations);
+ingest_fact!(Alias, FactKind::Aliases, ingest_aliases);
+ingest_fact!(Binding, FactKind::Bindings, ingest_bindings);
+ingest_fact!(Session, FactKind::Sessions, ingest_sessions);
+ingest_fact!(Health, FactKind::Health, ingest_health);
+ingest_fact!(Earning, FactKind::Earnings, ingest_earnings);
+ingest_fact!(Probe, FactKind::Probes, ingest_probes);
+
+impl IngestFact for Watermark {
+    const KIND: FactKind = FactKind::Watermarks;
+    fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
+        if let Err(m) = floorline_core::bundle::check_id(&self.source) {
+            errs.push(Invalid::new(format!("{path}.source"), m));
+        }
+    }
+    fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
+        store.ingest_watermarks(items)
+    }
+}
+
+/// Parses a JSON array body of `T`, naming `[index].field` on error, and
+/// refuses more than `max_items`.
+pub fn parse_batch<T: IngestFact>(body: &str, max_items: usize) -> Result<Vec<T>, EngineError> {
+    let items: Vec<T> = parse_json(body, "").map_err(|e| match e {
+        CoreError::Invalid(items) => EngineError::Invalid(items),
+        other => EngineError::Core(other),
+    })?;
+    if items.len() > max_items {
+        return Err(EngineError::Store(StoreError::BatchTooLarge { items: items.len(), max: max_items }));
+    }
+    Ok(items)
+}
+
+impl Engine {
+    /// Parses and ingests one JSON batch of `kind`.
+    pub async fn ingest_json(&self, kind: FactKind, body: &str, max_items: usize) -> Result<IngestReport, EngineError> {
+        async fn go<T: IngestFact>(store: &Store, body: &str, max: usize) -> Result<IngestReport, EngineError> {
+            let items: Vec<T> = parse_batch(body, max)?;
+            Ok(T::ingest(store, &items).await?)
+        }
+        let store = &self.store;
+        match kind {
+            FactKind::Machines => go::<Attestation>(store, body, max_items).await,
+            FactKind::Aliases => go::<Alias>(store, body, max_items).await,
+            FactKind::Bindings => go::<Binding>(store, body, max_items).await,
+            FactKind::Sessions => go::<Session>(store, body, max_items).await,
+            FactKind::Health => go::<Health>(store, body, max_items).await,
+            FactKind::Earnings => go::<Earning>(store, body, max_items).await,
+            FactKind::Probes => go::<Probe>(store, body, max_items).await,
+            FactKind::Watermarks => go::<Watermark>(store, body, max_items).await,
+        }
+    }
+}

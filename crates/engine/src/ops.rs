@@ -1,0 +1,379 @@
+//! The engine's operations: what `floorline settle|verify|explain|export-facts`
+//! and the admin/provider HTTP endpoints call. Each reads from the store,
+//! calls `floorline_core`, and (for settle/preview) hands the plan back to the
+//! store to commit in one transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use floorline_core::bundle::Bundle;
+use floorline_core::facts::{EpochFacts, PriorDraw};
+use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan, PlanMachine};
+use floorline_core::{plan, EpochId, Timestamp};
+use floorline_store::{DrawRecord, RunRecord, SettleRequest, MAX_PAGE_LIMIT};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::schedule::Mode;
+use crate::EngineError;
+
+/// Options of a live settlement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettleOptions {
+    /// Settle although some fact source's watermark has not passed the epoch end.
+    pub force: bool,
+    /// Plan and report, write nothing.
+    pub dry_run: bool,
+}
+
+/// What a settlement or preview run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub epoch: EpochId,
+    pub mode: Mode,
+    /// `None` for a dry run (nothing stored).
+    pub run_id: Option<i64>,
+    pub pool_micro_usd: i64,
+    pub already_settled_micro_usd: i64,
+    pub granted_total_micro_usd: i64,
+    pub unallocated_micro_usd: i64,
+    pub manifest_sha256: String,
+    pub n_machines: u64,
+    pub n_eligible: u64,
+    pub n_granted_shares: u64,
+    /// Ineligible machines per reason code.
+    pub excluded_by_reason: BTreeMap<String, u64>,
+    pub forced: bool,
+}
+
+/// One difference found by `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    pub machine_id: String,
+    pub account_id: String,
+    /// What the recomputation says was owed, µUSD (0 if nothing).
+    pub expected_micro_usd: i64,
+    /// What is stored, µUSD (0 if nothing).
+    pub stored_micro_usd: i64,
+    pub what: String,
+}
+
+/// The result of `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub epoch: EpochId,
+    pub ok: bool,
+    pub committed_manifest_sha256: Option<String>,
+    pub recomputed_manifest_sha256: String,
+    pub stored_draws_manifest_sha256: String,
+    pub differences: Vec<Difference>,
+    /// Accounts whose balance differs from the sum of their ledger entries.
+    pub balance_mismatches: Vec<String>,
+}
+
+/// Everything about one machine in one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub epoch: EpochId,
+    pub machine_id: String,
+    pub plan_machine: floorline_core::plan::PlanMachine,
+    pub formula: serde_json::Value,
+    pub evidence: serde_json::Value,
+}
+
+/// The engine: a store, a config and a clock.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: floorline_store::Store,
+    pub(crate) config: Arc<Config>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    pub fn new(store: floorline_store::Store, config: Config, clock: Arc<dyn Clock>) -> Engine {
+        Engine { store, config: Arc::new(config), clock }
+    }
+
+    pub fn store(&self) -> &floorline_store::Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Errors unless `epoch` is closed at `now`.
+    pub fn require_closed(&self, epoch: EpochId) -> Result<(), EngineError> {
+        if epoch.is_closed(self.now()) {
+            Ok(())
+        } else {
+            Err(EngineError::NotClosed(epoch))
+        }
+    }
+}
+
+fn summary(plan: &Plan, mode: Mode, run: Option<&RunRecord>, forced: bool) -> RunSummary {
+    let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
+    for m in plan.machines.iter().filter(|m| !m.eligible) {
+        for r in &m.reasons {
+            *excluded.entry(r.as_str().to_string()).or_insert(0) += 1;
+        }
+    }
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    RunSummary {
+        epoch: plan.epoch,
+        mode,
+        run_id: run.map(|r| r.id),
+        pool_micro_usd: plan.pool_micro_usd,
+        already_settled_micro_usd: plan.already_settled_micro_usd,
+        granted_total_micro_usd: plan.granted_total_micro_usd,
+        unallocated_micro_usd: plan.unallocated_micro_usd,
+        manifest_sha256: plan.manifest_sha256.clone(),
+        n_machines: count(plan.machines.len()),
+        n_eligible: count(plan.machines.iter().filter(|m| m.eligible).count()),
+        n_granted_shares: count(
+            plan.machines.iter().flat_map(|m| &m.shares).filter(|s| s.granted_micro_usd > 0).count(),
+        ),
+        excluded_by_reason: excluded,
+        forced,
+    }
+}
+
+impl Engine {
+    /// Every draw of an epoch, all pages.
+    pub async fn all_draws(&self, epoch: EpochId) -> Result<Vec<DrawRecord>, EngineError> {
+        let mut out = Vec::new();
+        loop {
+            let page = self.store.draws(epoch, u64::try_from(out.len()).unwrap_or(u64::MAX), MAX_PAGE_LIMIT).await?;
+            let n = page.len();
+            out.extend(page);
+            if n < usize::try_from(MAX_PAGE_LIMIT).unwrap_or(usize::MAX) {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Fact sources whose watermark has not passed the end of `epoch`.
+    pub async fn lagging_sources(&self, epoch: EpochId) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .store
+            .watermarks()
+            .await?
+            .into_iter()
+            .filter(|w| w.up_to < epoch.end())
+            .map(|w| w.source)
+            .collect())
+    }
+
+    /// Plans an epoch from stored facts without writing anything.
+    pub async fn plan(&self, epoch: EpochId) -> Result<(EpochFacts, Plan), EngineError> {
+        let facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        let p = plan(&facts, &self.config.policy)?;
+        Ok((facts, p))
+    }
+
+    /// Computes the plan and stores it as a preview (no money moves).
+    pub async fn preview(&self, epoch: EpochId, actor: &str) -> Result<RunSummary, EngineError> {
+        let policy = self.config.policy.clone();
+        let req = SettleRequest { mode: floorline_store::Mode::Preview, actor: actor.to_string(), now_ms: self.now().0, forced: false };
+        let out = self.store.settle(epoch, &policy, req, |f| plan(f, &policy)).await?;
+        tracing::info!(epoch = %epoch, run_id = out.run.id, granted_micro_usd = out.plan.granted_total_micro_usd, "Previewed epoch.");
+        Ok(summary(&out.plan, Mode::Preview, Some(&out.run), false))
+    }
+
+    /// A live settlement: one locked transaction, all or nothing (SPEC §6).
+    pub async fn settle(&self, epoch: EpochId, actor: &str, opts: SettleOptions) -> Result<RunSummary, EngineError> {
+        self.require_closed(epoch)?;
+        if !opts.force {
+            let lagging = self.lagging_sources(epoch).await?;
+            if !lagging.is_empty() {
+                return Err(EngineError::AwaitingWatermarks { epoch, sources: lagging });
+            }
+        }
+        if opts.dry_run {
+            let (_, p) = self.plan(epoch).await?;
+            return Ok(summary(&p, Mode::Live, None, opts.force));
+        }
+        let policy = self.config.policy.clone();
+        let req = SettleRequest { mode: floorline_store::Mode::Live, actor: actor.to_string(), now_ms: self.now().0, forced: opts.force };
+        let started = std::time::Instant::now();
+        let out = self.store.settle(epoch, &policy, req, |f| plan(f, &policy)).await?;
+        tracing::info!(
+            epoch = %epoch,
+            run_id = out.run.id,
+            granted_micro_usd = out.plan.granted_total_micro_usd,
+            unallocated_micro_usd = out.plan.unallocated_micro_usd,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "Settled epoch."
+        );
+        Ok(summary(&out.plan, Mode::Live, Some(&out.run), opts.force))
+    }
+
+    /// Recomputes the latest live run from stored facts and compares it with
+    /// what was committed: the run's manifest, every stored draw, every balance.
+    pub async fn verify(&self, epoch: EpochId) -> Result<VerifyReport, EngineError> {
+        let run = self
+            .store
+            .latest_run(epoch, floorline_store::Mode::Live)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no live settlement of {epoch}")))?;
+        let draws = self.all_draws(epoch).await?;
+        let mut facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        // The run saw the draws of earlier runs as prior draws.
+        facts.prior_draws = draws
+            .iter()
+            .filter(|d| d.run_id < run.id)
+            .map(|d| PriorDraw {
+                machine_id: d.machine_id.clone(),
+                account_id: d.account_id.clone(),
+                amount_micro_usd: d.amount_micro_usd,
+                verified_memory_gb: u32::try_from(d.verified_memory_gb).unwrap_or(0),
+            })
+            .collect();
+        let recomputed = plan(&facts, &self.config.policy)?;
+        let mut stored: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for d in &draws {
+            *stored.entry((d.machine_id.clone(), d.account_id.clone())).or_insert(0) += d.amount_micro_usd;
+        }
+        let expected: BTreeMap<(String, String), i64> = recomputed
+            .context
+            .final_draws
+            .iter()
+            .map(|d| ((d.machine_id.clone(), d.account_id.clone()), d.amount_micro_usd))
+            .collect();
+        let mut differences = Vec::new();
+        let keys: std::collections::BTreeSet<_> = stored.keys().chain(expected.keys()).cloned().collect();
+        for key in keys {
+            let e = expected.get(&key).copied().unwrap_or(0);
+            let s = stored.get(&key).copied().unwrap_or(0);
+            if e != s {
+                let what = match (e, s) {
+                    (_, 0) => "missing draw",
+                    (0, _) => "unexpected draw",
+                    _ => "amount differs",
+                };
+                differences.push(Difference { machine_id: key.0, account_id: key.1, expected_micro_usd: e, stored_micro_usd: s, what: what.into() });
+            }
+        }
+        let stored_draws: Vec<ManifestDraw> = stored
+            .iter()
+            .filter(|(_, a)| **a > 0)
+            .map(|((m, a), amount)| ManifestDraw { account_id: a.clone(), amount_micro_usd: *amount, machine_id: m.clone() })
+            .collect();
+        let stored_manifest = manifest_sha256(&stored_draws);
+        let mut balance_mismatches = Vec::new();
+        let accounts: std::collections::BTreeSet<&str> = draws.iter().map(|d| d.account_id.as_str()).collect();
+        for account in accounts {
+            let ledger: i64 = self.store.ledger_entries(account).await?.iter().map(|e| e.amount_micro_usd).sum();
+            if self.store.balance(account).await? != ledger {
+                balance_mismatches.push(account.to_string());
+            }
+        }
+        let ok = differences.is_empty()
+            && balance_mismatches.is_empty()
+            && recomputed.manifest_sha256 == run.manifest_sha256
+            && stored_manifest == run.manifest_sha256;
+        Ok(VerifyReport {
+            epoch,
+            ok,
+            committed_manifest_sha256: Some(run.manifest_sha256),
+            recomputed_manifest_sha256: recomputed.manifest_sha256,
+            stored_draws_manifest_sha256: stored_manifest,
+            differences,
+            balance_mismatches,
+        })
+    }
+
+    /// Every term of one machine's figures in one epoch, with its evidence.
+    pub async fn explain(&self, epoch: EpochId, machine: &str) -> Result<Explanation, EngineError> {
+        let machine_id = self
+            .store
+            .resolve_machine(machine)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}`")))?;
+        let (facts, p) = if epoch.is_closed(self.now()) { self.plan(epoch).await? } else { self.estimate(epoch).await? };
+        explain_from(&facts, &p, &self.config.policy, &machine_id)
+            .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}` in {epoch}")))
+    }
+
+    /// The live estimate for an open epoch: facts so far, with every session
+    /// still alive assumed to stay connected until the month ends.
+    /// Returns the facts as stored (so far) and the estimated plan.
+    pub async fn estimate(&self, epoch: EpochId) -> Result<(EpochFacts, Plan), EngineError> {
+        let facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        let mut assumed = facts.clone();
+        floorline_core::facts::assume_connected_until(&mut assumed, self.now().0, self.config.policy.grace_ms, epoch.end().0);
+        let p = plan(&assumed, &self.config.policy)?;
+        Ok((facts, p))
+    }
+
+    /// The facts bundle of an epoch (what `floorline plan` reads).
+    pub async fn export_facts(&self, epoch: EpochId) -> Result<Bundle, EngineError> {
+        Ok(self.store.export_bundle(epoch, &self.config.policy).await?)
+    }
+}
+
+/// Builds an explanation from a plan already computed.
+pub fn explain_from(facts: &EpochFacts, p: &Plan, policy: &floorline_core::Policy, machine_id: &str) -> Option<Explanation> {
+    let pm: &PlanMachine = p.machines.iter().find(|m| m.machine_id == machine_id)?;
+    let v = p.context.valuations.iter().find(|v| v.machine_id == machine_id)?;
+    let mf = facts.machines.iter().find(|m| m.machine_id == machine_id)?;
+    let epoch_ms = p.epoch.length_ms();
+    let capped_by = match v.model_cap_gb {
+        Some(cap) if cap < v.reported_memory_gb => format!("model cap of {} ({cap} GB)", v.hardware_model),
+        Some(_) => "reported size (within the model cap)".to_string(),
+        None if v.verified_memory_gb < v.reported_memory_gb => format!(
+            "unknown model {:?}: capped at max(unknown_model_cap_gb {}, proven {})",
+            v.hardware_model, policy.unknown_model_cap_gb, v.proven_gb
+        ),
+        None => "reported size (unknown model, proven by probe)".to_string(),
+    };
+    let formula = json!({
+        "T_ms": epoch_ms,
+        "available_ms": v.available_ms,
+        "uptime_ppm": v.uptime_ppm,
+        "min_uptime": policy.min_uptime.to_decimal(),
+        "full_uptime": policy.full_uptime.to_decimal(),
+        "hardware_model": v.hardware_model,
+        "reported_memory_gb": v.reported_memory_gb,
+        "model_cap_gb": v.model_cap_gb,
+        "proven_gb": v.proven_gb,
+        "verified_memory_gb": v.verified_memory_gb,
+        "verified_because": capped_by,
+        "tier_floor_micro_usd": v.tier_floor_micro_usd,
+        "taper": format!("{}/{}", p.context.taper_num, p.context.taper_den),
+        "floor_untapered_micro_usd": v.floor_untapered_micro_usd,
+        "floor_micro_usd": v.floor_micro_usd,
+        "earned_micro_usd": v.earned_micro_usd,
+        "reduction_k": policy.reduction_k.to_decimal(),
+        "desired_untapered_micro_usd": v.desired_untapered_micro_usd,
+        "previous_total_micro_usd": mf.previous_total_micro_usd,
+        "cliff_max_drop": policy.cliff_max_drop.to_decimal(),
+        "desired_micro_usd": v.desired_micro_usd,
+        "workhorse": policy.is_workhorse(v.verified_memory_gb),
+        "budget_micro_usd": p.context.budget_micro_usd,
+        "reserve_micro_usd": p.context.reserve_micro_usd,
+        "payout_micro_usd": v.earned_micro_usd.saturating_add(pm.granted_micro_usd).saturating_add(pm.prior_micro_usd),
+    });
+    let ts = |ms: i64| Timestamp(ms).to_rfc3339();
+    let evidence = json!({
+        "attestations": mf.attestations.iter().map(|a| json!({"attested_at": ts(a.attested_at_ms), "hardware_model": a.hardware_model, "reported_memory_gb": a.reported_memory_gb, "trust": a.trust})).collect::<Vec<_>>(),
+        "bindings": mf.bindings.iter().map(|b| json!({"account_id": b.account_id, "payout_identity": b.payout_identity, "from": ts(b.from_ms), "to": b.to_ms.map(ts)})).collect::<Vec<_>>(),
+        "sessions": mf.sessions.iter().map(|s| json!({"connected_at": ts(s.connected_at_ms), "last_seen_at": s.last_seen_at_ms.map(ts), "disconnected_at": s.disconnected_at_ms.map(ts)})).collect::<Vec<_>>(),
+        "health": mf.health.iter().map(|h| json!({"at": ts(h.at_ms), "healthy": h.healthy})).collect::<Vec<_>>(),
+        "probes": mf.probes.iter().map(|pr| json!({"probe_id": pr.probe_id, "at": ts(pr.at_ms), "passed": pr.passed, "verified_memory_gb": pr.verified_memory_gb})).collect::<Vec<_>>(),
+        "earnings": mf.earnings.iter().map(|g| json!({
+            "consumer_account_id": g.consumer_account_id, "kind": g.kind, "pinned": g.pinned,
+            "owner_account_id": g.owner.as_ref().map(|o| o.account_id.clone()),
+            "organic": floorline_core::valuation::is_organic(g, &facts.payout_accounts),
+            "epoch_micro_usd": g.epoch_micro_usd, "n_positive_in_work_window": g.n_positive_in_work_window,
+        })).collect::<Vec<_>>(),
+    });
+    Some(Explanation { epoch: p.epoch, machine_id: machine_id.to_string(), plan_machine: pm.clone(), formula, evidence })
+}

@@ -1,0 +1,159 @@
+//! Provider endpoints (`provider` keys, bound to one account): the caller's
+//! own machines only — another account's machine is 404, never 403, so
+//! machine ids cannot be probed. Figures for the open month are estimates and
+//! say so.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use floorline_core::facts::{EpochFacts, Windows};
+use floorline_core::plan::Plan;
+use floorline_core::valuation::{available, Reason};
+use floorline_core::{EpochId, Policy};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// What the page says about an estimate.
+pub const ESTIMATE_NOTE: &str = "Estimate for the open month, assuming every live connection stays up until the month ends; the settled figure is computed after the month closes. An earnings floor is a baseline while eligible, not a guarantee.";
+
+const GATES: [(&str, Reason); 5] = [
+    ("attested", Reason::NotAttested),
+    ("memory_tier", Reason::BelowMinMemory),
+    ("uptime", Reason::UptimeBelowGate),
+    ("proven_work", Reason::NoProvenWork),
+    ("payout_account", Reason::NoPayoutAccount),
+];
+
+fn machine_view(facts: &EpochFacts, plan: &Plan, policy: &Policy, now_ms: i64, machine_id: &str) -> Option<Value> {
+    let pm = plan.machines.iter().find(|m| m.machine_id == machine_id)?;
+    let v = plan.context.valuations.iter().find(|v| v.machine_id == machine_id)?;
+    let w = Windows::new(plan.epoch, policy);
+    let elapsed = now_ms.clamp(w.start_ms, w.end_ms).saturating_sub(w.start_ms);
+    let so_far = facts
+        .machines
+        .iter()
+        .find(|m| m.machine_id == machine_id)
+        .map(|m| available(m, policy, &w).overlap_ms(w.start_ms, now_ms))
+        .unwrap_or(0);
+    let uptime_so_far_ppm = if elapsed > 0 { i128::from(so_far) * 1_000_000 / i128::from(elapsed) } else { 0 };
+    let verified_because = match v.model_cap_gb {
+        Some(cap) if cap < v.reported_memory_gb => format!("capped at {cap} GB, the most a {} can have", v.hardware_model),
+        Some(_) => "as reported (within what this model can have)".to_string(),
+        None if v.verified_memory_gb < v.reported_memory_gb => format!(
+            "unknown model {:?}: capped at {} GB until a tier-sized probe proves more",
+            v.hardware_model,
+            v.verified_memory_gb
+        ),
+        None => "as reported, proven by a tier-sized probe".to_string(),
+    };
+    let tier_min_gb = policy.tiers.iter().rev().find(|t| t.min_gb <= v.verified_memory_gb).map(|t| t.min_gb);
+    let gates: Vec<Value> = GATES
+        .iter()
+        .map(|(gate, reason)| json!({"gate": gate, "passed": !pm.reasons.contains(reason), "reason": reason}))
+        .collect();
+    Some(json!({
+        "machine_id": machine_id,
+        "hardware_model": v.hardware_model,
+        "reported_memory_gb": v.reported_memory_gb,
+        "verified_memory_gb": v.verified_memory_gb,
+        "verified_because": verified_because,
+        "tier_min_gb": tier_min_gb,
+        "usage_only": tier_min_gb.is_none(),
+        "tier_floor_micro_usd": v.tier_floor_micro_usd,
+        "uptime_so_far_ppm": uptime_so_far_ppm,
+        "uptime_line_ppm": policy.min_uptime.0,
+        "gates": gates,
+        "eligible": pm.eligible,
+        "reasons": pm.reasons,
+        "estimate": {
+            "epoch": plan.epoch,
+            "is_estimate": true,
+            "note": ESTIMATE_NOTE,
+            "floor_micro_usd": pm.floor_micro_usd,
+            "earned_micro_usd": pm.earned_micro_usd,
+            "desired_draw_micro_usd": pm.desired_draw_micro_usd,
+            "estimated_base_micro_usd": if pm.eligible { pm.desired_draw_micro_usd } else { 0 },
+            "estimated_payout_micro_usd": pm.earned_micro_usd.saturating_add(if pm.eligible { pm.desired_draw_micro_usd } else { 0 }),
+        },
+    }))
+}
+
+async fn own_machines(state: &AppState, account: &str) -> Result<BTreeSet<String>, ApiError> {
+    Ok(state.engine.store().machines_of_account(account).await?.into_iter().collect())
+}
+
+/// The settled months of the account's machines: `earned + base` per machine.
+async fn history(state: &AppState, machines: &BTreeSet<String>) -> Result<Vec<Value>, ApiError> {
+    let store = state.engine.store();
+    let mut out = Vec::new();
+    for e in store.epochs().await? {
+        let Some(run) = store.latest_run(e.epoch, floorline_store::Mode::Live).await? else { continue };
+        let plan = state.run_plan(run.id).await?;
+        let rows: Vec<Value> = plan
+            .machines
+            .iter()
+            .filter(|m| machines.contains(&m.machine_id))
+            .map(|m| {
+                let base = m.granted_micro_usd.saturating_add(m.prior_micro_usd);
+                json!({"machine_id": m.machine_id, "earned_micro_usd": m.earned_micro_usd, "base_micro_usd": base, "payout_micro_usd": m.earned_micro_usd.saturating_add(base), "eligible": m.eligible, "reasons": m.reasons})
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let sum = |k: &str| rows.iter().map(|r| r[k].as_i64().unwrap_or(0)).sum::<i64>();
+        out.push(json!({"epoch": e.epoch, "earned_micro_usd": sum("earned_micro_usd"), "base_micro_usd": sum("base_micro_usd"), "payout_micro_usd": sum("payout_micro_usd"), "machines": rows}));
+    }
+    Ok(out)
+}
+
+fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
+    EpochId::containing(state.engine.now()).ok_or_else(|| ApiError::not_found("no open epoch"))
+}
+
+/// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
+#[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let account = caller.provider_account()?.to_string();
+    let own = own_machines(&state, &account).await?;
+    let epoch = open_epoch(&state)?;
+    let est = state.estimate(epoch).await?;
+    let policy = &state.engine.config().policy;
+    let now = state.engine.now().0;
+    let views: Vec<Value> = own.iter().filter_map(|m| machine_view(&est.0, &est.1, policy, now, m)).collect();
+    let tiers: Vec<Value> = policy
+        .tiers
+        .iter()
+        .map(|t| json!({"min_gb": t.min_gb, "floor_micro_usd": t.floor_micro_usd, "workhorse": policy.is_workhorse(t.min_gb)}))
+        .collect();
+    Ok(Json(json!({"account_id": account, "epoch": epoch, "machines": views, "tiers": tiers, "note": ESTIMATE_NOTE})))
+}
+
+/// One own machine (404 for any other): the view, plus its settled history.
+#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path)), responses((status = 200, description = "one machine"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn machine(State(state): State<AppState>, Path(machine): Path<String>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let account = caller.provider_account()?.to_string();
+    let own = own_machines(&state, &account).await?;
+    let resolved = state.engine.store().resolve_machine(&machine).await?;
+    let Some(id) = resolved.filter(|id| own.contains(id)) else {
+        return Err(ApiError::not_found(format!("no machine `{machine}` on this account")));
+    };
+    let epoch = open_epoch(&state)?;
+    let est = state.estimate(epoch).await?;
+    let policy = &state.engine.config().policy;
+    let mut view = machine_view(&est.0, &est.1, policy, state.engine.now().0, &id).ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
+    let one: BTreeSet<String> = [id].into_iter().collect();
+    view["history"] = Value::Array(history(&state, &one).await?);
+    Ok(Json(view))
+}
+
+/// Settled months for all own machines: `earned + base` per month.
+#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history")), security(("bearer" = [])))]
+pub async fn provider_history(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    let account = caller.provider_account()?.to_string();
+    let own = own_machines(&state, &account).await?;
+    Ok(Json(json!({"account_id": account, "history": history(&state, &own).await?})))
+}

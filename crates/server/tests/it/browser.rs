@@ -1,0 +1,1 @@
+//! Dashboard tests in headless Chromium (being written).

@@ -1,0 +1,6 @@
+//! The one integration-test binary of floorline-server: the API over real
+//! sockets and `Router::oneshot`, and the dashboard in headless Chromium.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod browser;
+mod harness;
