@@ -1,23 +1,34 @@
-//! `floorline`: the one binary. Parses arguments, calls the engine, prints.
-//! Exit codes: 0 ok, 1 failure, 2 bad input (message names item and field;
-//! nothing on stdout).
+//! `floorline`: the one binary. Parses arguments, opens the store, calls the
+//! engine, prints. Exit codes: 0 ok, 1 failure, 2 bad input (the message
+//! names the item and field; nothing on stdout).
 
-use clap::{Parser, Subcommand};
+mod failure;
+mod import;
+mod serve;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use floorline_core::bundle::plan_bundle;
-use floorline_core::policy::{parse_config_toml, PolicyPatch};
-use floorline_core::CoreError;
+use clap::{Parser, Subcommand};
+use floorline_core::bundle::{plan_bundle, Bundle};
+use floorline_core::EpochId;
+use floorline_engine::clock::SystemClock;
+use floorline_engine::config::Config;
+use floorline_engine::ingest::FactKind;
+use floorline_engine::{Engine, SettleOptions};
+use floorline_store::{Adjust, AdjustKind, Role, Store};
+use serde::Serialize;
+
+use crate::failure::Failure;
 
 #[derive(Parser)]
-#[command(
-    name = "floorline",
-    version,
-    about = "Earnings floors for decentralized compute providers"
-)]
+#[command(name = "floorline", version, about = "Earnings floors for decentralized compute providers", long_about = None)]
 struct Cli {
-    /// Policy and service config (TOML).
+    /// Database: `sqlite://PATH` (embedded default) or `postgres://…`.
+    #[arg(long, global = true, env = "FLOORLINE_DATABASE_URL", default_value = "sqlite://floorline.db")]
+    database_url: String,
+    /// Policy and service config (TOML); `FLOORLINE_*` variables override it.
     #[arg(long, global = true, env = "FLOORLINE_CONFIG")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -27,68 +38,316 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Recompute an epoch's plan from a facts bundle and print it as JSON.
-    ///
-    /// Example: floorline plan --facts bundle.json --config floorline.toml
+    #[command(after_help = "Example: floorline plan --facts bundle.json --config floorline.toml")]
     Plan {
         /// The facts bundle (JSON, SPEC §8); `-` reads standard input.
         #[arg(long)]
         facts: PathBuf,
     },
+    /// Apply the database migrations (also done by every command at start).
+    #[command(after_help = "Example: floorline --database-url postgres://localhost/floorline migrate")]
+    Migrate,
+    /// Settle a closed epoch live: credit draws in one transaction.
+    #[command(after_help = "Example: floorline settle --epoch 2026-10 --dry-run")]
+    Settle {
+        #[arg(long)]
+        epoch: String,
+        /// Plan and print, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Settle although some fact source has not reported past the epoch end.
+        #[arg(long)]
+        force: bool,
+        /// Recorded on the run.
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Plan an epoch and store it as a preview (no money moves).
+    #[command(after_help = "Example: floorline preview --epoch 2026-10")]
+    Preview {
+        #[arg(long)]
+        epoch: String,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Recompute the latest live run from stored facts and compare it with what was committed.
+    #[command(after_help = "Example: floorline verify --epoch 2026-10   (exit 1 when anything differs)")]
+    Verify {
+        #[arg(long)]
+        epoch: String,
+    },
+    /// Every term of one machine's figures in one epoch, each gate with its evidence.
+    #[command(after_help = "Example: floorline explain --machine mac-0042 --epoch 2026-10")]
+    Explain {
+        #[arg(long)]
+        machine: String,
+        #[arg(long)]
+        epoch: String,
+    },
+    /// Write the facts bundle of an epoch (what `plan` reads) to stdout or --out.
+    #[command(after_help = "Example: floorline export-facts --epoch 2026-10 --out 2026-10.json")]
+    ExportFacts {
+        #[arg(long)]
+        epoch: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import facts: a whole bundle, or NDJSON/CSV facts of one kind.
+    #[command(after_help = "Examples:\n  floorline import --bundle 2026-10.json\n  floorline import --kind earnings jobs.ndjson\n  floorline import --kind sessions sessions.csv --batch 2000")]
+    Import {
+        /// A facts bundle (the round trip of export-facts).
+        #[arg(long, conflicts_with_all = ["kind", "file"])]
+        bundle: Option<PathBuf>,
+        /// machines, aliases, bindings, sessions, health, earnings, probes or watermarks.
+        #[arg(long, requires = "file")]
+        kind: Option<String>,
+        /// The NDJSON (one fact per line) or CSV (header of field names) file.
+        file: Option<PathBuf>,
+        /// Default: from the file extension (.csv → csv, else ndjson).
+        #[arg(long, value_enum)]
+        format: Option<import::Format>,
+        /// Facts per transaction.
+        #[arg(long, default_value_t = import::DEFAULT_BATCH)]
+        batch: usize,
+        /// Ignore FILE.progress and start from the first line.
+        #[arg(long)]
+        restart: bool,
+    },
+    /// API keys: create (prints the token alone), list, revoke.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// A correction: a new ledger entry with a reason (never an edit).
+    #[command(after_help = "Example: floorline adjust --account alice --amount-micro-usd -5000000 --kind clawback --reason \"self-dealing found in audit\" --actor ops@example")]
+    Adjust {
+        #[arg(long)]
+        account: String,
+        #[arg(long, allow_hyphen_values = true)]
+        amount_micro_usd: i64,
+        #[arg(long, value_enum, default_value = "adjustment")]
+        kind: AdjustArg,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Run the HTTP API, dashboard, scheduler and prober.
+    #[command(after_help = "Example: floorline serve --listen 127.0.0.1:8080")]
+    Serve {
+        /// Default: `[server] listen` of the config, 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Probe one machine now and print the verdict JSON.
+    #[command(after_help = "Example: floorline probe --machine mac-0042")]
+    Probe {
+        #[arg(long)]
+        machine: String,
+    },
+    /// A policy what-if over months: table, CSV, JSON and SVG charts.
+    #[command(after_help = "Examples:\n  floorline simulate --scenario builtin:cold-start --out sim/\n  floorline simulate --scenario builtin:cold-start --compare crates/sim/scenarios/half-k.toml")]
+    Simulate {
+        /// A scenario file or `builtin:cold-start`.
+        #[arg(long)]
+        scenario: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A second scenario to run side by side.
+        #[arg(long)]
+        compare: Option<String>,
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
-/// A failure with its exit code.
-enum Failure {
-    BadInput(String),
-    Other(anyhow::Error),
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its token (shown once).
+    #[command(after_help = "Example: floorline keys create --role provider --account alice")]
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List keys (never the tokens).
+    #[command(after_help = "Example: floorline keys list")]
+    List,
+    /// Revoke a key by id.
+    #[command(after_help = "Example: floorline keys revoke 3")]
+    Revoke { id: i64 },
 }
 
-impl From<CoreError> for Failure {
-    fn from(e: CoreError) -> Self {
-        match e {
-            CoreError::Invalid(_) => Failure::BadInput(e.to_string()),
-            other => Failure::Other(other.into()),
-        }
-    }
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    Admin,
+    Ingest,
+    Provider,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AdjustArg {
+    Adjustment,
+    Clawback,
 }
 
 fn read_input(path: &PathBuf, what: &str) -> Result<String, Failure> {
     if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .map_err(|e| Failure::BadInput(format!("{what}: cannot read standard input: {e}")))?;
+            .map_err(|e| Failure::bad(format!("{what}: cannot read standard input: {e}")))?;
         return Ok(s);
     }
-    std::fs::read_to_string(path)
-        .map_err(|e| Failure::BadInput(format!("{what}: cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| Failure::bad(format!("{what}: cannot read {}: {e}", path.display())))
 }
 
-fn config_patch(cli: &Cli) -> Result<PolicyPatch, Failure> {
-    match &cli.config {
-        None => Ok(PolicyPatch::default()),
-        Some(path) => {
-            let text = read_input(path, "--config")?;
-            let (patch, _sections) = parse_config_toml(&text, &path.display().to_string())?;
-            Ok(patch)
-        }
-    }
+fn load_config(cli: &Cli) -> Result<Config, Failure> {
+    let (text, source) = match &cli.config {
+        Some(p) => (read_input(p, "--config")?, p.display().to_string()),
+        None => (String::new(), "floorline.toml".to_string()),
+    };
+    Ok(Config::load(&text, &source, std::env::vars())?)
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+fn epoch(text: &str) -> Result<EpochId, Failure> {
+    text.parse().map_err(|e: String| Failure::bad(format!("--epoch: {e}")))
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
+    println!("{}", serde_json::to_string_pretty(v).map_err(Failure::other)?);
+    Ok(())
+}
+
+async fn open_engine(cli: &Cli) -> Result<Engine, Failure> {
+    let config = load_config(cli)?;
+    let store = Store::connect(&cli.database_url).await?;
+    store.migrate().await?;
+    Ok(Engine::new(store, config, Arc::new(SystemClock)))
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Plan { facts } => {
-            let overrides = config_patch(&cli)?;
+            let config = load_config(&cli)?;
             let text = read_input(facts, "--facts")?;
-            let plan = plan_bundle(&text, &overrides)?;
-            let json = serde_json::to_string_pretty(&plan).map_err(|e| Failure::Other(e.into()))?;
-            println!("{json}");
+            print_json(&plan_bundle(&text, &config.policy_patch)?)
+        }
+        Command::Simulate { scenario, out, compare, quiet } => {
+            let opts = floorline_sim::SimulateOptions { scenario: scenario.clone(), out: out.clone(), compare: compare.clone(), quiet: *quiet };
+            floorline_sim::run_simulate(&opts, &mut std::io::stdout())?;
             Ok(())
+        }
+        Command::Migrate => {
+            open_engine(&cli).await?;
+            eprintln!("migrations applied to {}", cli.database_url);
+            Ok(())
+        }
+        Command::Settle { epoch: e, dry_run, force, actor } => {
+            let engine = open_engine(&cli).await?;
+            print_json(&engine.settle(epoch(e)?, actor, SettleOptions { force: *force, dry_run: *dry_run }).await?)
+        }
+        Command::Preview { epoch: e, actor } => {
+            let engine = open_engine(&cli).await?;
+            print_json(&engine.preview(epoch(e)?, actor).await?)
+        }
+        Command::Verify { epoch: e } => {
+            let engine = open_engine(&cli).await?;
+            let report = engine.verify(epoch(e)?).await?;
+            print_json(&report)?;
+            if report.ok {
+                Ok(())
+            } else {
+                Err(Failure::other(format!("verify: {} differences, {} balance mismatches", report.differences.len(), report.balance_mismatches.len())))
+            }
+        }
+        Command::Explain { machine, epoch: e } => {
+            let engine = open_engine(&cli).await?;
+            print_json(&engine.explain(epoch(e)?, machine).await?)
+        }
+        Command::ExportFacts { epoch: e, out } => {
+            let engine = open_engine(&cli).await?;
+            let bundle = engine.export_facts(epoch(e)?).await?;
+            let json = serde_json::to_string_pretty(&bundle).map_err(Failure::other)?;
+            match out {
+                Some(path) => std::fs::write(path, json)?,
+                None => println!("{json}"),
+            }
+            Ok(())
+        }
+        Command::Import { bundle, kind, file, format, batch, restart } => {
+            let engine = open_engine(&cli).await?;
+            match (bundle, kind, file) {
+                (Some(path), _, _) => {
+                    let b = Bundle::from_json(&read_input(path, "--bundle")?)?;
+                    // Validate the whole bundle before writing any of it.
+                    b.resolve(&b.policy(&Default::default())?)?;
+                    let reports = engine.store().ingest_bundle(&b).await?;
+                    let out: Vec<serde_json::Value> = reports.iter().map(|(k, r)| serde_json::json!({"kind": k, "report": r})).collect();
+                    print_json(&out)
+                }
+                (None, Some(kind), Some(path)) => {
+                    let kind = FactKind::parse(kind).ok_or_else(|| Failure::bad(format!("--kind: unknown kind `{kind}`")))?;
+                    let format = format.unwrap_or_else(|| import::Format::from_path(path));
+                    print_json(&import::import_kind(&engine, kind, path, format, *batch, *restart).await?)
+                }
+                _ => Err(Failure::bad("import: give --bundle FILE or --kind KIND FILE")),
+            }
+        }
+        Command::Keys(k) => {
+            let engine = open_engine(&cli).await?;
+            match k {
+                KeysCommand::Create { role, account } => {
+                    let role = match role {
+                        RoleArg::Admin => Role::Admin,
+                        RoleArg::Ingest => Role::Ingest,
+                        RoleArg::Provider => Role::Provider,
+                    };
+                    let (id, token) = engine.create_key(role, account.as_deref()).await?;
+                    eprintln!("created key {id} ({}); the token is shown once:", role.as_str());
+                    println!("{token}");
+                    Ok(())
+                }
+                KeysCommand::List => print_json(&engine.store().list_api_keys().await?),
+                KeysCommand::Revoke { id } => print_json(&engine.store().revoke_api_key(*id, engine.now().0).await?),
+            }
+        }
+        Command::Adjust { account, amount_micro_usd, kind, reason, actor } => {
+            let engine = open_engine(&cli).await?;
+            let kind = match kind {
+                AdjustArg::Adjustment => AdjustKind::Adjustment,
+                AdjustArg::Clawback => AdjustKind::Clawback,
+            };
+            let entry = engine
+                .store()
+                .adjust(&Adjust { account_id: account.clone(), amount_micro_usd: *amount_micro_usd, kind, reason: reason.clone(), actor: actor.clone(), now_ms: engine.now().0, reference: None })
+                .await?;
+            print_json(&entry)
+        }
+        Command::Serve { listen } => {
+            let engine = open_engine(&cli).await?;
+            serve::serve(engine, listen.clone()).await
+        }
+        Command::Probe { machine } => {
+            let engine = open_engine(&cli).await?;
+            print_json(&engine.probe_now(machine).await?)
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLOORLINE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::BadInput(msg)) => {
             eprintln!("error: {msg}");

@@ -13,6 +13,8 @@ use floorline_core::CoreError;
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::Mode;
+use floorline_prober::protocol::CatalogEntry;
+use floorline_prober::schedule::ProberLimits;
 
 /// Environment variables with the `FLOORLINE_` prefix that are not config keys.
 pub const NOT_CONFIG_VARS: &[&str] = &[
@@ -45,17 +47,6 @@ impl Default for SettlementConfig {
     }
 }
 
-/// One `[[prober.catalog]]` entry (SPEC §7).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CatalogEntry {
-    pub model: String,
-    pub prompt: String,
-    pub expected_sha256: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_memory_gb: Option<u32>,
-}
-
 /// `[prober]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -63,7 +54,7 @@ pub struct ProberConfig {
     /// Where probes are sent; no probes run without it.
     pub dispatch_url: Option<String>,
     pub timeout_ms: u64,
-    pub max_in_flight: usize,
+    pub max_in_flight: u32,
     pub rate_per_minute: u32,
     pub catalog: Vec<CatalogEntry>,
 }
@@ -77,6 +68,12 @@ impl Default for ProberConfig {
             rate_per_minute: 60,
             catalog: Vec::new(),
         }
+    }
+}
+
+impl ProberConfig {
+    pub fn limits(&self) -> ProberLimits {
+        ProberLimits { timeout_ms: self.timeout_ms, max_in_flight: self.max_in_flight, rate_per_minute: self.rate_per_minute }
     }
 }
 

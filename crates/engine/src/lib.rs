@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod ingest;
 pub mod keys;
+pub mod probing;
 mod error;
 pub mod ops;
 pub mod schedule;
