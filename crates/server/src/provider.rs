@@ -52,7 +52,10 @@ fn machine_view(facts: &EpochFacts, plan: &Plan, policy: &Policy, now_ms: i64, m
     let tier_min_gb = policy.tiers.iter().rev().find(|t| t.min_gb <= v.verified_memory_gb).map(|t| t.min_gb);
     let gates: Vec<Value> = GATES
         .iter()
-        .map(|(gate, reason)| json!({"gate": gate, "passed": !pm.reasons.contains(reason), "reason": reason}))
+        .map(|(gate, reason)| {
+            let failed = pm.reasons.contains(reason);
+            json!({"gate": gate, "passed": !failed, "reason": if failed { Some(reason) } else { None }})
+        })
         .collect();
     Some(json!({
         "machine_id": machine_id,

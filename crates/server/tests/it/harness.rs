@@ -116,7 +116,7 @@ impl TestServer {
             {"session_id": "s-c16-oct", "machine_id": "m-carol-16", "connected_at": "2026-10-01T00:00:00Z", "last_seen_at": "2026-11-10T11:59:30Z"}
         ])).await;
         self.ingest_ok("probes", json!([
-            {"probe_id": "pr-a64", "machine_id": "m-alice-64", "at": "2026-10-03T00:00:00Z", "passed": true, "model": "qwen-32b", "verified_memory_gb": 64},
+            {"probe_id": "pr-a64", "machine_id": "m-alice-64", "at": "2026-10-20T00:00:00Z", "passed": true, "model": "qwen-32b", "verified_memory_gb": 64},
             {"probe_id": "pr-a24", "machine_id": "m-alice-24", "at": "2026-10-03T00:00:00Z", "passed": true},
             {"probe_id": "pr-c16", "machine_id": "m-carol-16", "at": "2026-10-03T00:00:00Z", "passed": true}
         ])).await;

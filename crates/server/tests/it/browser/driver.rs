@@ -1,0 +1,374 @@
+//! A headless Chromium for one test: its own chromedriver on a free port
+//! (killed with its process group on drop, so no browser outlives a failed
+//! test), a fresh profile and download folder, and polling helpers that wait
+//! for the page instead of sleeping.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long any wait polls before the test fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(50);
+/// Full-page screenshots are cut at this height.
+const MAX_SHOT_HEIGHT_PX: u64 = 8000;
+
+/// The chromedriver process; its whole process group (chromedriver and the
+/// browsers it started) is killed on drop.
+struct Chromedriver {
+    child: Child,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The child leads its own process group (`process_group(0)`), so the
+        // group id is its pid: this reaches only processes this test started.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(format!("-{}", self.child.id()))
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Chromedriver {
+    async fn start() -> (Chromedriver, String) {
+        let http = reqwest::Client::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let child = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .expect("chromedriver starts");
+            let mut driver = Chromedriver { child };
+            let url = format!("http://127.0.0.1:{port}");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(15) {
+                if let Ok(Some(_)) = driver.child.try_wait() {
+                    break; // exited (port taken?): try another port
+                }
+                if let Ok(resp) = http.get(format!("{url}/status")).send().await {
+                    let ready = resp
+                        .json::<Value>()
+                        .await
+                        .ok()
+                        .and_then(|v| v["value"]["ready"].as_bool())
+                        .unwrap_or(false);
+                    if ready {
+                        return (driver, url);
+                    }
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            drop(driver);
+        }
+        panic!("chromedriver did not answer on any port");
+    }
+}
+
+/// A browser session against one test server.
+pub struct Browser {
+    pub client: Client,
+    pub base: String,
+    pub downloads: tempfile::TempDir,
+    _profile: tempfile::TempDir,
+    _driver: Chromedriver,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium (1280×900) for `base` (the server URL).
+    pub async fn start(base: &str) -> Browser {
+        let (driver, url) = Chromedriver::start().await;
+        let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": {
+                    "download.default_directory": downloads.path().display().to_string(),
+                    "download.prompt_for_download": false,
+                },
+            },
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let client = ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .expect("a Chromium session");
+        Browser {
+            client,
+            base: base.to_string(),
+            downloads,
+            _profile: profile,
+            _driver: driver,
+        }
+    }
+
+    /// Ends the session (the browser quits); the driver is killed on drop.
+    pub async fn close(self) {
+        let Browser {
+            client, _driver, ..
+        } = self;
+        let _ = client.close().await;
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{}", self.base, path))
+            .await
+            .unwrap();
+    }
+
+    /// Runs `script` (a function body; `arguments[i]` are `args`) and returns its value.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// Runs an async script: the body calls `done(value)` (the last argument).
+    pub async fn js_async(&self, body: &str, args: Vec<Value>) -> Value {
+        let script = format!("const done = arguments[arguments.length - 1];\n{body}");
+        self.client
+            .execute_async(&script, args)
+            .await
+            .unwrap_or_else(|e| panic!("async script failed: {e}\n{body}"))
+    }
+
+    /// What the page shows when a wait fails: state, alerts and the start of the text.
+    async fn describe(&self) -> String {
+        let v = self
+            .client
+            .execute(
+                "return [location.pathname, document.body.dataset.state, document.getElementById('alert') && document.getElementById('alert').innerText, document.body.innerText.slice(0, 1500)].join('\\n---\\n');",
+                vec![],
+            )
+            .await;
+        match v {
+            Ok(Value::String(s)) => s,
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// Polls the JS expression `expr` until it is truthy; returns its value.
+    pub async fn wait_for(&self, expr: &str, what: &str) -> Value {
+        let script = format!("try {{ return ({expr}); }} catch (e) {{ return null; }}");
+        let started = Instant::now();
+        loop {
+            let v = self.client.execute(&script, vec![]).await.unwrap();
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if started.elapsed() > WAIT {
+                panic!(
+                    "timed out waiting for {what} (`{expr}`); the page shows:\n{}",
+                    self.describe().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits until the element matching `css` exists and its text contains `needle`.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let expr = format!(
+            "(function () {{ const e = document.querySelector({css}); return e && e.innerText.includes({needle}) ? e.innerText : null; }})()",
+            css = json!(css),
+            needle = json!(needle)
+        );
+        self.wait_for(&expr, &format!("`{css}` to show {needle:?}"))
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits for the element, then clicks it like a user (WebDriver click).
+    pub async fn click(&self, css: &str) {
+        self.wait_for(
+            &format!("(function () {{ const e = document.querySelector({}); return !!e && !e.disabled && e.offsetParent !== null; }})()", json!(css)),
+            &format!("`{css}` to be clickable"),
+        )
+        .await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Clears the input and types `text` into it.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.wait_for(
+            &format!("document.querySelector({})", json!(css)),
+            &format!("`{css}`"),
+        )
+        .await;
+        let e = self.client.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    /// The visible text of the element matching `css` ("" if none).
+    pub async fn text(&self, css: &str) -> String {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+                vec![json!(css)],
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The visible text of the whole page.
+    pub async fn body_text(&self) -> String {
+        self.text("body").await
+    }
+
+    /// Signs in on the current page with `key` and waits until it has loaded.
+    pub async fn sign_in(&self, key: &str) {
+        self.wait_for(
+            "document.body.dataset.state === 'signed-out'",
+            "the sign-in form",
+        )
+        .await;
+        self.type_into("#key", key).await;
+        self.click("#signin-button").await;
+        self.wait_for(
+            "document.body.dataset.state === 'ready' && !document.body.hasAttribute('aria-busy')",
+            "the signed-in page",
+        )
+        .await;
+    }
+
+    /// Resizes the window so the viewport is `width`×`height` CSS pixels.
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+        let inner = self
+            .js("return [window.innerWidth, window.innerHeight];", vec![])
+            .await;
+        let (iw, ih) = (
+            inner[0].as_u64().unwrap_or(0),
+            inner[1].as_u64().unwrap_or(0),
+        );
+        if iw != u64::from(width) || ih != u64::from(height) {
+            // Window decorations: grow the window by the difference.
+            let w = u64::from(width) + u64::from(width).saturating_sub(iw);
+            let h = u64::from(height) + u64::from(height).saturating_sub(ih);
+            self.client
+                .set_window_size(u32::try_from(w).unwrap(), u32::try_from(h).unwrap())
+                .await
+                .unwrap();
+        }
+        self.wait_for(
+            &format!("window.innerWidth === {width}"),
+            &format!("a {width} px wide viewport"),
+        )
+        .await;
+    }
+
+    /// `(document width, viewport width)`: equal when nothing overflows sideways.
+    pub async fn widths(&self) -> (u64, u64) {
+        let v = self.js("return [Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), document.documentElement.clientWidth];", vec![]).await;
+        (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+    }
+
+    /// Saves a full-page PNG as `screenshots/{name}.png` (the window is
+    /// stretched to the page height for the shot, then restored).
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let (w, h) = self.client.get_window_size().await.unwrap();
+        let v = self
+            .js(
+                "return [document.documentElement.scrollHeight, window.innerHeight];",
+                vec![],
+            )
+            .await;
+        let full = v[0].as_u64().unwrap_or(h).min(MAX_SHOT_HEIGHT_PX);
+        let chrome = h.saturating_sub(v[1].as_u64().unwrap_or(h));
+        let w32 = u32::try_from(w).unwrap();
+        if full + chrome > h {
+            self.client
+                .set_window_size(w32, u32::try_from(full + chrome).unwrap())
+                .await
+                .unwrap();
+            // Charts redraw on resize (debounced); let them settle.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let png = self.client.screenshot().await.unwrap();
+        self.client
+            .set_window_size(w32, u32::try_from(h).unwrap())
+            .await
+            .unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Waits for a file to appear (complete) in the download folder.
+    pub async fn wait_download(&self, name: &str) -> Option<String> {
+        let path: &Path = self.downloads.path();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(text) = std::fs::read_to_string(path.join(name)) {
+                return Some(text);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+/// `target/screenshots` of the workspace.
+pub fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots")
+}
