@@ -56,7 +56,9 @@ fn parse<T: IngestFact>(text: &str, format: Format) -> Result<Vec<(usize, T)>, V
             }
         }
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
             let headers = match reader.headers() {
                 Ok(h) => h.clone(),
                 Err(e) => return Err(vec![format!("line 1: {e}")]),
@@ -74,7 +76,11 @@ fn parse<T: IngestFact>(text: &str, format: Format) -> Result<Vec<(usize, T)>, V
         let mut errs: Vec<Invalid> = Vec::new();
         item.check_item("", &mut errs);
         for e in errs {
-            errors.push(format!("line {line}: {}: {}", e.path.trim_start_matches('.'), e.message));
+            errors.push(format!(
+                "line {line}: {}: {}",
+                e.path.trim_start_matches('.'),
+                e.message
+            ));
         }
     }
     if errors.is_empty() {
@@ -87,7 +93,10 @@ fn parse<T: IngestFact>(text: &str, format: Format) -> Result<Vec<(usize, T)>, V
 fn report_lines(errors: &[String]) -> String {
     let mut out: Vec<String> = errors.iter().take(MAX_LINE_ERRORS).cloned().collect();
     if errors.len() > MAX_LINE_ERRORS {
-        out.push(format!("… and {} more bad lines", errors.len().saturating_sub(MAX_LINE_ERRORS)));
+        out.push(format!(
+            "… and {} more bad lines",
+            errors.len().saturating_sub(MAX_LINE_ERRORS)
+        ));
     }
     out.push("nothing was written".into());
     out.join("\n")
@@ -110,38 +119,65 @@ fn locate(e: StoreError, lines: &[usize]) -> Failure {
                         let rest = inv.path.get(o.saturating_add(1)..)?;
                         rest.get(..rest.find(']')?)?.parse::<usize>().ok()
                     });
-                    let field = inv.path.find("].").and_then(|p| inv.path.get(p.saturating_add(2)..)).unwrap_or(&inv.path);
+                    let field = inv
+                        .path
+                        .find("].")
+                        .and_then(|p| inv.path.get(p.saturating_add(2)..))
+                        .unwrap_or(&inv.path);
                     match idx.and_then(|i| lines.get(i)) {
                         Some(line) => format!("line {line}: {field}: {}", inv.message),
                         None => inv.to_string(),
                     }
                 })
                 .collect();
-            Failure::bad(format!("{}\nthis batch was not written; earlier batches were (rerun to resume)", msgs.join("\n")))
+            Failure::bad(format!(
+                "{}\nthis batch was not written; earlier batches were (rerun to resume)",
+                msgs.join("\n")
+            ))
         }
         other => other.into(),
     }
 }
 
-async fn run_kind<T: IngestFact>(engine: &Engine, path: &Path, format: Format, batch: usize, restart: bool) -> Result<IngestReport, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure::bad(format!("{}: {e}", path.display())))?;
+async fn run_kind<T: IngestFact>(
+    engine: &Engine,
+    path: &Path,
+    format: Format,
+    batch: usize,
+    restart: bool,
+) -> Result<IngestReport, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::bad(format!("{}: {e}", path.display())))?;
     let items = parse::<T>(&text, format).map_err(|errs| Failure::bad(report_lines(&errs)))?;
     let checkpoint = progress_path(path);
     let done: usize = if restart {
         0
     } else {
-        std::fs::read_to_string(&checkpoint).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0).min(items.len())
+        std::fs::read_to_string(&checkpoint)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+            .min(items.len())
     };
     let bar = ProgressBar::new(u64::try_from(items.len()).unwrap_or(u64::MAX));
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     bar.set_message(format!("importing {}", T::KIND.as_str()));
     bar.set_position(u64::try_from(done).unwrap_or(0));
     let mut total = IngestReport::default();
     let mut committed = done;
-    for chunk in items.get(done..).unwrap_or_default().chunks(batch.clamp(1, MAX_BATCH_ITEMS)) {
+    for chunk in items
+        .get(done..)
+        .unwrap_or_default()
+        .chunks(batch.clamp(1, MAX_BATCH_ITEMS))
+    {
         let lines: Vec<usize> = chunk.iter().map(|(l, _)| *l).collect();
         let facts: Vec<T> = chunk.iter().map(|(_, f)| f.clone()).collect();
-        let r = T::ingest(engine.store(), &facts).await.map_err(|e| locate(e, &lines))?;
+        let r = T::ingest(engine.store(), &facts)
+            .await
+            .map_err(|e| locate(e, &lines))?;
         total.accepted += r.accepted;
         total.duplicates += r.duplicates;
         for mut c in r.conflicts {
@@ -158,7 +194,14 @@ async fn run_kind<T: IngestFact>(engine: &Engine, path: &Path, format: Format, b
 }
 
 /// Imports `path` as facts of `kind`; conflicts are reported with line numbers in `index`.
-pub async fn import_kind(engine: &Engine, kind: FactKind, path: &Path, format: Format, batch: usize, restart: bool) -> Result<IngestReport, Failure> {
+pub async fn import_kind(
+    engine: &Engine,
+    kind: FactKind,
+    path: &Path,
+    format: Format,
+    batch: usize,
+    restart: bool,
+) -> Result<IngestReport, Failure> {
     use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
     match kind {
         FactKind::Machines => run_kind::<Attestation>(engine, path, format, batch, restart).await,
@@ -168,6 +211,8 @@ pub async fn import_kind(engine: &Engine, kind: FactKind, path: &Path, format: F
         FactKind::Health => run_kind::<Health>(engine, path, format, batch, restart).await,
         FactKind::Earnings => run_kind::<Earning>(engine, path, format, batch, restart).await,
         FactKind::Probes => run_kind::<Probe>(engine, path, format, batch, restart).await,
-        FactKind::Watermarks => run_kind::<floorline_store::Watermark>(engine, path, format, batch, restart).await,
+        FactKind::Watermarks => {
+            run_kind::<floorline_store::Watermark>(engine, path, format, batch, restart).await
+        }
     }
 }

@@ -26,7 +26,12 @@ use crate::failure::Failure;
 #[command(name = "floorline", version, about = "Earnings floors for decentralized compute providers", long_about = None)]
 struct Cli {
     /// Database: `sqlite://PATH` (embedded default) or `postgres://…`.
-    #[arg(long, global = true, env = "FLOORLINE_DATABASE_URL", default_value = "sqlite://floorline.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "FLOORLINE_DATABASE_URL",
+        default_value = "sqlite://floorline.db"
+    )]
     database_url: String,
     /// Policy and service config (TOML); `FLOORLINE_*` variables override it.
     #[arg(long, global = true, env = "FLOORLINE_CONFIG")]
@@ -45,7 +50,9 @@ enum Command {
         facts: PathBuf,
     },
     /// Apply the database migrations (also done by every command at start).
-    #[command(after_help = "Example: floorline --database-url postgres://localhost/floorline migrate")]
+    #[command(
+        after_help = "Example: floorline --database-url postgres://localhost/floorline migrate"
+    )]
     Migrate,
     /// Settle a closed epoch live: credit draws in one transaction.
     #[command(after_help = "Example: floorline settle --epoch 2026-10 --dry-run")]
@@ -71,7 +78,9 @@ enum Command {
         actor: String,
     },
     /// Recompute the latest live run from stored facts and compare it with what was committed.
-    #[command(after_help = "Example: floorline verify --epoch 2026-10   (exit 1 when anything differs)")]
+    #[command(
+        after_help = "Example: floorline verify --epoch 2026-10   (exit 1 when anything differs)"
+    )]
     Verify {
         #[arg(long)]
         epoch: String,
@@ -93,7 +102,9 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Import facts: a whole bundle, or NDJSON/CSV facts of one kind.
-    #[command(after_help = "Examples:\n  floorline import --bundle 2026-10.json\n  floorline import --kind earnings jobs.ndjson\n  floorline import --kind sessions sessions.csv --batch 2000")]
+    #[command(
+        after_help = "Examples:\n  floorline import --bundle 2026-10.json\n  floorline import --kind earnings jobs.ndjson\n  floorline import --kind sessions sessions.csv --batch 2000"
+    )]
     Import {
         /// A facts bundle (the round trip of export-facts).
         #[arg(long, conflicts_with_all = ["kind", "file"])]
@@ -117,7 +128,9 @@ enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// A correction: a new ledger entry with a reason (never an edit).
-    #[command(after_help = "Example: floorline adjust --account alice --amount-micro-usd -5000000 --kind clawback --reason \"self-dealing found in audit\" --actor ops@example")]
+    #[command(
+        after_help = "Example: floorline adjust --account alice --amount-micro-usd -5000000 --kind clawback --reason \"self-dealing found in audit\" --actor ops@example"
+    )]
     Adjust {
         #[arg(long)]
         account: String,
@@ -144,7 +157,9 @@ enum Command {
         machine: String,
     },
     /// A policy what-if over months: table, CSV, JSON and SVG charts.
-    #[command(after_help = "Examples:\n  floorline simulate --scenario builtin:cold-start --out sim/\n  floorline simulate --scenario builtin:cold-start --compare crates/sim/scenarios/half-k.toml")]
+    #[command(
+        after_help = "Examples:\n  floorline simulate --scenario builtin:cold-start --out sim/\n  floorline simulate --scenario builtin:cold-start --compare crates/sim/scenarios/half-k.toml"
+    )]
     Simulate {
         /// A scenario file or `builtin:cold-start`.
         #[arg(long)]
@@ -197,7 +212,8 @@ fn read_input(path: &PathBuf, what: &str) -> Result<String, Failure> {
             .map_err(|e| Failure::bad(format!("{what}: cannot read standard input: {e}")))?;
         return Ok(s);
     }
-    std::fs::read_to_string(path).map_err(|e| Failure::bad(format!("{what}: cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::bad(format!("{what}: cannot read {}: {e}", path.display())))
 }
 
 fn load_config(cli: &Cli) -> Result<Config, Failure> {
@@ -209,11 +225,15 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
 }
 
 fn epoch(text: &str) -> Result<EpochId, Failure> {
-    text.parse().map_err(|e: String| Failure::bad(format!("--epoch: {e}")))
+    text.parse()
+        .map_err(|e: String| Failure::bad(format!("--epoch: {e}")))
 }
 
 fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
-    println!("{}", serde_json::to_string_pretty(v).map_err(Failure::other)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(Failure::other)?
+    );
     Ok(())
 }
 
@@ -231,8 +251,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let text = read_input(facts, "--facts")?;
             print_json(&plan_bundle(&text, &config.policy_patch)?)
         }
-        Command::Simulate { scenario, out, compare, quiet } => {
-            let opts = floorline_sim::SimulateOptions { scenario: scenario.clone(), out: out.clone(), compare: compare.clone(), quiet: *quiet };
+        Command::Simulate {
+            scenario,
+            out,
+            compare,
+            quiet,
+        } => {
+            let opts = floorline_sim::SimulateOptions {
+                scenario: scenario.clone(),
+                out: out.clone(),
+                compare: compare.clone(),
+                quiet: *quiet,
+            };
             floorline_sim::run_simulate(&opts, &mut std::io::stdout())?;
             Ok(())
         }
@@ -241,9 +271,25 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             eprintln!("migrations applied to {}", cli.database_url);
             Ok(())
         }
-        Command::Settle { epoch: e, dry_run, force, actor } => {
+        Command::Settle {
+            epoch: e,
+            dry_run,
+            force,
+            actor,
+        } => {
             let engine = open_engine(&cli).await?;
-            print_json(&engine.settle(epoch(e)?, actor, SettleOptions { force: *force, dry_run: *dry_run }).await?)
+            print_json(
+                &engine
+                    .settle(
+                        epoch(e)?,
+                        actor,
+                        SettleOptions {
+                            force: *force,
+                            dry_run: *dry_run,
+                        },
+                    )
+                    .await?,
+            )
         }
         Command::Preview { epoch: e, actor } => {
             let engine = open_engine(&cli).await?;
@@ -256,7 +302,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             if report.ok {
                 Ok(())
             } else {
-                Err(Failure::other(format!("verify: {} differences, {} balance mismatches", report.differences.len(), report.balance_mismatches.len())))
+                Err(Failure::other(format!(
+                    "verify: {} differences, {} balance mismatches",
+                    report.differences.len(),
+                    report.balance_mismatches.len()
+                )))
             }
         }
         Command::Explain { machine, epoch: e } => {
@@ -273,23 +323,37 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Import { bundle, kind, file, format, batch, restart } => {
+        Command::Import {
+            bundle,
+            kind,
+            file,
+            format,
+            batch,
+            restart,
+        } => {
             let engine = open_engine(&cli).await?;
             match (bundle, kind, file) {
                 (Some(path), _, _) => {
                     let b = Bundle::from_json(&read_input(path, "--bundle")?)?;
-                    // Validate the whole bundle before writing any of it.
-                    b.resolve(&b.policy(&Default::default())?)?;
+                    // Each kind is validated whole (against what is stored) before it is written.
                     let reports = engine.store().ingest_bundle(&b).await?;
-                    let out: Vec<serde_json::Value> = reports.iter().map(|(k, r)| serde_json::json!({"kind": k, "report": r})).collect();
+                    let out: Vec<serde_json::Value> = reports
+                        .iter()
+                        .map(|(k, r)| serde_json::json!({"kind": k, "report": r}))
+                        .collect();
                     print_json(&out)
                 }
                 (None, Some(kind), Some(path)) => {
-                    let kind = FactKind::parse(kind).ok_or_else(|| Failure::bad(format!("--kind: unknown kind `{kind}`")))?;
+                    let kind = FactKind::parse(kind)
+                        .ok_or_else(|| Failure::bad(format!("--kind: unknown kind `{kind}`")))?;
                     let format = format.unwrap_or_else(|| import::Format::from_path(path));
-                    print_json(&import::import_kind(&engine, kind, path, format, *batch, *restart).await?)
+                    print_json(
+                        &import::import_kind(&engine, kind, path, format, *batch, *restart).await?,
+                    )
                 }
-                _ => Err(Failure::bad("import: give --bundle FILE or --kind KIND FILE")),
+                _ => Err(Failure::bad(
+                    "import: give --bundle FILE or --kind KIND FILE",
+                )),
             }
         }
         Command::Keys(k) => {
@@ -302,15 +366,26 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         RoleArg::Provider => Role::Provider,
                     };
                     let (id, token) = engine.create_key(role, account.as_deref()).await?;
-                    eprintln!("created key {id} ({}); the token is shown once:", role.as_str());
+                    eprintln!(
+                        "created key {id} ({}); the token is shown once:",
+                        role.as_str()
+                    );
                     println!("{token}");
                     Ok(())
                 }
                 KeysCommand::List => print_json(&engine.store().list_api_keys().await?),
-                KeysCommand::Revoke { id } => print_json(&engine.store().revoke_api_key(*id, engine.now().0).await?),
+                KeysCommand::Revoke { id } => {
+                    print_json(&engine.store().revoke_api_key(*id, engine.now().0).await?)
+                }
             }
         }
-        Command::Adjust { account, amount_micro_usd, kind, reason, actor } => {
+        Command::Adjust {
+            account,
+            amount_micro_usd,
+            kind,
+            reason,
+            actor,
+        } => {
             let engine = open_engine(&cli).await?;
             let kind = match kind {
                 AdjustArg::Adjustment => AdjustKind::Adjustment,
@@ -318,7 +393,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let entry = engine
                 .store()
-                .adjust(&Adjust { account_id: account.clone(), amount_micro_usd: *amount_micro_usd, kind, reason: reason.clone(), actor: actor.clone(), now_ms: engine.now().0, reference: None })
+                .adjust(&Adjust {
+                    account_id: account.clone(),
+                    amount_micro_usd: *amount_micro_usd,
+                    kind,
+                    reason: reason.clone(),
+                    actor: actor.clone(),
+                    now_ms: engine.now().0,
+                    reference: None,
+                })
                 .await?;
             print_json(&entry)
         }
@@ -336,11 +419,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLOORLINE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLOORLINE_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -35,7 +35,9 @@ async fn shutdown_signal(cancel: CancellationToken) {
 /// Runs until a signal; `listen` overrides `[server] listen`.
 pub async fn serve(engine: Engine, listen: Option<String>) -> Result<(), Failure> {
     let addr = listen.unwrap_or_else(|| engine.config().server.listen.clone());
-    let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| Failure::bad(format!("--listen {addr}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| Failure::bad(format!("--listen {addr}: {e}")))?;
     let local = listener.local_addr()?;
     let state = AppState::new(engine.clone());
     let cancel = CancellationToken::new();

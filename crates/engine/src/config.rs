@@ -73,7 +73,11 @@ impl Default for ProberConfig {
 
 impl ProberConfig {
     pub fn limits(&self) -> ProberLimits {
-        ProberLimits { timeout_ms: self.timeout_ms, max_in_flight: self.max_in_flight, rate_per_minute: self.rate_per_minute }
+        ProberLimits {
+            timeout_ms: self.timeout_ms,
+            max_in_flight: self.max_in_flight,
+            rate_per_minute: self.rate_per_minute,
+        }
     }
 }
 

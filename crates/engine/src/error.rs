@@ -13,7 +13,10 @@ pub enum EngineError {
     NotClosed(EpochId),
     /// A live run waits for these fact sources (use force to settle anyway).
     #[error("epoch {epoch} is not complete: sources {sources:?} have not reported past its end (use --force)")]
-    AwaitingWatermarks { epoch: EpochId, sources: Vec<String> },
+    AwaitingWatermarks {
+        epoch: EpochId,
+        sources: Vec<String>,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error(transparent)]

@@ -5,7 +5,9 @@
 
 use std::future::Future;
 
-use floorline_core::bundle::{parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session};
+use floorline_core::bundle::{
+    parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session,
+};
 use floorline_core::{CoreError, Invalid};
 use floorline_store::{IngestReport, Store, StoreError, Watermark};
 use serde::de::DeserializeOwned;
@@ -62,7 +64,10 @@ pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'stat
     /// Field-level checks (identifiers, signs, order of times).
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
     /// Writes one batch.
-    fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+    fn ingest(
+        store: &Store,
+        items: &[Self],
+    ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
 }
 
 macro_rules! ingest_fact {
@@ -72,7 +77,10 @@ macro_rules! ingest_fact {
             fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
                 Check::check(self, path, errs);
             }
-            fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
+            fn ingest(
+                store: &Store,
+                items: &[Self],
+            ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
                 store.$method(items)
             }
         }
@@ -94,7 +102,10 @@ impl IngestFact for Watermark {
             errs.push(Invalid::new(format!("{path}.source"), m));
         }
     }
-    fn ingest(store: &Store, items: &[Self]) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
+    fn ingest(
+        store: &Store,
+        items: &[Self],
+    ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
         store.ingest_watermarks(items)
     }
 }
@@ -107,15 +118,27 @@ pub fn parse_batch<T: IngestFact>(body: &str, max_items: usize) -> Result<Vec<T>
         other => EngineError::Core(other),
     })?;
     if items.len() > max_items {
-        return Err(EngineError::Store(StoreError::BatchTooLarge { items: items.len(), max: max_items }));
+        return Err(EngineError::Store(StoreError::BatchTooLarge {
+            items: items.len(),
+            max: max_items,
+        }));
     }
     Ok(items)
 }
 
 impl Engine {
     /// Parses and ingests one JSON batch of `kind`.
-    pub async fn ingest_json(&self, kind: FactKind, body: &str, max_items: usize) -> Result<IngestReport, EngineError> {
-        async fn go<T: IngestFact>(store: &Store, body: &str, max: usize) -> Result<IngestReport, EngineError> {
+    pub async fn ingest_json(
+        &self,
+        kind: FactKind,
+        body: &str,
+        max_items: usize,
+    ) -> Result<IngestReport, EngineError> {
+        async fn go<T: IngestFact>(
+            store: &Store,
+            body: &str,
+            max: usize,
+        ) -> Result<IngestReport, EngineError> {
             let items: Vec<T> = parse_batch(body, max)?;
             Ok(T::ingest(store, &items).await?)
         }

@@ -15,9 +15,16 @@ pub fn new_token(role: Role) -> String {
 
 impl Engine {
     /// Creates a key; returns its id and the token (shown once).
-    pub async fn create_key(&self, role: Role, account_id: Option<&str>) -> Result<(i64, String), EngineError> {
+    pub async fn create_key(
+        &self,
+        role: Role,
+        account_id: Option<&str>,
+    ) -> Result<(i64, String), EngineError> {
         let token = new_token(role);
-        let id = self.store.create_api_key(role, account_id, &hash_token(&token), self.now().0).await?;
+        let id = self
+            .store
+            .create_api_key(role, account_id, &hash_token(&token), self.now().0)
+            .await?;
         Ok((id, token))
     }
 }

@@ -7,11 +7,11 @@
 
 pub mod clock;
 pub mod config;
+mod error;
 pub mod ingest;
 pub mod keys;
-pub mod probing;
-mod error;
 pub mod ops;
+pub mod probing;
 pub mod schedule;
 pub mod scheduler;
 

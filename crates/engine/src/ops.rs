@@ -93,7 +93,11 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(store: floorline_store::Store, config: Config, clock: Arc<dyn Clock>) -> Engine {
-        Engine { store, config: Arc::new(config), clock }
+        Engine {
+            store,
+            config: Arc::new(config),
+            clock,
+        }
     }
 
     pub fn store(&self) -> &floorline_store::Store {
@@ -138,7 +142,11 @@ fn summary(plan: &Plan, mode: Mode, run: Option<&RunRecord>, forced: bool) -> Ru
         n_machines: count(plan.machines.len()),
         n_eligible: count(plan.machines.iter().filter(|m| m.eligible).count()),
         n_granted_shares: count(
-            plan.machines.iter().flat_map(|m| &m.shares).filter(|s| s.granted_micro_usd > 0).count(),
+            plan.machines
+                .iter()
+                .flat_map(|m| &m.shares)
+                .filter(|s| s.granted_micro_usd > 0)
+                .count(),
         ),
         excluded_by_reason: excluded,
         forced,
@@ -150,7 +158,14 @@ impl Engine {
     pub async fn all_draws(&self, epoch: EpochId) -> Result<Vec<DrawRecord>, EngineError> {
         let mut out = Vec::new();
         loop {
-            let page = self.store.draws(epoch, u64::try_from(out.len()).unwrap_or(u64::MAX), MAX_PAGE_LIMIT).await?;
+            let page = self
+                .store
+                .draws(
+                    epoch,
+                    u64::try_from(out.len()).unwrap_or(u64::MAX),
+                    MAX_PAGE_LIMIT,
+                )
+                .await?;
             let n = page.len();
             out.extend(page);
             if n < usize::try_from(MAX_PAGE_LIMIT).unwrap_or(usize::MAX) {
@@ -173,7 +188,10 @@ impl Engine {
 
     /// Plans an epoch from stored facts without writing anything.
     pub async fn plan(&self, epoch: EpochId) -> Result<(EpochFacts, Plan), EngineError> {
-        let facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        let facts = self
+            .store
+            .load_epoch_facts(epoch, &self.config.policy)
+            .await?;
         let p = plan(&facts, &self.config.policy)?;
         Ok((facts, p))
     }
@@ -181,19 +199,35 @@ impl Engine {
     /// Computes the plan and stores it as a preview (no money moves).
     pub async fn preview(&self, epoch: EpochId, actor: &str) -> Result<RunSummary, EngineError> {
         let policy = self.config.policy.clone();
-        let req = SettleRequest { mode: floorline_store::Mode::Preview, actor: actor.to_string(), now_ms: self.now().0, forced: false };
-        let out = self.store.settle(epoch, &policy, req, |f| plan(f, &policy)).await?;
+        let req = SettleRequest {
+            mode: floorline_store::Mode::Preview,
+            actor: actor.to_string(),
+            now_ms: self.now().0,
+            forced: false,
+        };
+        let out = self
+            .store
+            .settle(epoch, &policy, req, |f| plan(f, &policy))
+            .await?;
         tracing::info!(epoch = %epoch, run_id = out.run.id, granted_micro_usd = out.plan.granted_total_micro_usd, "Previewed epoch.");
         Ok(summary(&out.plan, Mode::Preview, Some(&out.run), false))
     }
 
     /// A live settlement: one locked transaction, all or nothing (SPEC §6).
-    pub async fn settle(&self, epoch: EpochId, actor: &str, opts: SettleOptions) -> Result<RunSummary, EngineError> {
+    pub async fn settle(
+        &self,
+        epoch: EpochId,
+        actor: &str,
+        opts: SettleOptions,
+    ) -> Result<RunSummary, EngineError> {
         self.require_closed(epoch)?;
         if !opts.force {
             let lagging = self.lagging_sources(epoch).await?;
             if !lagging.is_empty() {
-                return Err(EngineError::AwaitingWatermarks { epoch, sources: lagging });
+                return Err(EngineError::AwaitingWatermarks {
+                    epoch,
+                    sources: lagging,
+                });
             }
         }
         if opts.dry_run {
@@ -201,9 +235,17 @@ impl Engine {
             return Ok(summary(&p, Mode::Live, None, opts.force));
         }
         let policy = self.config.policy.clone();
-        let req = SettleRequest { mode: floorline_store::Mode::Live, actor: actor.to_string(), now_ms: self.now().0, forced: opts.force };
+        let req = SettleRequest {
+            mode: floorline_store::Mode::Live,
+            actor: actor.to_string(),
+            now_ms: self.now().0,
+            forced: opts.force,
+        };
         let started = std::time::Instant::now();
-        let out = self.store.settle(epoch, &policy, req, |f| plan(f, &policy)).await?;
+        let out = self
+            .store
+            .settle(epoch, &policy, req, |f| plan(f, &policy))
+            .await?;
         tracing::info!(
             epoch = %epoch,
             run_id = out.run.id,
@@ -224,7 +266,10 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no live settlement of {epoch}")))?;
         let draws = self.all_draws(epoch).await?;
-        let mut facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        let mut facts = self
+            .store
+            .load_epoch_facts(epoch, &self.config.policy)
+            .await?;
         // The run saw the draws of earlier runs as prior draws.
         facts.prior_draws = draws
             .iter()
@@ -239,16 +284,24 @@ impl Engine {
         let recomputed = plan(&facts, &self.config.policy)?;
         let mut stored: BTreeMap<(String, String), i64> = BTreeMap::new();
         for d in &draws {
-            *stored.entry((d.machine_id.clone(), d.account_id.clone())).or_insert(0) += d.amount_micro_usd;
+            *stored
+                .entry((d.machine_id.clone(), d.account_id.clone()))
+                .or_insert(0) += d.amount_micro_usd;
         }
         let expected: BTreeMap<(String, String), i64> = recomputed
             .context
             .final_draws
             .iter()
-            .map(|d| ((d.machine_id.clone(), d.account_id.clone()), d.amount_micro_usd))
+            .map(|d| {
+                (
+                    (d.machine_id.clone(), d.account_id.clone()),
+                    d.amount_micro_usd,
+                )
+            })
             .collect();
         let mut differences = Vec::new();
-        let keys: std::collections::BTreeSet<_> = stored.keys().chain(expected.keys()).cloned().collect();
+        let keys: std::collections::BTreeSet<_> =
+            stored.keys().chain(expected.keys()).cloned().collect();
         for key in keys {
             let e = expected.get(&key).copied().unwrap_or(0);
             let s = stored.get(&key).copied().unwrap_or(0);
@@ -258,19 +311,36 @@ impl Engine {
                     (0, _) => "unexpected draw",
                     _ => "amount differs",
                 };
-                differences.push(Difference { machine_id: key.0, account_id: key.1, expected_micro_usd: e, stored_micro_usd: s, what: what.into() });
+                differences.push(Difference {
+                    machine_id: key.0,
+                    account_id: key.1,
+                    expected_micro_usd: e,
+                    stored_micro_usd: s,
+                    what: what.into(),
+                });
             }
         }
         let stored_draws: Vec<ManifestDraw> = stored
             .iter()
             .filter(|(_, a)| **a > 0)
-            .map(|((m, a), amount)| ManifestDraw { account_id: a.clone(), amount_micro_usd: *amount, machine_id: m.clone() })
+            .map(|((m, a), amount)| ManifestDraw {
+                account_id: a.clone(),
+                amount_micro_usd: *amount,
+                machine_id: m.clone(),
+            })
             .collect();
         let stored_manifest = manifest_sha256(&stored_draws);
         let mut balance_mismatches = Vec::new();
-        let accounts: std::collections::BTreeSet<&str> = draws.iter().map(|d| d.account_id.as_str()).collect();
+        let accounts: std::collections::BTreeSet<&str> =
+            draws.iter().map(|d| d.account_id.as_str()).collect();
         for account in accounts {
-            let ledger: i64 = self.store.ledger_entries(account).await?.iter().map(|e| e.amount_micro_usd).sum();
+            let ledger: i64 = self
+                .store
+                .ledger_entries(account)
+                .await?
+                .iter()
+                .map(|e| e.amount_micro_usd)
+                .sum();
             if self.store.balance(account).await? != ledger {
                 balance_mismatches.push(account.to_string());
             }
@@ -297,7 +367,11 @@ impl Engine {
             .resolve_machine(machine)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}`")))?;
-        let (facts, p) = if epoch.is_closed(self.now()) { self.plan(epoch).await? } else { self.estimate(epoch).await? };
+        let (facts, p) = if epoch.is_closed(self.now()) {
+            self.plan(epoch).await?
+        } else {
+            self.estimate(epoch).await?
+        };
         explain_from(&facts, &p, &self.config.policy, &machine_id)
             .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}` in {epoch}")))
     }
@@ -306,9 +380,17 @@ impl Engine {
     /// still alive assumed to stay connected until the month ends.
     /// Returns the facts as stored (so far) and the estimated plan.
     pub async fn estimate(&self, epoch: EpochId) -> Result<(EpochFacts, Plan), EngineError> {
-        let facts = self.store.load_epoch_facts(epoch, &self.config.policy).await?;
+        let facts = self
+            .store
+            .load_epoch_facts(epoch, &self.config.policy)
+            .await?;
         let mut assumed = facts.clone();
-        floorline_core::facts::assume_connected_until(&mut assumed, self.now().0, self.config.policy.grace_ms, epoch.end().0);
+        floorline_core::facts::assume_connected_until(
+            &mut assumed,
+            self.now().0,
+            self.config.policy.grace_ms,
+            epoch.end().0,
+        );
         let p = plan(&assumed, &self.config.policy)?;
         Ok((facts, p))
     }
@@ -320,13 +402,24 @@ impl Engine {
 }
 
 /// Builds an explanation from a plan already computed.
-pub fn explain_from(facts: &EpochFacts, p: &Plan, policy: &floorline_core::Policy, machine_id: &str) -> Option<Explanation> {
+pub fn explain_from(
+    facts: &EpochFacts,
+    p: &Plan,
+    policy: &floorline_core::Policy,
+    machine_id: &str,
+) -> Option<Explanation> {
     let pm: &PlanMachine = p.machines.iter().find(|m| m.machine_id == machine_id)?;
-    let v = p.context.valuations.iter().find(|v| v.machine_id == machine_id)?;
+    let v = p
+        .context
+        .valuations
+        .iter()
+        .find(|v| v.machine_id == machine_id)?;
     let mf = facts.machines.iter().find(|m| m.machine_id == machine_id)?;
     let epoch_ms = p.epoch.length_ms();
     let capped_by = match v.model_cap_gb {
-        Some(cap) if cap < v.reported_memory_gb => format!("model cap of {} ({cap} GB)", v.hardware_model),
+        Some(cap) if cap < v.reported_memory_gb => {
+            format!("model cap of {} ({cap} GB)", v.hardware_model)
+        }
         Some(_) => "reported size (within the model cap)".to_string(),
         None if v.verified_memory_gb < v.reported_memory_gb => format!(
             "unknown model {:?}: capped at max(unknown_model_cap_gb {}, proven {})",
@@ -375,5 +468,11 @@ pub fn explain_from(facts: &EpochFacts, p: &Plan, policy: &floorline_core::Polic
             "epoch_micro_usd": g.epoch_micro_usd, "n_positive_in_work_window": g.n_positive_in_work_window,
         })).collect::<Vec<_>>(),
     });
-    Some(Explanation { epoch: p.epoch, machine_id: machine_id.to_string(), plan_machine: pm.clone(), formula, evidence })
+    Some(Explanation {
+        epoch: p.epoch,
+        machine_id: machine_id.to_string(),
+        plan_machine: pm.clone(),
+        formula,
+        evidence,
+    })
 }

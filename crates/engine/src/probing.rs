@@ -10,7 +10,10 @@ use floorline_core::bundle::Probe;
 use floorline_core::{EpochId, Timestamp};
 use floorline_prober::client::{http_client, probe_once};
 use floorline_prober::protocol::pick;
-use floorline_prober::schedule::{Cadence, EpochWindow, ProbeReport, ProbeSink, ProbeSource, ProbeTarget, Runner, RunnerConfig, Snapshot, SourceError};
+use floorline_prober::schedule::{
+    Cadence, EpochWindow, ProbeReport, ProbeSink, ProbeSource, ProbeTarget, Runner, RunnerConfig,
+    Snapshot, SourceError,
+};
 use floorline_prober::verdict::Verdict;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -33,10 +36,15 @@ impl ProbeSource for StoreSource {
 
     async fn snapshot(&self) -> Result<Snapshot, SourceError> {
         let now = self.engine.now();
-        let epoch = EpochId::containing(now).ok_or_else(|| SourceError("no epoch contains now".into()))?;
-        let window = EpochWindow::new(epoch.start().0, epoch.end().0).map_err(|e| SourceError(e.to_string()))?;
+        let epoch =
+            EpochId::containing(now).ok_or_else(|| SourceError("no epoch contains now".into()))?;
+        let window = EpochWindow::new(epoch.start().0, epoch.end().0)
+            .map_err(|e| SourceError(e.to_string()))?;
         let store = self.engine.store();
-        let attestations = store.latest_attestations().await.map_err(|e| SourceError(e.to_string()))?;
+        let attestations = store
+            .latest_attestations()
+            .await
+            .map_err(|e| SourceError(e.to_string()))?;
         let evidence: std::collections::HashMap<String, i64> = std::collections::HashMap::new(); // FIXME(store): last probe per machine
         let targets = attestations
             .into_iter()
@@ -86,18 +94,33 @@ impl ProbeSink for StoreSink {
 
 impl Engine {
     /// The background prober, if `[prober] dispatch_url` and a catalog are configured.
-    pub fn prober(&self, hook: Option<VerdictHook>) -> Result<Option<Runner<StoreSource, StoreSink>>, EngineError> {
+    pub fn prober(
+        &self,
+        hook: Option<VerdictHook>,
+    ) -> Result<Option<Runner<StoreSource, StoreSink>>, EngineError> {
         let cfg = &self.config.prober;
-        let Some(url) = cfg.dispatch_url.clone() else { return Ok(None) };
+        let Some(url) = cfg.dispatch_url.clone() else {
+            return Ok(None);
+        };
         if cfg.catalog.is_empty() {
             return Ok(None);
         }
         let http = http_client().map_err(|e| EngineError::Other(e.to_string()))?;
         let runner = Runner::new(
-            RunnerConfig { dispatch_url: url, limits: cfg.limits(), cadence: Cadence::default(), catalog: cfg.catalog.clone() },
+            RunnerConfig {
+                dispatch_url: url,
+                limits: cfg.limits(),
+                cadence: Cadence::default(),
+                catalog: cfg.catalog.clone(),
+            },
             http,
-            Arc::new(StoreSource { engine: self.clone() }),
-            Arc::new(StoreSink { engine: self.clone(), hook }),
+            Arc::new(StoreSource {
+                engine: self.clone(),
+            }),
+            Arc::new(StoreSink {
+                engine: self.clone(),
+                hook,
+            }),
             StdRng::from_entropy(),
         )
         .map_err(|e| EngineError::Other(e.to_string()))?;
@@ -105,7 +128,11 @@ impl Engine {
     }
 
     /// Runs the prober until `cancel` fires (nothing when it is not configured).
-    pub async fn run_prober(&self, hook: Option<VerdictHook>, cancel: CancellationToken) -> Result<(), EngineError> {
+    pub async fn run_prober(
+        &self,
+        hook: Option<VerdictHook>,
+        cancel: CancellationToken,
+    ) -> Result<(), EngineError> {
         if let Some(runner) = self.prober(hook)? {
             let stats = runner.run(cancel).await;
             tracing::info!(?stats, "Prober stopped.");
@@ -116,8 +143,17 @@ impl Engine {
     /// One probe of one machine now; the verdict is recorded as a probe fact.
     pub async fn probe_now(&self, machine: &str) -> Result<Verdict, EngineError> {
         let cfg = &self.config.prober;
-        let url = cfg.dispatch_url.clone().ok_or_else(|| EngineError::Invalid(vec![floorline_core::Invalid::new("prober.dispatch_url", "is not configured")]))?;
-        let machine_id = self.store.resolve_machine(machine).await?.ok_or_else(|| EngineError::NotFound(format!("machine `{machine}`")))?;
+        let url = cfg.dispatch_url.clone().ok_or_else(|| {
+            EngineError::Invalid(vec![floorline_core::Invalid::new(
+                "prober.dispatch_url",
+                "is not configured",
+            )])
+        })?;
+        let machine_id = self
+            .store
+            .resolve_machine(machine)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}`")))?;
         let key = self
             .store
             .latest_attestations()
@@ -127,13 +163,35 @@ impl Engine {
             .and_then(|a| a.se_public_key);
         let mut rng = StdRng::from_entropy();
         let entry = pick(&cfg.catalog, &mut rng)
-            .ok_or_else(|| EngineError::Invalid(vec![floorline_core::Invalid::new("prober.catalog", "is empty")]))?
+            .ok_or_else(|| {
+                EngineError::Invalid(vec![floorline_core::Invalid::new(
+                    "prober.catalog",
+                    "is empty",
+                )])
+            })?
             .clone();
         let http = http_client().map_err(|e| EngineError::Other(e.to_string()))?;
         let at_ms = self.now().0;
-        let verdict = probe_once(&http, &url, &machine_id, key.as_deref(), &entry, Duration::from_millis(cfg.timeout_ms), &mut rng).await;
-        let sink = StoreSink { engine: self.clone(), hook: None };
-        sink.write(&ProbeReport { verdict: verdict.clone(), model: entry.model.clone(), at_ms }).await?;
+        let verdict = probe_once(
+            &http,
+            &url,
+            &machine_id,
+            key.as_deref(),
+            &entry,
+            Duration::from_millis(cfg.timeout_ms),
+            &mut rng,
+        )
+        .await;
+        let sink = StoreSink {
+            engine: self.clone(),
+            hook: None,
+        };
+        sink.write(&ProbeReport {
+            verdict: verdict.clone(),
+            model: entry.model.clone(),
+            at_ms,
+        })
+        .await?;
         Ok(verdict)
     }
 }

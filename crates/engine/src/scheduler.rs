@@ -21,15 +21,31 @@ impl Engine {
     pub async fn tick(&self) -> Result<Option<Decision>, EngineError> {
         let now = self.now();
         let mode = self.config.settlement.mode;
-        let Some(epoch) = candidate(now) else { return Ok(None) };
-        let run_mode = if mode == Mode::Live { RunMode::Live } else { RunMode::Preview };
-        let already_run = mode != Mode::Off && self.store.latest_run(epoch, run_mode).await?.is_some();
+        let Some(epoch) = candidate(now) else {
+            return Ok(None);
+        };
+        let run_mode = if mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        let already_run =
+            mode != Mode::Off && self.store.latest_run(epoch, run_mode).await?.is_some();
         let complete = self.lagging_sources(epoch).await?.is_empty();
-        let decision = due(now, mode, self.config.settlement.settle_delay_ms, EpochState { already_run, complete });
+        let decision = due(
+            now,
+            mode,
+            self.config.settlement.settle_delay_ms,
+            EpochState {
+                already_run,
+                complete,
+            },
+        );
         if let Some(Decision::Settle(e)) = decision {
             match mode {
                 Mode::Live => {
-                    self.settle(e, SCHEDULER_ACTOR, crate::SettleOptions::default()).await?;
+                    self.settle(e, SCHEDULER_ACTOR, crate::SettleOptions::default())
+                        .await?;
                 }
                 Mode::Preview => {
                     self.preview(e, SCHEDULER_ACTOR).await?;

@@ -31,14 +31,20 @@ pub fn parse_epoch(text: &str) -> Result<EpochId, ApiError> {
 
 /// The pool at a glance: mode, last closed epoch, budget, used, unallocated, k, draws.
 #[utoipa::path(get, path = "/v1/admin/base-rewards", responses((status = 200, description = "mode, epoch, pool, used, unallocated, k, draws of the last closed epoch"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn base_rewards(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn base_rewards(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let engine = &state.engine;
     let policy = &engine.config().policy;
     let epoch = candidate(engine.now()).ok_or_else(|| ApiError::not_found("no closed epoch"))?;
     let draws = engine.all_draws(epoch).await?;
     let used: i64 = draws.iter().map(|d| d.amount_micro_usd).sum();
-    let run = engine.store().latest_run(epoch, floorline_store::Mode::Live).await?;
+    let run = engine
+        .store()
+        .latest_run(epoch, floorline_store::Mode::Live)
+        .await?;
     let mode = engine.config().settlement.mode;
     Ok(Json(json!({
         "enabled": mode != Mode::Off,
@@ -58,9 +64,14 @@ pub async fn base_rewards(State(state): State<AppState>, caller: Caller) -> Resu
 
 /// Every epoch with runs.
 #[utoipa::path(get, path = "/v1/admin/epochs", responses((status = 200, description = "epochs with runs and totals")), security(("bearer" = [])))]
-pub async fn epochs(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn epochs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(Json(json!({ "epochs": state.engine.store().epochs().await? })))
+    Ok(Json(
+        json!({ "epochs": state.engine.store().epochs().await? }),
+    ))
 }
 
 #[derive(Serialize)]
@@ -74,29 +85,53 @@ struct TierTotal {
 
 /// One epoch: its runs, the latest run's totals per tier, excluded machines with reasons, manifest.
 #[utoipa::path(get, path = "/v1/admin/epochs/{epoch}", params(("epoch" = String, Path, description = "YYYY-MM")), responses((status = 200, description = "runs, per-tier totals, excluded machines, manifest"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn epoch_detail(State(state): State<AppState>, Path(epoch): Path<String>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn epoch_detail(
+    State(state): State<AppState>,
+    Path(epoch): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let store = state.engine.store();
     let runs = store.runs(Some(epoch)).await?;
     let latest = match store.latest_run(epoch, floorline_store::Mode::Live).await? {
         Some(r) => Some(r),
-        None => store.latest_run(epoch, floorline_store::Mode::Preview).await?,
+        None => {
+            store
+                .latest_run(epoch, floorline_store::Mode::Preview)
+                .await?
+        }
     };
     let Some(run) = latest else {
-        return Err(ApiError::not_found(format!("no run of {epoch}; preview it first")));
+        return Err(ApiError::not_found(format!(
+            "no run of {epoch}; preview it first"
+        )));
     };
     let plan = state.run_plan(run.id).await?;
     let policy = &state.engine.config().policy;
     let mut tiers: BTreeMap<u32, TierTotal> = BTreeMap::new();
     let mut excluded = Vec::new();
     for m in &plan.machines {
-        let tier = policy.tiers.iter().rev().find(|t| t.min_gb <= m.verified_memory_gb).map_or(0, |t| t.min_gb);
-        let t = tiers.entry(tier).or_insert(TierTotal { tier_min_gb: tier, n_machines: 0, n_eligible: 0, earned_micro_usd: 0, drawn_micro_usd: 0 });
+        let tier = policy
+            .tiers
+            .iter()
+            .rev()
+            .find(|t| t.min_gb <= m.verified_memory_gb)
+            .map_or(0, |t| t.min_gb);
+        let t = tiers.entry(tier).or_insert(TierTotal {
+            tier_min_gb: tier,
+            n_machines: 0,
+            n_eligible: 0,
+            earned_micro_usd: 0,
+            drawn_micro_usd: 0,
+        });
         t.n_machines += 1;
         t.n_eligible += u64::from(m.eligible);
         t.earned_micro_usd = t.earned_micro_usd.saturating_add(m.earned_micro_usd);
-        t.drawn_micro_usd = t.drawn_micro_usd.saturating_add(m.granted_micro_usd).saturating_add(m.prior_micro_usd);
+        t.drawn_micro_usd = t
+            .drawn_micro_usd
+            .saturating_add(m.granted_micro_usd)
+            .saturating_add(m.prior_micro_usd);
         if !m.eligible {
             excluded.push(json!({"machine_id": m.machine_id, "reasons": m.reasons, "verified_memory_gb": m.verified_memory_gb, "uptime_ppm": m.uptime_ppm}));
         }
@@ -124,7 +159,12 @@ pub struct DrawsQuery {
 
 /// The draws of an epoch, paged (`offset`, `limit` ≤ 1000), or all of them as CSV (`format=csv`).
 #[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/draws", params(("epoch" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<u32>, Query), ("format" = Option<String>, Query, description = "json (default) or csv")), responses((status = 200, description = "draws"), (status = 400, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn draws(State(state): State<AppState>, Path(epoch): Path<String>, Query(q): Query<DrawsQuery>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn draws(
+    State(state): State<AppState>,
+    Path(epoch): Path<String>,
+    Query(q): Query<DrawsQuery>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let engine = &state.engine;
@@ -133,7 +173,13 @@ pub async fn draws(State(state): State<AppState>, Path(epoch): Path<String>, Que
             let all = engine.all_draws(epoch).await?;
             let csv = draws_csv(&all)?;
             Ok((
-                [(CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (CONTENT_DISPOSITION, format!("attachment; filename=\"draws-{epoch}.csv\""))],
+                [
+                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"draws-{epoch}.csv\""),
+                    ),
+                ],
                 csv,
             )
                 .into_response())
@@ -141,35 +187,66 @@ pub async fn draws(State(state): State<AppState>, Path(epoch): Path<String>, Que
         None | Some("json") => {
             let limit = q.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
             if limit == 0 || limit > MAX_PAGE_LIMIT {
-                return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE_LIMIT}")));
+                return Err(ApiError::bad_request(format!(
+                    "limit must be between 1 and {MAX_PAGE_LIMIT}"
+                )));
             }
             let offset = q.offset.unwrap_or(0);
             let page = engine.store().draws(epoch, offset, limit).await?;
-            Ok(Json(json!({"epoch": epoch, "offset": offset, "limit": limit, "draws": page})).into_response())
+            Ok(
+                Json(json!({"epoch": epoch, "offset": offset, "limit": limit, "draws": page}))
+                    .into_response(),
+            )
         }
-        Some(other) => Err(ApiError::bad_request(format!("unknown format `{other}` (json or csv)"))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown format `{other}` (json or csv)"
+        ))),
     }
 }
 
 fn draws_csv(draws: &[DrawRecord]) -> Result<String, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| ApiError::bad_request(e.to_string());
-    w.write_record(["epoch", "machine_id", "account_id", "amount_micro_usd", "verified_memory_gb", "run_id"]).map_err(fail)?;
+    w.write_record([
+        "epoch",
+        "machine_id",
+        "account_id",
+        "amount_micro_usd",
+        "verified_memory_gb",
+        "run_id",
+    ])
+    .map_err(fail)?;
     for d in draws {
-        w.write_record([d.epoch.clone(), d.machine_id.clone(), d.account_id.clone(), d.amount_micro_usd.to_string(), d.verified_memory_gb.to_string(), d.run_id.to_string()]).map_err(fail)?;
+        w.write_record([
+            d.epoch.clone(),
+            d.machine_id.clone(),
+            d.account_id.clone(),
+            d.amount_micro_usd.to_string(),
+            d.verified_memory_gb.to_string(),
+            d.run_id.to_string(),
+        ])
+        .map_err(fail)?;
     }
-    let bytes = w.into_inner().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// Plan the epoch and store it as a preview (no money moves).
 #[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/preview", params(("epoch" = String, Path)), responses((status = 200, description = "run summary")), security(("bearer" = [])))]
-pub async fn preview(State(state): State<AppState>, Path(epoch): Path<String>, caller: Caller) -> Result<Json<RunSummary>, ApiError> {
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(epoch): Path<String>,
+    caller: Caller,
+) -> Result<Json<RunSummary>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let started = Instant::now();
     let run = state.engine.preview(epoch, &caller.actor()).await?;
-    state.metrics.record_run(&run, started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .record_run(&run, started.elapsed().as_secs_f64());
     Ok(Json(run))
 }
 
@@ -182,23 +259,46 @@ pub struct SettleBody {
 
 /// Settle the epoch live (credits draws; idempotent; `force` ignores watermarks).
 #[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(("epoch" = String, Path)), request_body(content = String, description = "{\"force\": false} (optional)", content_type = "application/json"), responses((status = 200, description = "run summary"), (status = 409, description = "not closed or awaiting watermarks", body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn settle(State(state): State<AppState>, Path(epoch): Path<String>, caller: Caller, body: axum::body::Bytes) -> Result<Json<RunSummary>, ApiError> {
+pub async fn settle(
+    State(state): State<AppState>,
+    Path(epoch): Path<String>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<RunSummary>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let opts: SettleBody = if body.is_empty() {
         SettleBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(&[floorline_core::Invalid::new("body", e.to_string())]))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::invalid(&[floorline_core::Invalid::new("body", e.to_string())])
+        })?
     };
     let started = Instant::now();
-    let run = state.engine.settle(epoch, &caller.actor(), SettleOptions { force: opts.force, dry_run: false }).await?;
-    state.metrics.record_run(&run, started.elapsed().as_secs_f64());
+    let run = state
+        .engine
+        .settle(
+            epoch,
+            &caller.actor(),
+            SettleOptions {
+                force: opts.force,
+                dry_run: false,
+            },
+        )
+        .await?;
+    state
+        .metrics
+        .record_run(&run, started.elapsed().as_secs_f64());
     Ok(Json(run))
 }
 
 /// Every term of one machine's figures, each gate with its evidence, its rank.
 #[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/machines/{machine}/explain", params(("epoch" = String, Path), ("machine" = String, Path)), responses((status = 200, description = "explanation"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn explain(State(state): State<AppState>, Path((epoch, machine)): Path<(String, String)>, caller: Caller) -> Result<Json<Explanation>, ApiError> {
+pub async fn explain(
+    State(state): State<AppState>,
+    Path((epoch, machine)): Path<(String, String)>,
+    caller: Caller,
+) -> Result<Json<Explanation>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     Ok(Json(state.engine.explain(epoch, &machine).await?))
@@ -206,7 +306,11 @@ pub async fn explain(State(state): State<AppState>, Path((epoch, machine)): Path
 
 /// Recompute the latest live run and compare with what was committed.
 #[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(("epoch" = String, Path)), responses((status = 200, description = "verify report")), security(("bearer" = [])))]
-pub async fn verify(State(state): State<AppState>, Path(epoch): Path<String>, caller: Caller) -> Result<Json<VerifyReport>, ApiError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    Path(epoch): Path<String>,
+    caller: Caller,
+) -> Result<Json<VerifyReport>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     Ok(Json(state.engine.verify(epoch).await?))
@@ -225,17 +329,32 @@ pub struct AdjustBody {
 
 /// A correction: a new ledger entry with a reason and the admin who made it.
 #[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = String, description = "{account_id, amount_micro_usd, kind: adjustment|clawback, reason, reference?}", content_type = "application/json"), responses((status = 200, description = "the ledger entry"), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn adjust(State(state): State<AppState>, caller: Caller, body: axum::body::Bytes) -> Result<Json<LedgerEntry>, ApiError> {
+pub async fn adjust(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<Json<LedgerEntry>, ApiError> {
     caller.require(Role::Admin)?;
-    let b: AdjustBody = floorline_core::bundle::parse_json(std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?, "")
-        .map_err(|e| match e {
-            floorline_core::CoreError::Invalid(items) => ApiError::invalid(&items),
-            other => ApiError::bad_request(other.to_string()),
-        })?;
+    let b: AdjustBody = floorline_core::bundle::parse_json(
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?,
+        "",
+    )
+    .map_err(|e| match e {
+        floorline_core::CoreError::Invalid(items) => ApiError::invalid(&items),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
     let entry = state
         .engine
         .store()
-        .adjust(&Adjust { account_id: b.account_id, amount_micro_usd: b.amount_micro_usd, kind: b.kind, reason: b.reason, actor: caller.actor(), now_ms: state.engine.now().0, reference: b.reference })
+        .adjust(&Adjust {
+            account_id: b.account_id,
+            amount_micro_usd: b.amount_micro_usd,
+            kind: b.kind,
+            reason: b.reason,
+            actor: caller.actor(),
+            now_ms: state.engine.now().0,
+            reference: b.reference,
+        })
         .await?;
     Ok(Json(entry))
 }

@@ -29,14 +29,19 @@ impl Caller {
         if self.role == role {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("this needs an {} key", role.as_str())))
+            Err(ApiError::forbidden(format!(
+                "this needs an {} key",
+                role.as_str()
+            )))
         }
     }
 
     /// The provider's account (403 for other roles).
     pub fn provider_account(&self) -> Result<&str, ApiError> {
         self.require(Role::Provider)?;
-        self.account_id.as_deref().ok_or_else(|| ApiError::forbidden("provider key without an account"))
+        self.account_id
+            .as_deref()
+            .ok_or_else(|| ApiError::forbidden("provider key without an account"))
     }
 
     /// The actor recorded on runs and adjustments.
@@ -51,7 +56,9 @@ pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <key>"))?;
-    let text = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    let text = header
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
     let token = text
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <key>`"))?
@@ -79,6 +86,10 @@ impl FromRequestParts<AppState> for Caller {
         if !same || key.revoked_at_ms.is_some() {
             return Err(ApiError::unauthorized("unknown or revoked key"));
         }
-        Ok(Caller { key_id: key.id, role: key.role, account_id: key.account_id })
+        Ok(Caller {
+            key_id: key.id,
+            role: key.role,
+            account_id: key.account_id,
+        })
     }
 }

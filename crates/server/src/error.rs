@@ -40,7 +40,13 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), index: None, field: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            index: None,
+            field: None,
+        }
     }
 
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
@@ -69,7 +75,10 @@ impl ApiError {
 
     /// 422 naming the first problem's item and field (all problems in the message).
     pub fn invalid(items: &[Invalid]) -> ApiError {
-        let (index, field) = items.first().map(|i| split_path(&i.path)).unwrap_or((None, None));
+        let (index, field) = items
+            .first()
+            .map(|i| split_path(&i.path))
+            .unwrap_or((None, None));
         ApiError {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid",
@@ -87,19 +96,32 @@ impl ApiError {
 /// `earnings[3].amount_micro_usd` or `[3].amount_micro_usd` → (3, "amount_micro_usd").
 pub fn split_path(path: &str) -> (Option<usize>, Option<String>) {
     let Some(open) = path.find('[') else {
-        return (None, Some(path.to_string()).filter(|p| !p.is_empty() && p != "."));
+        return (
+            None,
+            Some(path.to_string()).filter(|p| !p.is_empty() && p != "."),
+        );
     };
     let rest = path.get(open.saturating_add(1)..).unwrap_or_default();
-    let Some(close) = rest.find(']') else { return (None, None) };
+    let Some(close) = rest.find(']') else {
+        return (None, None);
+    };
     let index = rest.get(..close).and_then(|n| n.parse().ok());
-    let field = rest.get(close.saturating_add(1)..).map(|f| f.trim_start_matches('.').to_string()).filter(|f| !f.is_empty());
+    let field = rest
+        .get(close.saturating_add(1)..)
+        .map(|f| f.trim_start_matches('.').to_string())
+        .filter(|f| !f.is_empty());
     (index, field)
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_string(), message: self.message, index: self.index, field: self.field },
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                index: self.index,
+                field: self.field,
+            },
         };
         (self.status, Json(body)).into_response()
     }
@@ -112,8 +134,14 @@ impl From<StoreError> for ApiError {
             StoreError::Core(CoreError::Invalid(items)) => ApiError::invalid(&items),
             StoreError::BatchTooLarge { .. } => ApiError::too_large(e.to_string()),
             StoreError::NotFound(m) => ApiError::not_found(m),
-            StoreError::Conflict(_) | StoreError::AlreadySettled { .. } => ApiError::conflict(e.to_string()),
-            StoreError::Locked(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the database is busy; retry"),
+            StoreError::Conflict(_) | StoreError::AlreadySettled { .. } => {
+                ApiError::conflict(e.to_string())
+            }
+            StoreError::Locked(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the database is busy; retry",
+            ),
             other => {
                 tracing::error!(error = %other, "Store failure.");
                 ApiError::internal("internal error")
@@ -146,7 +174,10 @@ mod tests {
 
     #[test]
     fn paths_split_into_index_and_field() {
-        assert_eq!(split_path("earnings[3].amount_micro_usd"), (Some(3), Some("amount_micro_usd".into())));
+        assert_eq!(
+            split_path("earnings[3].amount_micro_usd"),
+            (Some(3), Some("amount_micro_usd".into()))
+        );
         assert_eq!(split_path("[0].at"), (Some(0), Some("at".into())));
         assert_eq!(split_path("[12]"), (Some(12), None));
         assert_eq!(split_path("policy.k"), (None, Some("policy.k".into())));

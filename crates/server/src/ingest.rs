@@ -46,13 +46,22 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestReport>, ApiError> {
     caller.require(Role::Ingest)?;
-    let kind = FactKind::parse(&kind).ok_or_else(|| ApiError::not_found(format!("no fact kind `{kind}`")))?;
+    let kind = FactKind::parse(&kind)
+        .ok_or_else(|| ApiError::not_found(format!("no fact kind `{kind}`")))?;
     let body = body.map_err(body_error)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
-    let report = state.engine.ingest_json(kind, text, state.server.max_batch_items).await?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+    let report = state
+        .engine
+        .ingest_json(kind, text, state.server.max_batch_items)
+        .await?;
     let m = &state.metrics;
     m.count_ingest(kind.as_str(), "accepted", report.accepted);
     m.count_ingest(kind.as_str(), "duplicate", report.duplicates);
-    m.count_ingest(kind.as_str(), "conflict", u64::try_from(report.conflicts.len()).unwrap_or(u64::MAX));
+    m.count_ingest(
+        kind.as_str(),
+        "conflict",
+        u64::try_from(report.conflicts.len()).unwrap_or(u64::MAX),
+    );
     Ok(Json(report))
 }

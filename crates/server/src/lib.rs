@@ -92,7 +92,11 @@ impl AppState {
         let text = self.engine.store().run_plan_json(run_id).await?;
         let plan: Plan = serde_json::from_str(&text).map_err(|e| {
             tracing::error!(run_id, error = %e, "Stored plan does not parse.");
-            ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "stored plan is unreadable")
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "stored plan is unreadable",
+            )
         })?;
         let plan = Arc::new(plan);
         let mut cache = self.plans.lock().await;
@@ -108,7 +112,11 @@ impl AppState {
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "{\"status\": \"ok\"}"), (status = 503, body = crate::error::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     state.engine.store().watermarks().await.map_err(|_| {
-        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database unreachable")
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "database unreachable",
+        )
     })?;
     Ok(Json(json!({"status": "ok"})))
 }
@@ -116,7 +124,13 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::V
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -138,7 +152,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/epochs/{epoch}/preview", post(admin::preview))
         .route("/v1/admin/epochs/{epoch}/settle", post(admin::settle))
         .route("/v1/admin/epochs/{epoch}/verify", get(admin::verify))
-        .route("/v1/admin/epochs/{epoch}/machines/{machine}/explain", get(admin::explain))
+        .route(
+            "/v1/admin/epochs/{epoch}/machines/{machine}/explain",
+            get(admin::explain),
+        )
         .route("/v1/admin/adjustments", post(admin::adjust))
         .route("/v1/provider/machines", get(provider::machines))
         .route("/v1/provider/machines/{machine}", get(provider::machine))
@@ -160,5 +177,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

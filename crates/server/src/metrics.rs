@@ -52,20 +52,58 @@ impl Default for Metrics {
             unallocated_micro_usd: Gauge::default(),
             eligible_machines: Gauge::default(),
             excluded_machines: Family::default(),
-            settlement_seconds: Histogram::new([0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0].into_iter()),
+            settlement_seconds: Histogram::new(
+                [0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0].into_iter(),
+            ),
             settlements: Family::default(),
             probes: Family::default(),
         };
         if let Ok(mut r) = m.registry.lock() {
-            r.register("floorline_ingest_facts", "Facts received, by kind and outcome", m.ingest_facts.clone());
-            r.register("floorline_last_settled_epoch", "Last live-settled epoch as YYYYMM", m.last_settled_epoch.clone());
-            r.register("floorline_pool_used_micro_usd", "Draws of the last settled epoch", m.pool_used_micro_usd.clone());
-            r.register("floorline_unallocated_micro_usd", "Unallocated pool of the last run", m.unallocated_micro_usd.clone());
-            r.register("floorline_eligible_machines", "Eligible machines in the last run", m.eligible_machines.clone());
-            r.register("floorline_excluded_machines", "Excluded machines in the last run, by reason", m.excluded_machines.clone());
-            r.register("floorline_settlement_duration_seconds", "Duration of settlement runs", m.settlement_seconds.clone());
-            r.register("floorline_settlements", "Settlement runs by outcome", m.settlements.clone());
-            r.register("floorline_probes", "Probe verdicts by outcome", m.probes.clone());
+            r.register(
+                "floorline_ingest_facts",
+                "Facts received, by kind and outcome",
+                m.ingest_facts.clone(),
+            );
+            r.register(
+                "floorline_last_settled_epoch",
+                "Last live-settled epoch as YYYYMM",
+                m.last_settled_epoch.clone(),
+            );
+            r.register(
+                "floorline_pool_used_micro_usd",
+                "Draws of the last settled epoch",
+                m.pool_used_micro_usd.clone(),
+            );
+            r.register(
+                "floorline_unallocated_micro_usd",
+                "Unallocated pool of the last run",
+                m.unallocated_micro_usd.clone(),
+            );
+            r.register(
+                "floorline_eligible_machines",
+                "Eligible machines in the last run",
+                m.eligible_machines.clone(),
+            );
+            r.register(
+                "floorline_excluded_machines",
+                "Excluded machines in the last run, by reason",
+                m.excluded_machines.clone(),
+            );
+            r.register(
+                "floorline_settlement_duration_seconds",
+                "Duration of settlement runs",
+                m.settlement_seconds.clone(),
+            );
+            r.register(
+                "floorline_settlements",
+                "Settlement runs by outcome",
+                m.settlements.clone(),
+            );
+            r.register(
+                "floorline_probes",
+                "Probe verdicts by outcome",
+                m.probes.clone(),
+            );
         }
         m
     }
@@ -73,27 +111,48 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn count_ingest(&self, kind: &str, outcome: &str, n: u64) {
-        self.ingest_facts.get_or_create(&KindLabel { kind: kind.into(), outcome: outcome.into() }).inc_by(n);
+        self.ingest_facts
+            .get_or_create(&KindLabel {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc_by(n);
     }
 
     /// Records a finished run.
     pub fn record_run(&self, run: &RunSummary, seconds: f64) {
         self.settlement_seconds.observe(seconds);
-        self.settlements.get_or_create(&OutcomeLabel { outcome: run.mode.as_str().into() }).inc();
+        self.settlements
+            .get_or_create(&OutcomeLabel {
+                outcome: run.mode.as_str().into(),
+            })
+            .inc();
         if run.mode == floorline_engine::schedule::Mode::Live {
             let yyyymm = i64::from(run.epoch.year()) * 100 + i64::from(run.epoch.month());
             self.last_settled_epoch.set(yyyymm);
-            self.pool_used_micro_usd.set(run.already_settled_micro_usd.saturating_add(run.granted_total_micro_usd));
+            self.pool_used_micro_usd.set(
+                run.already_settled_micro_usd
+                    .saturating_add(run.granted_total_micro_usd),
+            );
         }
         self.unallocated_micro_usd.set(run.unallocated_micro_usd);
-        self.eligible_machines.set(i64::try_from(run.n_eligible).unwrap_or(i64::MAX));
+        self.eligible_machines
+            .set(i64::try_from(run.n_eligible).unwrap_or(i64::MAX));
         for (reason, n) in &run.excluded_by_reason {
-            self.excluded_machines.get_or_create(&ReasonLabel { reason: reason.clone() }).set(i64::try_from(*n).unwrap_or(i64::MAX));
+            self.excluded_machines
+                .get_or_create(&ReasonLabel {
+                    reason: reason.clone(),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
         }
     }
 
     pub fn count_probe(&self, outcome: &str) {
-        self.probes.get_or_create(&OutcomeLabel { outcome: outcome.into() }).inc();
+        self.probes
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// The text exposition format.

@@ -27,29 +27,52 @@ const GATES: [(&str, Reason); 5] = [
     ("payout_account", Reason::NoPayoutAccount),
 ];
 
-fn machine_view(facts: &EpochFacts, plan: &Plan, policy: &Policy, now_ms: i64, machine_id: &str) -> Option<Value> {
+fn machine_view(
+    facts: &EpochFacts,
+    plan: &Plan,
+    policy: &Policy,
+    now_ms: i64,
+    machine_id: &str,
+) -> Option<Value> {
     let pm = plan.machines.iter().find(|m| m.machine_id == machine_id)?;
-    let v = plan.context.valuations.iter().find(|v| v.machine_id == machine_id)?;
+    let v = plan
+        .context
+        .valuations
+        .iter()
+        .find(|v| v.machine_id == machine_id)?;
     let w = Windows::new(plan.epoch, policy);
-    let elapsed = now_ms.clamp(w.start_ms, w.end_ms).saturating_sub(w.start_ms);
+    let elapsed = now_ms
+        .clamp(w.start_ms, w.end_ms)
+        .saturating_sub(w.start_ms);
     let so_far = facts
         .machines
         .iter()
         .find(|m| m.machine_id == machine_id)
         .map(|m| available(m, policy, &w).overlap_ms(w.start_ms, now_ms))
         .unwrap_or(0);
-    let uptime_so_far_ppm = if elapsed > 0 { i128::from(so_far) * 1_000_000 / i128::from(elapsed) } else { 0 };
+    let uptime_so_far_ppm = if elapsed > 0 {
+        i128::from(so_far) * 1_000_000 / i128::from(elapsed)
+    } else {
+        0
+    };
     let verified_because = match v.model_cap_gb {
-        Some(cap) if cap < v.reported_memory_gb => format!("capped at {cap} GB, the most a {} can have", v.hardware_model),
+        Some(cap) if cap < v.reported_memory_gb => format!(
+            "capped at {cap} GB, the most a {} can have",
+            v.hardware_model
+        ),
         Some(_) => "as reported (within what this model can have)".to_string(),
         None if v.verified_memory_gb < v.reported_memory_gb => format!(
             "unknown model {:?}: capped at {} GB until a tier-sized probe proves more",
-            v.hardware_model,
-            v.verified_memory_gb
+            v.hardware_model, v.verified_memory_gb
         ),
         None => "as reported, proven by a tier-sized probe".to_string(),
     };
-    let tier_min_gb = policy.tiers.iter().rev().find(|t| t.min_gb <= v.verified_memory_gb).map(|t| t.min_gb);
+    let tier_min_gb = policy
+        .tiers
+        .iter()
+        .rev()
+        .find(|t| t.min_gb <= v.verified_memory_gb)
+        .map(|t| t.min_gb);
     let gates: Vec<Value> = GATES
         .iter()
         .map(|(gate, reason)| {
@@ -85,7 +108,13 @@ fn machine_view(facts: &EpochFacts, plan: &Plan, policy: &Policy, now_ms: i64, m
 }
 
 async fn own_machines(state: &AppState, account: &str) -> Result<BTreeSet<String>, ApiError> {
-    Ok(state.engine.store().machines_of_account(account).await?.into_iter().collect())
+    Ok(state
+        .engine
+        .store()
+        .machines_of_account(account)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// The settled months of the account's machines: `earned + base` per machine.
@@ -93,7 +122,12 @@ async fn history(state: &AppState, machines: &BTreeSet<String>) -> Result<Vec<Va
     let store = state.engine.store();
     let mut out = Vec::new();
     for e in store.epochs().await? {
-        let Some(run) = store.latest_run(e.epoch, floorline_store::Mode::Live).await? else { continue };
+        let Some(run) = store
+            .latest_run(e.epoch, floorline_store::Mode::Live)
+            .await?
+        else {
+            continue;
+        };
         let plan = state.run_plan(run.id).await?;
         let rows: Vec<Value> = plan
             .machines
@@ -119,35 +153,50 @@ fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
 
 /// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
 #[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn machines(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let account = caller.provider_account()?.to_string();
     let own = own_machines(&state, &account).await?;
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let now = state.engine.now().0;
-    let views: Vec<Value> = own.iter().filter_map(|m| machine_view(&est.0, &est.1, policy, now, m)).collect();
+    let views: Vec<Value> = own
+        .iter()
+        .filter_map(|m| machine_view(&est.0, &est.1, policy, now, m))
+        .collect();
     let tiers: Vec<Value> = policy
         .tiers
         .iter()
         .map(|t| json!({"min_gb": t.min_gb, "floor_micro_usd": t.floor_micro_usd, "workhorse": policy.is_workhorse(t.min_gb)}))
         .collect();
-    Ok(Json(json!({"account_id": account, "epoch": epoch, "machines": views, "tiers": tiers, "note": ESTIMATE_NOTE})))
+    Ok(Json(
+        json!({"account_id": account, "epoch": epoch, "machines": views, "tiers": tiers, "note": ESTIMATE_NOTE}),
+    ))
 }
 
 /// One own machine (404 for any other): the view, plus its settled history.
 #[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path)), responses((status = 200, description = "one machine"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn machine(State(state): State<AppState>, Path(machine): Path<String>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn machine(
+    State(state): State<AppState>,
+    Path(machine): Path<String>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let account = caller.provider_account()?.to_string();
     let own = own_machines(&state, &account).await?;
     let resolved = state.engine.store().resolve_machine(&machine).await?;
     let Some(id) = resolved.filter(|id| own.contains(id)) else {
-        return Err(ApiError::not_found(format!("no machine `{machine}` on this account")));
+        return Err(ApiError::not_found(format!(
+            "no machine `{machine}` on this account"
+        )));
     };
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let mut view = machine_view(&est.0, &est.1, policy, state.engine.now().0, &id).ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
+    let mut view = machine_view(&est.0, &est.1, policy, state.engine.now().0, &id)
+        .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
     let one: BTreeSet<String> = [id].into_iter().collect();
     view["history"] = Value::Array(history(&state, &one).await?);
     Ok(Json(view))
@@ -155,8 +204,13 @@ pub async fn machine(State(state): State<AppState>, Path(machine): Path<String>,
 
 /// Settled months for all own machines: `earned + base` per month.
 #[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history")), security(("bearer" = [])))]
-pub async fn provider_history(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+pub async fn provider_history(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
     let account = caller.provider_account()?.to_string();
     let own = own_machines(&state, &account).await?;
-    Ok(Json(json!({"account_id": account, "history": history(&state, &own).await?})))
+    Ok(Json(
+        json!({"account_id": account, "history": history(&state, &own).await?}),
+    ))
 }

@@ -6,7 +6,9 @@
     clippy::panic
 )]
 
+mod fleet;
 mod plan;
+mod settle;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

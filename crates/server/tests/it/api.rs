@@ -14,16 +14,39 @@ fn earning(job: &str, amount: i64) -> Value {
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["code"], json!(want_code), "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn ingest_is_idempotent_and_reports_conflicts() {
     let s = TestServer::start("").await;
     s.seed().await;
-    let (st, body) = s.post("/v1/ingest/earnings", &s.ingest, json!([earning("j1", 5), earning("j2", 6)])).await;
-    assert_eq!((st, body.clone()), (200, json!({"accepted": 2, "duplicates": 0, "conflicts": []})));
-    let (st, body) = s.post("/v1/ingest/earnings", &s.ingest, json!([earning("j1", 5), earning("j2", 7), earning("j3", 1)])).await;
+    let (st, body) = s
+        .post(
+            "/v1/ingest/earnings",
+            &s.ingest,
+            json!([earning("j1", 5), earning("j2", 6)]),
+        )
+        .await;
+    assert_eq!(
+        (st, body.clone()),
+        (
+            200,
+            json!({"accepted": 2, "duplicates": 0, "conflicts": []})
+        )
+    );
+    let (st, body) = s
+        .post(
+            "/v1/ingest/earnings",
+            &s.ingest,
+            json!([earning("j1", 5), earning("j2", 7), earning("j3", 1)]),
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(body["accepted"], json!(1));
     assert_eq!(body["duplicates"], json!(1));
@@ -37,20 +60,53 @@ async fn invalid_batches_name_index_and_field_and_write_nothing() {
     let s = TestServer::start("").await;
     s.seed().await;
     let cases: Vec<(Value, usize, &str)> = vec![
-        (json!([earning("ok-1", 1), earning("bad", -1)]), 1, "amount_micro_usd"),
-        (json!([earning("ok-2", 1), {"job_id": "x", "machine_id": "ghost", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00Z"}]), 1, "machine_id"),
-        (json!([earning("ok-3", 1), {"job_id": "y y", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00Z"}]), 1, "job_id"),
-        (json!([{"job_id": "z", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00"}]), 0, "at"),
-        (json!([earning("ok-4", 1), {"job_id": "w", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "gift", "pinned": false, "at": "2026-11-02T00:00:00Z"}]), 1, "kind"),
+        (
+            json!([earning("ok-1", 1), earning("bad", -1)]),
+            1,
+            "amount_micro_usd",
+        ),
+        (
+            json!([earning("ok-2", 1), {"job_id": "x", "machine_id": "ghost", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00Z"}]),
+            1,
+            "machine_id",
+        ),
+        (
+            json!([earning("ok-3", 1), {"job_id": "y y", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00Z"}]),
+            1,
+            "job_id",
+        ),
+        (
+            json!([{"job_id": "z", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "at": "2026-11-02T00:00:00"}]),
+            0,
+            "at",
+        ),
+        (
+            json!([earning("ok-4", 1), {"job_id": "w", "machine_id": "m-bob-512", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "gift", "pinned": false, "at": "2026-11-02T00:00:00Z"}]),
+            1,
+            "kind",
+        ),
     ];
     for (batch, index, field) in cases {
-        let (st, body) = s.post("/v1/ingest/earnings", &s.ingest, batch.clone()).await;
+        let (st, body) = s
+            .post("/v1/ingest/earnings", &s.ingest, batch.clone())
+            .await;
         assert_error(st, &body, 422, "invalid");
         assert_eq!(body["error"]["index"], json!(index), "{body}");
         assert_eq!(body["error"]["field"], json!(field), "{body}");
     }
     // Nothing of those batches was written: re-sending the good items is new.
-    let (_, body) = s.post("/v1/ingest/earnings", &s.ingest, json!([earning("ok-1", 1), earning("ok-2", 1), earning("ok-3", 1), earning("ok-4", 1)])).await;
+    let (_, body) = s
+        .post(
+            "/v1/ingest/earnings",
+            &s.ingest,
+            json!([
+                earning("ok-1", 1),
+                earning("ok-2", 1),
+                earning("ok-3", 1),
+                earning("ok-4", 1)
+            ]),
+        )
+        .await;
     assert_eq!(body["accepted"], json!(4), "{body}");
     // Sessions out of order and overlapping bindings.
     let (st, body) = s.post("/v1/ingest/sessions", &s.ingest, json!([{"session_id": "bad-s", "machine_id": "m-bob-512", "connected_at": "2026-11-02T00:00:00Z", "disconnected_at": "2026-11-01T00:00:00Z"}])).await;
@@ -60,9 +116,13 @@ async fn invalid_batches_name_index_and_field_and_write_nothing() {
     assert_error(st, &body, 422, "invalid");
     assert_eq!(body["error"]["index"], json!(0));
     // Not an array, not JSON.
-    let (st, body) = s.post("/v1/ingest/earnings", &s.ingest, json!({"job_id": "x"})).await;
+    let (st, body) = s
+        .post("/v1/ingest/earnings", &s.ingest, json!({"job_id": "x"}))
+        .await;
     assert_error(st, &body, 422, "invalid");
-    let (st, body) = s.call(Method::POST, "/v1/ingest/earnings", Some(&s.ingest), None).await;
+    let (st, body) = s
+        .call(Method::POST, "/v1/ingest/earnings", Some(&s.ingest), None)
+        .await;
     assert_error(st, &body, 422, "invalid");
 }
 
@@ -71,10 +131,14 @@ async fn limits_hold_at_their_boundaries() {
     let s = TestServer::start("[server]\nmax_batch_items = 4\nmax_body_bytes = 4096\n").await;
     s.seed().await;
     let four: Vec<Value> = (0..4).map(|i| earning(&format!("b{i}"), 1)).collect();
-    let (st, _) = s.post("/v1/ingest/earnings", &s.ingest, Value::Array(four)).await;
+    let (st, _) = s
+        .post("/v1/ingest/earnings", &s.ingest, Value::Array(four))
+        .await;
     assert_eq!(st, 200);
     let five: Vec<Value> = (10..15).map(|i| earning(&format!("b{i}"), 1)).collect();
-    let (st, body) = s.post("/v1/ingest/earnings", &s.ingest, Value::Array(five)).await;
+    let (st, body) = s
+        .post("/v1/ingest/earnings", &s.ingest, Value::Array(five))
+        .await;
     assert_error(st, &body, 413, "too_large");
     // A body of exactly the limit is read; one byte more is refused.
     let pad = |n: usize| {
@@ -84,9 +148,25 @@ async fn limits_hold_at_their_boundaries() {
     };
     let exact = pad(4096);
     assert_eq!(exact.len(), 4096);
-    let resp = s.http.post(format!("{}/v1/ingest/earnings", s.url)).bearer_auth(&s.ingest).header("content-type", "application/json").body(exact).send().await.unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/v1/ingest/earnings", s.url))
+        .bearer_auth(&s.ingest)
+        .header("content-type", "application/json")
+        .body(exact)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let resp = s.http.post(format!("{}/v1/ingest/earnings", s.url)).bearer_auth(&s.ingest).header("content-type", "application/json").body(pad(4097)).send().await.unwrap();
+    let resp = s
+        .http
+        .post(format!("{}/v1/ingest/earnings", s.url))
+        .bearer_auth(&s.ingest)
+        .header("content-type", "application/json")
+        .body(pad(4097))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], json!("too_large"));
@@ -95,13 +175,29 @@ async fn limits_hold_at_their_boundaries() {
 #[tokio::test]
 async fn auth_failures_are_401_and_403() {
     let s = TestServer::start("").await;
-    let (st, body) = s.call(Method::GET, "/v1/admin/base-rewards", None, None).await;
+    let (st, body) = s
+        .call(Method::GET, "/v1/admin/base-rewards", None, None)
+        .await;
     assert_error(st, &body, 401, "unauthorized");
-    let (st, body) = s.get("/v1/admin/base-rewards", "fl_admin_not-a-real-key").await;
+    let (st, body) = s
+        .get("/v1/admin/base-rewards", "fl_admin_not-a-real-key")
+        .await;
     assert_error(st, &body, 401, "unauthorized");
-    let resp = s.http.get(format!("{}/v1/admin/base-rewards", s.url)).header("authorization", "Basic abc").send().await.unwrap();
+    let resp = s
+        .http
+        .get(format!("{}/v1/admin/base-rewards", s.url))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    let resp = s.http.get(format!("{}/v1/admin/base-rewards", s.url)).header("authorization", format!("Bearer {}", "x".repeat(300))).send().await.unwrap();
+    let resp = s
+        .http
+        .get(format!("{}/v1/admin/base-rewards", s.url))
+        .header("authorization", format!("Bearer {}", "x".repeat(300)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     // Wrong roles.
     let (st, body) = s.get("/v1/admin/base-rewards", &s.ingest).await;
@@ -113,7 +209,12 @@ async fn auth_failures_are_401_and_403() {
     let (st, body) = s.get("/v1/provider/machines", &s.admin).await;
     assert_error(st, &body, 403, "forbidden");
     // A revoked key stops working.
-    let (id, token) = s.state.engine.create_key(floorline_store::Role::Admin, None).await.unwrap();
+    let (id, token) = s
+        .state
+        .engine
+        .create_key(floorline_store::Role::Admin, None)
+        .await
+        .unwrap();
     assert_eq!(s.get("/v1/admin/epochs", &token).await.0, 200);
     s.state.engine.store().revoke_api_key(id, 0).await.unwrap();
     let (st, body) = s.get("/v1/admin/epochs", &token).await;
@@ -139,21 +240,43 @@ async fn providers_see_only_their_own_machines() {
     s.seed().await;
     let (st, body) = s.get("/v1/provider/machines", &s.alice).await;
     assert_eq!(st, 200, "{body}");
-    let ids: Vec<&str> = body["machines"].as_array().unwrap().iter().map(|m| m["machine_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = body["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["machine_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["m-alice-24", "m-alice-64"]);
     let m64 = &body["machines"][1];
     assert_eq!(m64["verified_memory_gb"], json!(64));
     assert_eq!(m64["estimate"]["is_estimate"], json!(true));
     assert_eq!(m64["gates"].as_array().unwrap().len(), 5);
-    assert!(m64["gates"].as_array().unwrap().iter().all(|g| g["passed"] == json!(true)), "{m64}");
+    assert!(
+        m64["gates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["passed"] == json!(true)),
+        "{m64}"
+    );
     let m24 = &body["machines"][0];
-    let uptime_gate = m24["gates"].as_array().unwrap().iter().find(|g| g["gate"] == json!("uptime")).unwrap();
+    let uptime_gate = m24["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == json!("uptime"))
+        .unwrap();
     assert_eq!(uptime_gate["passed"], json!(false));
     // Another account's machine is 404, the same as one that does not exist.
     let (st, other) = s.get("/v1/provider/machines/m-bob-512", &s.alice).await;
     assert_error(st, &other, 404, "not_found");
-    let (st2, missing) = s.get("/v1/provider/machines/no-such-machine", &s.alice).await;
-    assert_eq!((st2, missing["error"]["code"].clone()), (404, json!("not_found")));
+    let (st2, missing) = s
+        .get("/v1/provider/machines/no-such-machine", &s.alice)
+        .await;
+    assert_eq!(
+        (st2, missing["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
     let (st, own) = s.get("/v1/provider/machines/m-bob-512", &s.bob).await;
     assert_eq!(st, 200, "{own}");
     assert_eq!(own["estimate"]["earned_micro_usd"], json!(0));
@@ -165,47 +288,91 @@ async fn admin_previews_settles_pages_and_exports() {
     s.seed().await;
     let (st, body) = s.get("/v1/admin/epochs/2026-10", &s.admin).await;
     assert_error(st, &body, 404, "not_found");
-    let (st, preview) = s.post("/v1/admin/epochs/2026-10/preview", &s.admin, json!({})).await;
+    let (st, preview) = s
+        .post("/v1/admin/epochs/2026-10/preview", &s.admin, json!({}))
+        .await;
     assert_eq!(st, 200, "{preview}");
     assert_eq!(preview["mode"], json!("preview"));
-    assert_eq!(s.get("/v1/admin/epochs/2026-10/draws", &s.admin).await.1["draws"], json!([]));
+    assert_eq!(
+        s.get("/v1/admin/epochs/2026-10/draws", &s.admin).await.1["draws"],
+        json!([])
+    );
     // Settling the open month is refused.
-    let (st, body) = s.post("/v1/admin/epochs/2026-11/settle", &s.admin, json!({})).await;
+    let (st, body) = s
+        .post("/v1/admin/epochs/2026-11/settle", &s.admin, json!({}))
+        .await;
     assert_error(st, &body, 409, "conflict");
-    let (st, run) = s.post("/v1/admin/epochs/2026-10/settle", &s.admin, json!({"force": false})).await;
+    let (st, run) = s
+        .post(
+            "/v1/admin/epochs/2026-10/settle",
+            &s.admin,
+            json!({"force": false}),
+        )
+        .await;
     assert_eq!(st, 200, "{run}");
     // alice's 64 GB: full floor $18; bob's 512 GB: $40 − $50 earned → 0; alice's 24 GB below the gate.
     assert_eq!(run["granted_total_micro_usd"], json!(18_000_000), "{run}");
     let (_, detail) = s.get("/v1/admin/epochs/2026-10", &s.admin).await;
     assert_eq!(detail["manifest_sha256"], run["manifest_sha256"]);
-    assert!(detail["excluded"].as_array().unwrap().iter().any(|m| m["machine_id"] == json!("m-carol-16")));
-    assert!(detail["tiers"].as_array().unwrap().iter().any(|t| t["tier_min_gb"] == json!(64) && t["drawn_micro_usd"] == json!(18_000_000)));
-    let (_, page) = s.get("/v1/admin/epochs/2026-10/draws?limit=1&offset=0", &s.admin).await;
+    assert!(detail["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["machine_id"] == json!("m-carol-16")));
+    assert!(detail["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["tier_min_gb"] == json!(64) && t["drawn_micro_usd"] == json!(18_000_000)));
+    let (_, page) = s
+        .get("/v1/admin/epochs/2026-10/draws?limit=1&offset=0", &s.admin)
+        .await;
     assert_eq!(page["draws"][0]["machine_id"], json!("m-alice-64"));
-    let (_, empty) = s.get("/v1/admin/epochs/2026-10/draws?limit=1&offset=1", &s.admin).await;
+    let (_, empty) = s
+        .get("/v1/admin/epochs/2026-10/draws?limit=1&offset=1", &s.admin)
+        .await;
     assert_eq!(empty["draws"], json!([]));
-    let (st, body) = s.get("/v1/admin/epochs/2026-10/draws?limit=0", &s.admin).await;
+    let (st, body) = s
+        .get("/v1/admin/epochs/2026-10/draws?limit=0", &s.admin)
+        .await;
     assert_error(st, &body, 400, "bad_request");
-    let (st, body) = s.get("/v1/admin/epochs/2026-10/draws?limit=1001", &s.admin).await;
+    let (st, body) = s
+        .get("/v1/admin/epochs/2026-10/draws?limit=1001", &s.admin)
+        .await;
     assert_error(st, &body, 400, "bad_request");
-    let (st, csv) = s.get("/v1/admin/epochs/2026-10/draws?format=csv", &s.admin).await;
+    let (st, csv) = s
+        .get("/v1/admin/epochs/2026-10/draws?format=csv", &s.admin)
+        .await;
     assert_eq!(st, 200);
     let csv = csv.as_str().unwrap().to_string();
-    assert!(csv.starts_with("epoch,machine_id,account_id,amount_micro_usd"), "{csv}");
+    assert!(
+        csv.starts_with("epoch,machine_id,account_id,amount_micro_usd"),
+        "{csv}"
+    );
     assert!(csv.contains("2026-10,m-alice-64,alice,18000000"), "{csv}");
     let (_, pool) = s.get("/v1/admin/base-rewards", &s.admin).await;
     assert_eq!(pool["epoch"], json!("2026-10"));
     assert_eq!(pool["pool_used_micro_usd"], json!(18_000_000));
-    assert_eq!(pool["unallocated_micro_usd"], json!(9_000_000_000i64 - 18_000_000));
+    assert_eq!(
+        pool["unallocated_micro_usd"],
+        json!(9_000_000_000i64 - 18_000_000)
+    );
     assert_eq!(pool["draw_count"], json!(1));
-    let (st, why) = s.get("/v1/admin/epochs/2026-10/machines/m-alice-24/explain", &s.admin).await;
+    let (st, why) = s
+        .get(
+            "/v1/admin/epochs/2026-10/machines/m-alice-24/explain",
+            &s.admin,
+        )
+        .await;
     assert_eq!(st, 200, "{why}");
     assert_eq!(why["plan_machine"]["reasons"], json!(["uptime_below_gate"]));
     assert!(why["evidence"]["sessions"].as_array().unwrap().len() == 1);
     let (_, verify) = s.get("/v1/admin/epochs/2026-10/verify", &s.admin).await;
     assert_eq!(verify["ok"], json!(true), "{verify}");
     // Settling again credits nothing twice.
-    let (_, again) = s.post("/v1/admin/epochs/2026-10/settle", &s.admin, json!({})).await;
+    let (_, again) = s
+        .post("/v1/admin/epochs/2026-10/settle", &s.admin, json!({}))
+        .await;
     assert_eq!(again["granted_total_micro_usd"], json!(0));
     assert_eq!(again["manifest_sha256"], run["manifest_sha256"]);
     // The provider's history shows earned + base.
@@ -213,9 +380,23 @@ async fn admin_previews_settles_pages_and_exports() {
     assert_eq!(hist["history"][0]["epoch"], json!("2026-10"));
     assert_eq!(hist["history"][0]["base_micro_usd"], json!(18_000_000));
     // Metrics saw the run and the ingestion.
-    let text = s.http.get(format!("{}/metrics", s.url)).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("floorline_last_settled_epoch 202610"), "{text}");
-    assert!(text.contains("floorline_ingest_facts_total{kind=\"machines\",outcome=\"accepted\"} 4"), "{text}");
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("floorline_last_settled_epoch 202610"),
+        "{text}"
+    );
+    assert!(
+        text.contains("floorline_ingest_facts_total{kind=\"machines\",outcome=\"accepted\"} 4"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

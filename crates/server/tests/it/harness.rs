@@ -48,8 +48,14 @@ impl TestServer {
         let engine = Engine::new(store, config, clock);
         let (_, admin) = engine.create_key(Role::Admin, None).await.unwrap();
         let (_, ingest) = engine.create_key(Role::Ingest, None).await.unwrap();
-        let (_, alice) = engine.create_key(Role::Provider, Some("alice")).await.unwrap();
-        let (_, bob) = engine.create_key(Role::Provider, Some("bob")).await.unwrap();
+        let (_, alice) = engine
+            .create_key(Role::Provider, Some("alice"))
+            .await
+            .unwrap();
+        let (_, bob) = engine
+            .create_key(Role::Provider, Some("bob"))
+            .await
+            .unwrap();
         let state = AppState::new(engine);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -57,24 +63,47 @@ impl TestServer {
         let stop = cancel.clone();
         let serving = state.clone();
         tokio::spawn(async move {
-            floorline_server::serve(listener, serving, async move { stop.cancelled().await }).await.unwrap();
+            floorline_server::serve(listener, serving, async move { stop.cancelled().await })
+                .await
+                .unwrap();
         });
-        TestServer { url: format!("http://{addr}"), admin, ingest, alice, bob, state, http: reqwest::Client::new(), cancel, _dir: dir }
+        TestServer {
+            url: format!("http://{addr}"),
+            admin,
+            ingest,
+            alice,
+            bob,
+            state,
+            http: reqwest::Client::new(),
+            cancel,
+            _dir: dir,
+        }
     }
 
     /// `(status, body as JSON or Null)` of a request with a bearer key.
-    pub async fn call(&self, method: reqwest::Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{}", self.url, path));
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str, key: &str) -> (u16, Value) {
@@ -82,12 +111,15 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call(reqwest::Method::POST, path, Some(key), Some(body)).await
+        self.call(reqwest::Method::POST, path, Some(key), Some(body))
+            .await
     }
 
     /// Ingests one batch and asserts it was accepted whole.
     pub async fn ingest_ok(&self, kind: &str, items: Value) -> Value {
-        let (status, body) = self.post(&format!("/v1/ingest/{kind}"), &self.ingest, items).await;
+        let (status, body) = self
+            .post(&format!("/v1/ingest/{kind}"), &self.ingest, items)
+            .await;
         assert_eq!(status, 200, "{kind}: {body}");
         assert_eq!(body["conflicts"], json!([]), "{kind}: {body}");
         body

@@ -1,7 +1,12 @@
 //! The one integration-test binary of floorline-server: the API over real
 //! sockets and `Router::oneshot`, and the dashboard in headless Chromium.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
-mod browser;
 mod api;
+mod browser;
 mod harness;

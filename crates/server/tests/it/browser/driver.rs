@@ -289,6 +289,24 @@ impl Browser {
         .await;
     }
 
+    /// Tries to sign in with `key` and waits for the API's error `message` in
+    /// the alert region; the page stays signed out.
+    pub async fn sign_in_expecting_error(&self, key: &str, message: &str) {
+        self.wait_for(
+            "document.body.dataset.state === 'signed-out'",
+            "the sign-in form",
+        )
+        .await;
+        self.type_into("#key", key).await;
+        self.click("#signin-button").await;
+        self.wait_text("#alert", message).await;
+        self.wait_for(
+            "document.body.dataset.state === 'signed-out'",
+            "still signed out",
+        )
+        .await;
+    }
+
     /// Resizes the window so the viewport is `width`×`height` CSS pixels.
     pub async fn set_viewport(&self, width: u32, height: u32) {
         self.client.set_window_size(width, height).await.unwrap();
@@ -315,10 +333,57 @@ impl Browser {
         .await;
     }
 
-    /// `(document width, viewport width)`: equal when nothing overflows sideways.
-    pub async fn widths(&self) -> (u64, u64) {
-        let v = self.js("return [Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), document.documentElement.clientWidth];", vec![]).await;
-        (v[0].as_u64().unwrap(), v[1].as_u64().unwrap())
+    /// `(document width, layout viewport width, window inner width)`: the
+    /// first two are equal when nothing overflows sideways (the layout
+    /// viewport excludes a classic scrollbar; phones overlay theirs).
+    pub async fn widths(&self) -> (u64, u64, u64) {
+        let v = self
+            .js(
+                "return [Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), document.documentElement.clientWidth, window.innerWidth];",
+                vec![],
+            )
+            .await;
+        (
+            v[0].as_u64().unwrap(),
+            v[1].as_u64().unwrap(),
+            v[2].as_u64().unwrap(),
+        )
+    }
+
+    /// The outermost elements that stick out of the layout viewport on the
+    /// right (not counting those inside a box that scrolls or clips them).
+    pub async fn overflowing(&self) -> Vec<String> {
+        let v = self
+            .js(
+                r#"const limit = document.documentElement.clientWidth + 1;
+                const clipped = (e) => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) { const o = getComputedStyle(p).overflowX; if (o !== 'visible') return true; } return false; };
+                const out = [];
+                for (const e of document.body.querySelectorAll('*')) {
+                  const r = e.getBoundingClientRect();
+                  if (r.width > 0 && r.right > limit && !clipped(e) && !(e.parentElement && e.parentElement.getBoundingClientRect().right > limit)) {
+                    out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + String(e.className).split(' ').join('.') : '') + ' right=' + Math.round(r.right) + ' text=' + (e.innerText || '').slice(0, 60));
+                  }
+                }
+                return out;"#,
+                vec![],
+            )
+            .await;
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Asserts that nothing makes the page scroll sideways.
+    pub async fn assert_no_horizontal_overflow(&self, what: &str) {
+        let (doc, view, _) = self.widths().await;
+        if doc > view {
+            panic!(
+                "{what} overflows sideways: {doc} px > {view} px; sticking out: {:#?}",
+                self.overflowing().await
+            );
+        }
     }
 
     /// Saves a full-page PNG as `screenshots/{name}.png` (the window is
