@@ -277,6 +277,7 @@
   function table(opts) {
     const cols = opts.columns;
     const rows = opts.rows || [];
+    if (!rows.length && opts.empty) return el("p", { class: "empty", id: opts.id || null }, opts.empty);
     const wrap = el("div", { class: "table-wrap", role: "region", "aria-label": opts.label || opts.caption, tabindex: "0" });
     if (opts.id) wrap.id = opts.id;
     const t = el("table", {});
@@ -308,7 +309,7 @@
       for (const c of cols) {
         const v = c.render ? c.render(r) : r[c.key];
         const cell = c.rowHeader ? el("th", { scope: "row" }) : el("td", {});
-        if (c.num) cell.className = "num";
+        if (c.num || c.cls) cell.className = (c.num ? "num " : "") + (c.cls || "");
         append(cell, [v === null || v === undefined ? "—" : v]);
         tr.append(cell);
       }
@@ -316,7 +317,7 @@
     }
     t.append(body);
     wrap.append(t);
-    if (!rows.length) wrap.append(el("p", { class: "empty" }, opts.empty || "Nothing to show."));
+    if (!rows.length) wrap.append(el("p", { class: "empty" }, "Nothing to show."));
     return wrap;
   }
 
@@ -359,10 +360,11 @@
   }
 
   // ---- Charts: stacked bars as inline SVG ---------------------------------
-  function niceMax(v) {
-    if (v <= 0) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  /** A round tick step (1, 2 or 5 × 10ⁿ, at least a cent) for about 4 ticks up to `max`. */
+  function tickStep(max) {
+    const raw = Math.max(10000, max / 4);
+    const p = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
     return 10 * p;
   }
 
@@ -379,7 +381,8 @@
       const ph = height - m.top - m.bottom;
       const cats = opts.categories;
       const totals = cats.map((_, i) => opts.series.reduce((s, se) => s + Math.max(0, se.values[i] || 0), 0));
-      const top = niceMax(Math.max(0, ...totals));
+      const step = tickStep(Math.max(0, ...totals));
+      const top = Math.max(step, Math.ceil(Math.max(0, ...totals) / step) * step);
       const y = (v) => m.top + ph - (v / top) * ph;
       const id = host.id || "chart";
       const root = svg("svg", {
@@ -391,8 +394,7 @@
       });
       root.append(svg("title", { id: id + "-title" }, opts.title), svg("desc", { id: id + "-desc" }, opts.desc || ""));
       const axis = svg("g", { class: "axis" });
-      for (let i = 0; i <= 4; i++) {
-        const v = (top / 4) * i;
+      for (let v = 0; v <= top; v += step) {
         const yy = y(v);
         axis.append(svg("line", { class: "grid-line", x1: m.left, x2: width - m.right, y1: yy, y2: yy }));
         axis.append(svg("text", { x: m.left - 8, y: yy + 4, "text-anchor": "end" }, opts.fmt(Math.round(v))));

@@ -109,7 +109,7 @@
     card.append(el("h4", {}, "Estimate for " + F.month(est.epoch) + " ", el("span", { class: "badge badge-est" }, "Estimate")));
     card.append(
       F.stats([
-        [m.eligible ? "Floor (scaled by uptime)" : "Floor if eligible", F.money(est.floor_micro_usd)],
+        ["Floor at this uptime", F.money(est.floor_micro_usd), m.eligible ? null : "paid only while eligible"],
         ["Organic earnings", F.money(est.earned_micro_usd)],
         ["Base (floor draw)", F.money(est.estimated_base_micro_usd), m.eligible ? null : "0 while not eligible"],
         ["Payout", F.money(est.estimated_payout_micro_usd), "earned + base, estimated"],
@@ -122,13 +122,13 @@
     return card;
   }
 
-  function historyTable(rows, caption) {
+  function historyTable(rows, caption, short) {
     return F.table({
       caption,
       columns: [
-        { key: "epoch", label: "Month", rowHeader: true, render: (r) => F.month(r.epoch) },
-        { key: "earned_micro_usd", label: "Organic earnings", num: true, render: (r) => F.money(r.earned_micro_usd) },
-        { key: "base_micro_usd", label: "Base (floor draw)", num: true, render: (r) => F.money(r.base_micro_usd) },
+        { key: "epoch", label: "Month", rowHeader: true, render: (r) => F.month(r.epoch, short) },
+        { key: "earned_micro_usd", label: short ? "Earned" : "Organic earnings", num: true, render: (r) => F.money(r.earned_micro_usd) },
+        { key: "base_micro_usd", label: short ? "Base" : "Base (floor draw)", num: true, render: (r) => F.money(r.base_micro_usd) },
         { key: "payout_micro_usd", label: "Payout", num: true, render: (r) => F.money(r.payout_micro_usd) },
       ],
       rows,
@@ -170,6 +170,7 @@
           {
             key: "notes",
             label: "Notes",
+            cls: "wide",
             render: (t) => {
               if (t.min_gb === null) return "Usage-only: earns from jobs, no floor.";
               const notes = [];
@@ -189,7 +190,7 @@
       const box = document.querySelector('.machine-history[data-for="' + CSS.escape(m.machine_id) + '"]');
       try {
         const d = await F.api("/v1/provider/machines/" + encodeURIComponent(m.machine_id));
-        F.clear(box).append(historyTable((d.history || []).slice().reverse(), "Settled months of " + m.machine_id));
+        F.clear(box).append(historyTable((d.history || []).slice().reverse(), "Settled months of " + m.machine_id + ": earned + base = payout", true));
       } catch (e) {
         F.clear(box).append(el("p", { class: "muted small" }, "Could not load the settled months."));
         F.showError(e);

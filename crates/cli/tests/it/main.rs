@@ -6,6 +6,7 @@
     clippy::panic
 )]
 
+mod concurrent;
 mod fleet;
 mod plan;
 mod settle;

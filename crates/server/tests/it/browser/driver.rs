@@ -1,9 +1,10 @@
-//! A headless Chromium for one test: its own chromedriver on a free port
-//! (killed with its process group on drop, so no browser outlives a failed
-//! test), a fresh profile and download folder, and polling helpers that wait
-//! for the page instead of sleeping.
+//! A headless Chromium for one test: its own chromedriver on a free port, a
+//! fresh profile and download folder, and polling helpers that wait for the
+//! page instead of sleeping. On drop (also when a test panics) the session
+//! is deleted, which makes the browser quit, and then chromedriver and
+//! anything it started that is still alive are killed, each by its pid.
 
-use std::os::unix::process::CommandExt;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,24 +20,85 @@ const POLL: Duration = Duration::from_millis(50);
 /// Full-page screenshots are cut at this height.
 const MAX_SHOT_HEIGHT_PX: u64 = 8000;
 
-/// The chromedriver process; its whole process group (chromedriver and the
-/// browsers it started) is killed on drop.
+/// The chromedriver process and the session it serves.
 struct Chromedriver {
     child: Child,
+    port: u16,
+    /// Set while a browser session is open.
+    session: Option<String>,
 }
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        // The child leads its own process group (`process_group(0)`), so the
-        // group id is its pid: this reaches only processes this test started.
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .stderr(Stdio::null())
-            .status();
+        if let Some(id) = self.session.take() {
+            delete_session(self.port, &id);
+        }
+        let stragglers = descendants(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for pid in stragglers {
+            // A positive pid only: one process this test started.
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", "--", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
+}
+
+/// `DELETE /session/{id}` without a runtime (drop may run during a panic):
+/// chromedriver closes the browser before it answers.
+fn delete_session(port: u16, id: &str) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+    }
+}
+
+/// Pids of the live descendants of `root` (from /proc), children first.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        if let Some(ppid) = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found.retain(|p| *p != root);
+    found
 }
 
 fn free_port() -> u16 {
@@ -57,10 +119,13 @@ impl Chromedriver {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
-                .process_group(0)
                 .spawn()
                 .expect("chromedriver starts");
-            let mut driver = Chromedriver { child };
+            let mut driver = Chromedriver {
+                child,
+                port,
+                session: None,
+            };
             let url = format!("http://127.0.0.1:{port}");
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(15) {
@@ -98,7 +163,7 @@ pub struct Browser {
 impl Browser {
     /// Starts chromedriver and a headless Chromium (1280×900) for `base` (the server URL).
     pub async fn start(base: &str) -> Browser {
-        let (driver, url) = Chromedriver::start().await;
+        let (mut driver, url) = Chromedriver::start().await;
         let profile = tempfile::tempdir().unwrap();
         let downloads = tempfile::tempdir().unwrap();
         let caps = json!({
@@ -133,6 +198,7 @@ impl Browser {
             .connect(&url)
             .await
             .expect("a Chromium session");
+        driver.session = client.session_id().await.unwrap();
         Browser {
             client,
             base: base.to_string(),
@@ -142,12 +208,16 @@ impl Browser {
         }
     }
 
-    /// Ends the session (the browser quits); the driver is killed on drop.
+    /// Ends the session (the browser quits); chromedriver is killed on drop.
     pub async fn close(self) {
         let Browser {
-            client, _driver, ..
+            client,
+            mut _driver,
+            ..
         } = self;
-        let _ = client.close().await;
+        if client.close().await.is_ok() {
+            _driver.session = None;
+        }
     }
 
     pub async fn goto(&self, path: &str) {
