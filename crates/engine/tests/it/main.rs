@@ -1,0 +1,5 @@
+//! The one integration-test binary of floorline-engine: the scheduler's loop
+//! against a real SQLite store with literal clocks.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+mod scheduler;
