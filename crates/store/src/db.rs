@@ -1,0 +1,502 @@
+//! Backend plumbing: [`Db`] is a SQLite or a PostgreSQL pool, [`Link`] one
+//! connection or transaction of either, and [`Val`] a bind value both accept.
+//!
+//! Every query of the crate is written once, with `$1…$n` placeholders (which
+//! SQLite reads as numbered parameters) and SQL both dialects share; the few
+//! differences (schema, locking) are spelt out where they occur. Rows decode
+//! through `FromRow` for both backends ([`DecodeRow`]).
+//!
+//! Invariants: a SQLite write transaction starts with `BEGIN IMMEDIATE`, so it
+//! holds the write lock from its first statement (no deferred upgrade that
+//! could fail half-way); a `Link` that is dropped without `commit` rolls back.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::error::{Result, StoreError};
+
+/// How long a SQLite statement waits for the write lock before `Locked`.
+pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 30_000;
+/// Most connections of a file-backed SQLite pool (one writer at a time anyway).
+pub const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// Most connections of a PostgreSQL pool.
+pub const PG_MAX_CONNECTIONS: u32 = 16;
+/// How long to wait for a free pooled connection.
+pub const ACQUIRE_TIMEOUT_MS: u64 = 60_000;
+/// Most bind parameters in one statement (SQLite allows 32 766, PostgreSQL 65 535).
+pub const MAX_BIND_PARAMS: usize = 32_000;
+
+/// Which database is behind a [`crate::Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool of either backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// A bind value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    OptText(Option<String>),
+    Bool(bool),
+    /// PostgreSQL only: a column of a bulk insert or key list.
+    IntArray(Vec<Option<i64>>),
+    TextArray(Vec<Option<String>>),
+    BoolArray(Vec<bool>),
+}
+
+impl Val {
+    /// The PostgreSQL array type a column of these values binds as.
+    fn pg_array_type(&self) -> &'static str {
+        match self {
+            Val::Int(_) | Val::OptInt(_) | Val::IntArray(_) => "BIGINT[]",
+            Val::Text(_) | Val::OptText(_) | Val::TextArray(_) => "TEXT[]",
+            Val::Bool(_) | Val::BoolArray(_) => "BOOLEAN[]",
+        }
+    }
+}
+
+/// Transposes `rows` of `cols` values into one array per column, with the
+/// `$k::TYPE[]` placeholders of `UNNEST($1::…, $2::…)`.
+pub(crate) fn pg_columns(flat: Vec<Val>, cols: usize) -> (String, Vec<Val>) {
+    let mut arrays: Vec<Val> = Vec::with_capacity(cols);
+    let mut casts: Vec<String> = Vec::with_capacity(cols);
+    let n_rows = flat.len() / cols.max(1);
+    for (j, v) in flat.iter().take(cols).enumerate() {
+        casts.push(format!("${}::{}", j.saturating_add(1), v.pg_array_type()));
+        arrays.push(match v.pg_array_type() {
+            "BIGINT[]" => Val::IntArray(Vec::with_capacity(n_rows)),
+            "TEXT[]" => Val::TextArray(Vec::with_capacity(n_rows)),
+            _ => Val::BoolArray(Vec::with_capacity(n_rows)),
+        });
+    }
+    for (i, v) in flat.into_iter().enumerate() {
+        let Some(column) = arrays.get_mut(i % cols.max(1)) else {
+            continue;
+        };
+        match (column, v) {
+            (Val::IntArray(a), Val::Int(x)) => a.push(Some(x)),
+            (Val::IntArray(a), Val::OptInt(x)) => a.push(x),
+            (Val::TextArray(a), Val::Text(x)) => a.push(Some(x)),
+            (Val::TextArray(a), Val::OptText(x)) => a.push(x),
+            (Val::BoolArray(a), Val::Bool(x)) => a.push(x),
+            (Val::IntArray(a), _) => a.push(None),
+            (Val::TextArray(a), _) => a.push(None),
+            (Val::BoolArray(a), _) => a.push(false),
+            _ => {}
+        }
+    }
+    (format!("UNNEST({})", casts.join(", ")), arrays)
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Val {
+        Val::OptInt(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(v.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(v)
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(v: Option<String>) -> Val {
+        Val::OptText(v)
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Val {
+        Val::Bool(v)
+    }
+}
+
+/// A row type both backends can decode.
+pub(crate) trait DecodeRow:
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> DecodeRow for T where
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+macro_rules! bind_sqlite {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Val::Int(v) => q.bind(v),
+                Val::OptInt(v) => q.bind(v),
+                Val::Text(v) => q.bind(v),
+                Val::OptText(v) => q.bind(v),
+                Val::Bool(v) => q.bind(v),
+                // Arrays are PostgreSQL-only (`Link::bulk_insert`, `Link::key_filter`).
+                Val::IntArray(_) | Val::TextArray(_) | Val::BoolArray(_) => {
+                    q.bind(Option::<i64>::None)
+                }
+            };
+        }
+        q
+    }};
+}
+
+macro_rules! bind_pg {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Val::Int(v) => q.bind(v),
+                Val::OptInt(v) => q.bind(v),
+                Val::Text(v) => q.bind(v),
+                Val::OptText(v) => q.bind(v),
+                Val::Bool(v) => q.bind(v),
+                Val::IntArray(v) => q.bind(v),
+                Val::TextArray(v) => q.bind(v),
+                Val::BoolArray(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// Runs the `sqlite` or `pg` expression with `$c` bound to the underlying
+/// connection of a [`Link`], and `$sql`/`$args` rewritten to that backend's
+/// placeholder syntax.
+macro_rules! with_conn {
+    ($link:expr, $sql:ident, $args:ident, $c:ident, sqlite => $lite:expr, pg => $pg:expr) => {
+        match $link {
+            Link::SqlitePooled(c) => {
+                let $c = &mut **c;
+                let (owned, $args) = sqlite_positional($sql, $args);
+                let $sql = owned.as_str();
+                $lite
+            }
+            Link::SqliteTx(t) => {
+                let $c = &mut **t;
+                let (owned, $args) = sqlite_positional($sql, $args);
+                let $sql = owned.as_str();
+                $lite
+            }
+            Link::PgPooled(c) => {
+                let $c = &mut **c;
+                $pg
+            }
+            Link::PgTx(t) => {
+                let $c = &mut **t;
+                $pg
+            }
+        }
+    };
+}
+
+/// Rewrites `$n` placeholders to anonymous `?` for SQLite, repeating bind
+/// values where a placeholder is used twice or out of order.
+///
+/// Why: SQLite looks up named (`$n`) and numbered (`?n`) parameters by a
+/// linear scan, at parse time and again when sqlx binds each one, so a
+/// statement with n of them costs O(n²) — minutes for a 32 000-value batch
+/// insert. Anonymous `?` parameters cost O(n). Statements never contain `$`
+/// outside placeholders (values are always bound).
+fn sqlite_positional(sql: &str, args: Vec<Val>) -> (String, Vec<Val>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut order: Vec<usize> = Vec::with_capacity(args.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let digits = tail
+            .get(1..)
+            .map_or(0, |t| t.bytes().take_while(u8::is_ascii_digit).count());
+        let number = tail
+            .get(1..digits.saturating_add(1))
+            .and_then(|d| d.parse::<usize>().ok());
+        match number {
+            Some(n) if n >= 1 => {
+                out.push('?');
+                order.push(n - 1);
+                rest = tail.get(digits.saturating_add(1)..).unwrap_or("");
+            }
+            _ => {
+                out.push('$');
+                rest = tail.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    let in_order = order.len() == args.len() && order.iter().enumerate().all(|(i, n)| i == *n);
+    if in_order {
+        return (out, args);
+    }
+    let args = order
+        .into_iter()
+        .map(|n| args.get(n).cloned().unwrap_or(Val::OptText(None)))
+        .collect();
+    (out, args)
+}
+
+/// One connection (autocommit) or one transaction of either backend.
+pub(crate) enum Link {
+    SqlitePooled(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+    PgPooled(PoolConnection<Postgres>),
+    PgTx(Transaction<'static, Postgres>),
+}
+
+impl Link {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Link::SqlitePooled(_) | Link::SqliteTx(_) => Backend::Sqlite,
+            Link::PgPooled(_) | Link::PgTx(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, args: Vec<Val>) -> Result<u64> {
+        let n = with_conn!(self, sql, args, c,
+            sqlite => bind_sqlite!(sqlx::query(sql), args).execute(c).await?.rows_affected(),
+            pg => bind_pg!(sqlx::query(sql), args).execute(c).await?.rows_affected());
+        Ok(n)
+    }
+
+    pub(crate) async fn fetch_all<R: DecodeRow>(
+        &mut self,
+        sql: &str,
+        args: Vec<Val>,
+    ) -> Result<Vec<R>> {
+        let rows = with_conn!(self, sql, args, c,
+            sqlite => bind_sqlite!(sqlx::query_as::<_, R>(sql), args).fetch_all(c).await?,
+            pg => bind_pg!(sqlx::query_as::<_, R>(sql), args).fetch_all(c).await?);
+        Ok(rows)
+    }
+
+    pub(crate) async fn fetch_optional<R: DecodeRow>(
+        &mut self,
+        sql: &str,
+        args: Vec<Val>,
+    ) -> Result<Option<R>> {
+        let row = with_conn!(self, sql, args, c,
+            sqlite => bind_sqlite!(sqlx::query_as::<_, R>(sql), args).fetch_optional(c).await?,
+            pg => bind_pg!(sqlx::query_as::<_, R>(sql), args).fetch_optional(c).await?);
+        Ok(row)
+    }
+
+    pub(crate) async fn fetch_one<R: DecodeRow>(&mut self, sql: &str, args: Vec<Val>) -> Result<R> {
+        let row = with_conn!(self, sql, args, c,
+            sqlite => bind_sqlite!(sqlx::query_as::<_, R>(sql), args).fetch_one(c).await?,
+            pg => bind_pg!(sqlx::query_as::<_, R>(sql), args).fetch_one(c).await?);
+        Ok(row)
+    }
+
+    /// A single `BIGINT` (e.g. `SELECT COUNT(*)`).
+    pub(crate) async fn scalar(&mut self, sql: &str, args: Vec<Val>) -> Result<i64> {
+        let (v,): (i64,) = self.fetch_one(sql, args).await?;
+        Ok(v)
+    }
+
+    /// Commits a transaction (a no-op for a plain connection).
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            Link::SqliteTx(t) => t.commit().await?,
+            Link::PgTx(t) => t.commit().await?,
+            Link::SqlitePooled(_) | Link::PgPooled(_) => {}
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Opens a pool for `url`: `sqlite://path` (created if missing),
+    /// `sqlite::memory:`, or `postgres://…` / `postgresql://…`.
+    pub(crate) async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(PG_MAX_CONNECTIONS)
+                .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+                .connect_with(opts)
+                .await?;
+            return Ok(Db::Pg(pool));
+        }
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::Config(format!(
+                "database URL `{url}`: expected sqlite://PATH, sqlite::memory: or postgres://…"
+            )));
+        }
+        let memory = url == "sqlite::memory:" || url == "sqlite://:memory:";
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("database URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS));
+        let opts = if memory {
+            opts
+        } else {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        };
+        // An in-memory database lives and dies with its one connection: keep it forever.
+        let pool_opts = if memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS)
+        };
+        let pool = pool_opts
+            .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
+            .connect_with(opts)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// A plain connection (each statement commits on its own).
+    pub(crate) async fn conn(&self) -> Result<Link> {
+        Ok(match self {
+            Db::Sqlite(p) => Link::SqlitePooled(p.acquire().await?),
+            Db::Pg(p) => Link::PgPooled(p.acquire().await?),
+        })
+    }
+
+    /// A read-only transaction that sees one consistent snapshot.
+    pub(crate) async fn begin_read(&self) -> Result<Link> {
+        Ok(match self {
+            Db::Sqlite(p) => Link::SqliteTx(p.begin().await?),
+            Db::Pg(p) => Link::PgTx(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
+    /// A write transaction: SQLite takes the database write lock at once.
+    pub(crate) async fn begin_write(&self) -> Result<Link> {
+        Ok(match self {
+            Db::Sqlite(p) => Link::SqliteTx(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Pg(p) => Link::PgTx(p.begin().await?),
+        })
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Pg(p) => p.close().await,
+        }
+    }
+}
+
+/// `$first, $first+1, …` for `n` values: `($1, $2, $3)`.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n.saturating_mul(5).saturating_add(2));
+    s.push('(');
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('$');
+        s.push_str(&(first.saturating_add(i)).to_string());
+    }
+    s.push(')');
+    s
+}
+
+/// `VALUES`-style rows: `($1, $2), ($3, $4)` for `rows` rows of `cols` values.
+pub(crate) fn row_placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::new();
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&placeholders(
+            r.saturating_mul(cols).saturating_add(1),
+            cols,
+        ));
+    }
+    s
+}
+
+/// How many rows of `cols` values fit one statement.
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (MAX_BIND_PARAMS / cols.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_for_unnest() {
+        let flat = vec![
+            Val::from("a"),
+            Val::from(1),
+            Val::OptInt(None),
+            Val::from("b"),
+            Val::from(2),
+            Val::OptInt(Some(3)),
+        ];
+        let (sql, arrays) = pg_columns(flat, 3);
+        assert_eq!(sql, "UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[])");
+        assert_eq!(
+            arrays,
+            vec![
+                Val::TextArray(vec![Some("a".into()), Some("b".into())]),
+                Val::IntArray(vec![Some(1), Some(2)]),
+                Val::IntArray(vec![None, Some(3)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(placeholders(1, 3), "($1, $2, $3)");
+        assert_eq!(row_placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(rows_per_statement(8), 4000);
+        let args = |n: i64| (1..=n).map(Val::Int).collect::<Vec<_>>();
+        assert_eq!(
+            sqlite_positional("a = $1 AND b IN ($2, $3)", args(3)),
+            ("a = ? AND b IN (?, ?)".to_string(), args(3))
+        );
+        assert_eq!(
+            sqlite_positional("x >= $2 OR y < $1 OR z = $2", args(2)),
+            (
+                "x >= ? OR y < ? OR z = ?".to_string(),
+                vec![Val::Int(2), Val::Int(1), Val::Int(2)]
+            )
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Fleet queries the engine, prober and API need: which machines exist, what
+//! a name resolves to, who owns what, the latest attestations, watermarks.
+//! Read-only; each is one query (or two for a name).
+
+use floorline_core::bundle::Attestation;
+
+use crate::error::Result;
+use crate::ingest::{AttestationRow, Fact};
+use crate::Store;
+
+impl Store {
+    /// Machine ids bound to the account at any time, sorted.
+    pub async fn machines_of_account(&self, account_id: &str) -> Result<Vec<String>> {
+        let mut c = self.db.conn().await?;
+        // No DISTINCT/ORDER BY in SQL: SQLite would then walk the primary key
+        // (the whole table) instead of the account index.
+        let rows: Vec<(String,)> = c
+            .fetch_all(
+                "SELECT machine_id FROM bindings WHERE account_id = $1",
+                vec![account_id.into()],
+            )
+            .await?;
+        let mut ids: Vec<String> = rows.into_iter().map(|(m,)| m).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Whether a machine with this id has been attested.
+    pub async fn machine_exists(&self, machine_id: &str) -> Result<bool> {
+        let mut c = self.db.conn().await?;
+        Ok(c.scalar(
+            "SELECT COUNT(*) FROM machines WHERE machine_id = $1",
+            vec![machine_id.into()],
+        )
+        .await?
+            > 0)
+    }
+
+    /// The machine id a name (machine id or alias provider key) stands for.
+    pub async fn resolve_machine(&self, name: &str) -> Result<Option<String>> {
+        let mut c = self.db.conn().await?;
+        let names = std::iter::once(name.to_string()).collect();
+        let mut found = crate::ingest::resolve_names(&mut c, &names, true).await?;
+        Ok(found.remove(name))
+    }
+
+    /// Every attested machine id, sorted.
+    pub async fn fleet_machine_ids(&self) -> Result<Vec<String>> {
+        let mut c = self.db.conn().await?;
+        let rows: Vec<(String,)> = c
+            .fetch_all(
+                "SELECT machine_id FROM machines ORDER BY machine_id",
+                vec![],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(m,)| m).collect())
+    }
+
+    /// Each machine's latest attestation (its hardware model and `se_public_key`).
+    pub async fn latest_attestations(&self) -> Result<Vec<Attestation>> {
+        let mut c = self.db.conn().await?;
+        c.fetch_all::<AttestationRow>(
+            &format!(
+                "SELECT {} FROM attestations a WHERE a.attested_at_ms = \
+                 (SELECT MAX(b.attested_at_ms) FROM attestations b WHERE b.machine_id = a.machine_id) \
+                 ORDER BY a.machine_id",
+                Attestation::COLUMNS
+                    .iter()
+                    .map(|c| format!("a.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            vec![],
+        )
+        .await?
+        .into_iter()
+        .map(Attestation::from_row)
+        .collect()
+    }
+
+    /// Every source's watermark, by source.
+    pub async fn watermarks(&self) -> Result<Vec<crate::Watermark>> {
+        let mut c = self.db.conn().await?;
+        crate::ingest::fetch_watermarks(&mut c, None).await
+    }
+}

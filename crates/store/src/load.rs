@@ -1,0 +1,426 @@
+//! Reading an epoch: [`load_epoch_facts`] builds core's [`EpochFacts`] with a
+//! fixed number of aggregate queries (never one per machine), and
+//! [`export_bundle`] writes the raw facts the same epoch reads as a facts
+//! bundle (SPEC §8).
+//!
+//! Invariant (tested by the conformance suite): for any stored facts,
+//! `Bundle::resolve(export_bundle(e)) == load_epoch_facts(e)` up to the order
+//! of list items, and the SQL `GROUP BY` of earnings equals
+//! `floorline_core::facts::group_earnings`.
+//!
+//! What is read (S, E: the epoch; W: the work window start; G: `grace_ms`):
+//! 1. all attestations (D1, D3);
+//! 2. all bindings (owners, and `payout_accounts` of D9);
+//! 3. sessions that can overlap `[S, E)` (connected before E, alive after S − G);
+//! 4. health events in `[S, E)` plus each machine's last one before S (D7 carry-in);
+//! 5. probes in `[W, E)` (D5);
+//! 6. earnings with `at ∈ [earliest window start, E)`, grouped in SQL by
+//!    machine, consumer, kind, pinned and owner at job time, with the three
+//!    window sums of `group_earnings`;
+//! 7. this epoch's prior draws (`floor_draws`);
+//! 8. the previous epoch's machine totals.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use floorline_core::bundle::{
+    Alias, Attestation, Binding, Bundle, Earning, Health, PreviousTotal, Probe, Session,
+};
+use floorline_core::facts::{
+    AttestationFact, BindingFact, EarningGroup, EpochFacts, HealthFact, MachineFacts, Owner,
+    PriorDraw, ProbeFact, SessionFact, Windows,
+};
+use floorline_core::policy::{Policy, PolicyPatch};
+use floorline_core::EpochId;
+
+use crate::db::{Link, Val};
+use crate::error::{Result, StoreError};
+use crate::ingest::{
+    gb, parse_kind, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow,
+    SessionRow,
+};
+
+/// The raw facts of an epoch other than earnings, already filtered.
+struct Raw {
+    attestations: Vec<Attestation>,
+    bindings: Vec<Binding>,
+    sessions: Vec<Session>,
+    health: Vec<Health>,
+    probes: Vec<Probe>,
+    prior_draws: Vec<PriorDraw>,
+    previous_totals: Vec<PreviousTotal>,
+}
+
+fn cols<F: Fact>() -> String {
+    F::COLUMNS.join(", ")
+}
+
+async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Raw> {
+    let w = Windows::new(epoch, policy);
+    let attestations = link
+        .fetch_all::<AttestationRow>(
+            &format!(
+                "SELECT {} FROM attestations ORDER BY machine_id, attested_at_ms",
+                cols::<Attestation>()
+            ),
+            vec![],
+        )
+        .await?
+        .into_iter()
+        .map(Attestation::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let bindings = link
+        .fetch_all::<BindingRow>(
+            &format!(
+                "SELECT {} FROM bindings ORDER BY machine_id, from_ms",
+                cols::<Binding>()
+            ),
+            vec![],
+        )
+        .await?
+        .into_iter()
+        .map(Binding::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    // b = min(E, disconnected_at, last_seen + G) > S needs both
+    // disconnected_at > S and last_seen > S − G; a = max(connected_at, S) < E.
+    let sessions = link
+        .fetch_all::<SessionRow>(
+            &format!(
+                "SELECT {} FROM sessions \
+                 WHERE connected_at_ms < $1 \
+                   AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
+                   AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
+                 ORDER BY machine_id, connected_at_ms, session_id",
+                cols::<Session>()
+            ),
+            vec![
+                w.end_ms.into(),
+                w.start_ms.into(),
+                w.start_ms.saturating_sub(policy.grace_ms).into(),
+            ],
+        )
+        .await?
+        .into_iter()
+        .map(Session::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let health = link
+        .fetch_all::<HealthRow>(
+            "SELECT machine_id, at_ms, healthy, reason FROM health \
+             WHERE at_ms >= $1 AND at_ms < $2 \
+             UNION ALL \
+             SELECT h.machine_id, h.at_ms, h.healthy, h.reason FROM health h \
+             JOIN (SELECT machine_id, MAX(at_ms) AS last_ms FROM health \
+                   WHERE at_ms < $1 GROUP BY machine_id) l \
+               ON l.machine_id = h.machine_id AND l.last_ms = h.at_ms \
+             ORDER BY 1, 2",
+            vec![w.start_ms.into(), w.end_ms.into()],
+        )
+        .await?
+        .into_iter()
+        .map(Health::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let probes = link
+        .fetch_all::<ProbeRow>(
+            &format!(
+                "SELECT {} FROM probes WHERE at_ms >= $1 AND at_ms < $2 \
+                 ORDER BY machine_id, at_ms, probe_id",
+                cols::<Probe>()
+            ),
+            vec![w.work_start_ms.into(), w.end_ms.into()],
+        )
+        .await?
+        .into_iter()
+        .map(Probe::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let prior_draws = prior_draws(link, epoch).await?;
+    let previous_totals = link
+        .fetch_all::<(String, i64)>(
+            "SELECT machine_id, total_micro_usd FROM machine_totals \
+             WHERE epoch = $1 AND total_micro_usd > 0 ORDER BY machine_id",
+            vec![epoch.previous().to_string().into()],
+        )
+        .await?
+        .into_iter()
+        .map(|(machine_id, total_micro_usd)| PreviousTotal {
+            machine_id,
+            total_micro_usd,
+        })
+        .collect();
+    Ok(Raw {
+        attestations,
+        bindings,
+        sessions,
+        health,
+        probes,
+        prior_draws,
+        previous_totals,
+    })
+}
+
+pub(crate) async fn prior_draws(link: &mut Link, epoch: EpochId) -> Result<Vec<PriorDraw>> {
+    link.fetch_all::<(String, String, i64, i64)>(
+        "SELECT machine_id, account_id, amount_micro_usd, verified_memory_gb FROM floor_draws \
+         WHERE epoch = $1 ORDER BY machine_id, account_id",
+        vec![epoch.to_string().into()],
+    )
+    .await?
+    .into_iter()
+    .map(|(machine_id, account_id, amount_micro_usd, g)| {
+        Ok(PriorDraw {
+            machine_id,
+            account_id,
+            amount_micro_usd,
+            verified_memory_gb: gb(g, "floor_draws.verified_memory_gb")?,
+        })
+    })
+    .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    machine_id: String,
+    consumer_account_id: String,
+    kind: String,
+    pinned: bool,
+    owner_account_id: Option<String>,
+    owner_payout_identity: Option<String>,
+    epoch_micro_usd: i64,
+    trailing_micro_usd: i64,
+    n_positive: i64,
+}
+
+/// Earnings grouped as `group_earnings` groups them, in one query.
+/// Bindings of a machine never overlap, so the join finds at most one owner.
+const GROUP_EARNINGS_SQL: &str = "\
+SELECT e.machine_id, e.consumer_account_id, e.kind, e.pinned, \
+       b.account_id AS owner_account_id, b.payout_identity AS owner_payout_identity, \
+       CAST(SUM(CASE WHEN e.at_ms >= $3 THEN e.amount_micro_usd ELSE 0 END) AS BIGINT) AS epoch_micro_usd, \
+       CAST(SUM(CASE WHEN e.at_ms >= $4 THEN e.amount_micro_usd ELSE 0 END) AS BIGINT) AS trailing_micro_usd, \
+       CAST(SUM(CASE WHEN e.at_ms >= $5 AND e.amount_micro_usd > 0 THEN 1 ELSE 0 END) AS BIGINT) AS n_positive \
+FROM earnings e \
+LEFT JOIN bindings b \
+  ON b.machine_id = e.machine_id AND b.from_ms <= e.at_ms AND (b.to_ms IS NULL OR e.at_ms < b.to_ms) \
+WHERE e.at_ms >= $1 AND e.at_ms < $2 \
+GROUP BY e.machine_id, e.consumer_account_id, e.kind, e.pinned, b.account_id, b.payout_identity";
+
+async fn grouped_earnings(
+    link: &mut Link,
+    w: &Windows,
+) -> Result<BTreeMap<String, Vec<EarningGroup>>> {
+    let rows = link
+        .fetch_all::<GroupRow>(
+            GROUP_EARNINGS_SQL,
+            vec![
+                w.earliest_earning_ms().into(),
+                w.end_ms.into(),
+                w.start_ms.into(),
+                w.trailing_start_ms.into(),
+                w.work_start_ms.into(),
+            ],
+        )
+        .await?;
+    let mut out: BTreeMap<String, Vec<EarningGroup>> = BTreeMap::new();
+    for r in rows {
+        let owner = match (r.owner_account_id, r.owner_payout_identity) {
+            (Some(account_id), Some(payout_identity)) => Some(Owner {
+                account_id,
+                payout_identity,
+            }),
+            _ => None,
+        };
+        out.entry(r.machine_id).or_default().push(EarningGroup {
+            consumer_account_id: r.consumer_account_id,
+            kind: parse_kind(&r.kind)?,
+            pinned: r.pinned,
+            owner,
+            epoch_micro_usd: r.epoch_micro_usd,
+            trailing_micro_usd: r.trailing_micro_usd,
+            n_positive_in_work_window: r.n_positive,
+        });
+    }
+    for groups in out.values_mut() {
+        // The order of `group_earnings` (its BTreeMap key order).
+        groups.sort_by(|a, b| {
+            (&a.consumer_account_id, a.kind, a.pinned, &a.owner).cmp(&(
+                &b.consumer_account_id,
+                b.kind,
+                b.pinned,
+                &b.owner,
+            ))
+        });
+    }
+    Ok(out)
+}
+
+/// See the module docs.
+pub(crate) async fn load_epoch_facts(
+    link: &mut Link,
+    epoch: EpochId,
+    policy: &Policy,
+) -> Result<EpochFacts> {
+    let raw = read_raw(link, epoch, policy).await?;
+    let w = Windows::new(epoch, policy);
+    let mut groups = grouped_earnings(link, &w).await?;
+
+    let mut machines: BTreeMap<String, MachineFacts> = BTreeMap::new();
+    for a in raw.attestations {
+        let m = machines
+            .entry(a.machine_id.clone())
+            .or_insert_with(|| MachineFacts {
+                machine_id: a.machine_id.clone(),
+                ..MachineFacts::default()
+            });
+        m.attestations.push(AttestationFact {
+            attested_at_ms: a.attested_at.0,
+            hardware_model: a.hardware_model,
+            reported_memory_gb: a.reported_memory_gb,
+            trust: a.trust,
+        });
+    }
+    let missing = |what: &str, m: &str| {
+        StoreError::Corrupt(format!("{what} of machine `{m}` that has no attestation"))
+    };
+    let mut payout_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for b in raw.bindings {
+        payout_accounts
+            .entry(b.payout_identity.clone())
+            .or_default()
+            .insert(b.account_id.clone());
+        machines
+            .get_mut(&b.machine_id)
+            .ok_or_else(|| missing("binding", &b.machine_id))?
+            .bindings
+            .push(BindingFact {
+                account_id: b.account_id,
+                payout_identity: b.payout_identity,
+                from_ms: b.from.0,
+                to_ms: b.to.map(|t| t.0),
+            });
+    }
+    for s in raw.sessions {
+        machines
+            .get_mut(&s.machine_id)
+            .ok_or_else(|| missing("session", &s.machine_id))?
+            .sessions
+            .push(SessionFact {
+                connected_at_ms: s.connected_at.0,
+                last_seen_at_ms: s.last_seen_at.map(|t| t.0),
+                disconnected_at_ms: s.disconnected_at.map(|t| t.0),
+            });
+    }
+    for h in raw.health {
+        machines
+            .get_mut(&h.machine_id)
+            .ok_or_else(|| missing("health event", &h.machine_id))?
+            .health
+            .push(HealthFact {
+                at_ms: h.at.0,
+                healthy: h.healthy,
+            });
+    }
+    for p in raw.probes {
+        machines
+            .get_mut(&p.machine_id)
+            .ok_or_else(|| missing("probe", &p.machine_id))?
+            .probes
+            .push(ProbeFact {
+                probe_id: p.probe_id,
+                at_ms: p.at.0,
+                passed: p.passed,
+                verified_memory_gb: p.verified_memory_gb,
+            });
+    }
+    for t in raw.previous_totals {
+        machines
+            .get_mut(&t.machine_id)
+            .ok_or_else(|| missing("total", &t.machine_id))?
+            .previous_total_micro_usd = t.total_micro_usd;
+    }
+    for (id, m) in machines.iter_mut() {
+        if let Some(g) = groups.remove(id) {
+            m.earnings = g;
+        }
+    }
+    if let Some(id) = groups.keys().next() {
+        return Err(missing("earning", id));
+    }
+    Ok(EpochFacts {
+        epoch,
+        machines: machines.into_values().collect(),
+        payout_accounts,
+        prior_draws: raw.prior_draws,
+    })
+}
+
+/// See the module docs. The bundle carries `policy` in full.
+pub(crate) async fn export_bundle(
+    link: &mut Link,
+    epoch: EpochId,
+    policy: &Policy,
+) -> Result<Bundle> {
+    let raw = read_raw(link, epoch, policy).await?;
+    let w = Windows::new(epoch, policy);
+    let aliases = link
+        .fetch_all::<AliasRow>(
+            &format!(
+                "SELECT {} FROM aliases ORDER BY provider_key",
+                cols::<Alias>()
+            ),
+            vec![],
+        )
+        .await?
+        .into_iter()
+        .map(Alias::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let earnings = link
+        .fetch_all::<EarningRow>(
+            &format!(
+                "SELECT {} FROM earnings WHERE at_ms >= $1 AND at_ms < $2 ORDER BY job_id",
+                cols::<Earning>()
+            ),
+            vec![Val::from(w.earliest_earning_ms()), Val::from(w.end_ms)],
+        )
+        .await?
+        .into_iter()
+        .map(Earning::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Bundle {
+        epoch,
+        policy: Some(full_patch(policy)),
+        machines: raw.attestations,
+        aliases,
+        bindings: raw.bindings,
+        sessions: raw.sessions,
+        health: raw.health,
+        earnings,
+        probes: raw.probes,
+        prior_draws: raw.prior_draws,
+        previous_totals: raw.previous_totals,
+    })
+}
+
+/// A patch that sets every key of `p` (so the bundle replays under `p` exactly).
+pub fn full_patch(p: &Policy) -> PolicyPatch {
+    PolicyPatch {
+        reduction_k: Some(p.reduction_k),
+        pool_micro_usd: Some(p.pool_micro_usd),
+        workhorse_reserve: Some(p.workhorse_reserve),
+        workhorse_min_gb: Some(p.workhorse_min_gb),
+        workhorse_max_gb: Some(p.workhorse_max_gb),
+        account_cap: Some(p.account_cap),
+        allocation: Some(p.allocation),
+        min_uptime: Some(p.min_uptime),
+        full_uptime: Some(p.full_uptime),
+        grace_ms: Some(p.grace_ms),
+        work_window_days: Some(p.work_window_days),
+        min_trust: Some(p.min_trust),
+        unknown_model_cap_gb: Some(p.unknown_model_cap_gb),
+        require_tier_probe: Some(p.require_tier_probe),
+        tiers: Some(p.tiers.clone()),
+        model_caps: Some(p.model_caps.clone()),
+        taper_enabled: Some(p.taper_enabled),
+        launch_date: p.launch_date.clone(),
+        calendar_residual: Some(p.calendar_residual),
+        target_revenue_micro_usd: Some(p.target_revenue_micro_usd),
+        cliff_max_drop: Some(p.cliff_max_drop),
+    }
+}

@@ -1,0 +1,103 @@
+//! Migrations, embedded in the binary: `migrations/sqlite/*.sql` and
+//! `migrations/postgres/*.sql`, one list per backend, applied in order by
+//! sqlx's migrator.
+//!
+//! Invariants: migrations are append-only (sqlx refuses a changed checksum of
+//! an applied one); applying is idempotent; on PostgreSQL the migrator holds a
+//! session advisory lock for the whole run, so several processes migrating at
+//! once apply each migration exactly once (SQLite: one `BEGIN IMMEDIATE`
+//! transaction does the same); a failed run closes its connection so no lock
+//! outlives it.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::db::{Db, Link};
+use crate::error::Result;
+
+/// `(version, description, sql)` of every SQLite migration.
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+/// `(version, description, sql)` of every PostgreSQL migration.
+const POSTGRES: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+impl MigrationSource<'static> for Embedded {
+    #[allow(clippy::type_complexity)]
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send>>
+    {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        Cow::Borrowed(*description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// Applies every pending migration of the backend.
+pub(crate) async fn run(db: &Db) -> Result<()> {
+    let list = match db {
+        Db::Sqlite(_) => SQLITE,
+        Db::Pg(_) => POSTGRES,
+    };
+    let migrator = Migrator::new(Embedded(list)).await?;
+    let outcome = match db {
+        // SQLite has no advisory lock: run everything in one write
+        // transaction, so concurrent migrators queue on the write lock and
+        // the later ones find the migrations applied.
+        Db::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let r = migrator.run_direct(&mut *tx).await;
+            if r.is_ok() {
+                tx.commit().await?;
+            }
+            r
+        }
+        Db::Pg(_) => match db.conn().await? {
+            Link::PgPooled(mut c) => {
+                let r = migrator.run_direct(&mut *c).await;
+                if r.is_err() {
+                    c.close_on_drop();
+                }
+                r
+            }
+            _ => Ok(()),
+        },
+    };
+    outcome?;
+    Ok(())
+}
+
+/// The highest migration version this build knows for a backend.
+pub(crate) fn latest_version(db: &Db) -> i64 {
+    let list = match db {
+        Db::Sqlite(_) => SQLITE,
+        Db::Pg(_) => POSTGRES,
+    };
+    list.iter().map(|(v, _, _)| *v).max().unwrap_or(0)
+}

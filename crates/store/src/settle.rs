@@ -1,0 +1,535 @@
+//! Settlement commit (SPEC §6): one transaction that takes the epoch's
+//! cross-instance lock, reads the facts (prior draws included), plans, and
+//! writes all of it or nothing.
+//!
+//! A live run writes, per granted share > 0: a `floor_draws` row (unique
+//! `(machine_id, account_id, epoch)`), a ledger credit (unique reference
+//! `floor:{epoch}:{machine}:{account}`, kind `provider_floor_draw`) with the
+//! account's balance, and a `base_reward` earning; then the epoch's machine
+//! totals (the next epoch's `previous_totals`) and the settlement run. A
+//! preview writes only the run.
+//!
+//! Invariants, checked inside the transaction after writing (a failure rolls
+//! everything back with [`StoreError::Invariant`]):
+//! - Σ draws of the epoch = already settled + granted this run ≤ pool;
+//! - every touched account's balance = Σ of its ledger entries.
+//!
+//! The unique keys are the real guard against double credit (a clash is
+//! [`StoreError::AlreadySettled`]); the lock only avoids wasted work.
+
+use std::collections::BTreeMap;
+
+use floorline_core::bundle::MAX_ID_LEN;
+use floorline_core::facts::EpochFacts;
+use floorline_core::{CoreError, EpochId, Invalid, Plan, Policy};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::{placeholders, row_placeholders, rows_per_statement, Backend, Link, Val};
+use crate::error::{Result, StoreError};
+use crate::failpoint::FailPoint;
+use crate::load::load_epoch_facts;
+use crate::records::{check_actor, RunRecord};
+use crate::Store;
+
+/// How long a settlement waits for another instance's lock on the same epoch.
+pub const SETTLE_LOCK_TIMEOUT_MS: u64 = 60_000;
+/// The consumer account of base-reward earning rows.
+pub const BASE_REWARD_CONSUMER: &str = "floorline";
+/// The ledger kind of a settlement credit.
+pub const FLOOR_DRAW_KIND: &str = "provider_floor_draw";
+
+/// Live moves money; preview only records the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Live,
+    Preview,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Live => "live",
+            Mode::Preview => "preview",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text {
+            "live" => Some(Mode::Live),
+            "preview" => Some(Mode::Preview),
+            _ => None,
+        }
+    }
+}
+
+/// Who settles, when, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleRequest {
+    pub mode: Mode,
+    /// The admin or `scheduler`; recorded on the run and the ledger entries.
+    pub actor: String,
+    /// Now, in ms (a live run needs a closed epoch: `now_ms ≥ E`).
+    pub now_ms: i64,
+    /// Settled before every watermark passed `E` (recorded; the engine decides).
+    pub forced: bool,
+}
+
+/// What a committed settlement did.
+#[derive(Debug, Clone)]
+pub struct SettleOutcome {
+    pub run: RunRecord,
+    pub plan: Plan,
+}
+
+/// The ledger reference of a share (unique: the double-credit guard).
+pub fn draw_reference(epoch: EpochId, machine_id: &str, account_id: &str) -> String {
+    format!("floor:{epoch}:{machine_id}:{account_id}")
+}
+
+/// The job id of a share's base-reward earning: the reference, or a hash of
+/// it when the reference is longer than an identifier may be.
+pub fn base_reward_job_id(epoch: EpochId, machine_id: &str, account_id: &str) -> String {
+    let reference = draw_reference(epoch, machine_id, account_id);
+    if reference.len() <= MAX_ID_LEN {
+        reference
+    } else {
+        let digest = hex::encode(Sha256::digest(reference.as_bytes()));
+        format!("floor:{epoch}:{}", digest.get(..40).unwrap_or(&digest))
+    }
+}
+
+/// The advisory-lock key of an epoch (PostgreSQL).
+fn epoch_lock_key(epoch: EpochId) -> i64 {
+    let d = Sha256::digest(format!("floorline:settle:{epoch}").as_bytes());
+    let mut b = [0u8; 8];
+    for (dst, src) in b.iter_mut().zip(d.iter()) {
+        *dst = *src;
+    }
+    i64::from_be_bytes(b)
+}
+
+/// Takes the epoch's cross-instance lock inside `link`'s transaction.
+async fn lock_epoch(link: &mut Link, epoch: EpochId) -> Result<()> {
+    match link.backend() {
+        // The write transaction began with BEGIN IMMEDIATE: it holds the
+        // database write lock already (waiting up to the busy timeout).
+        Backend::Sqlite => Ok(()),
+        Backend::Postgres => {
+            link.execute(
+                &format!("SET LOCAL lock_timeout = {SETTLE_LOCK_TIMEOUT_MS}"),
+                vec![],
+            )
+            .await?;
+            link.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                vec![epoch_lock_key(epoch).into()],
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// One granted share of the plan.
+struct Share<'a> {
+    machine_id: &'a str,
+    account_id: &'a str,
+    amount_micro_usd: i64,
+    verified_memory_gb: u32,
+}
+
+fn shares(plan: &Plan) -> Vec<Share<'_>> {
+    plan.machines
+        .iter()
+        .flat_map(|m| {
+            m.shares
+                .iter()
+                .filter(|s| s.granted_micro_usd > 0)
+                .map(move |s| Share {
+                    machine_id: &m.machine_id,
+                    account_id: &s.account_id,
+                    amount_micro_usd: s.granted_micro_usd,
+                    verified_memory_gb: m.verified_memory_gb,
+                })
+        })
+        .collect()
+}
+
+impl Store {
+    /// Settles (or previews) `epoch`; see the module docs.
+    ///
+    /// `plan_fn` gets the facts read inside the locked transaction and
+    /// returns the plan to commit (normally `|f| floorline_core::plan(f, &policy)`).
+    pub async fn settle<F>(
+        &self,
+        epoch: EpochId,
+        policy: &Policy,
+        req: SettleRequest,
+        plan_fn: F,
+    ) -> Result<SettleOutcome>
+    where
+        F: FnOnce(&EpochFacts) -> Result<Plan, CoreError> + Send,
+    {
+        let mut errs = Vec::new();
+        check_actor(&req.actor, "actor", &mut errs);
+        if req.mode == Mode::Live && req.now_ms < epoch.end().0 {
+            errs.push(Invalid::new(
+                "epoch",
+                format!("{epoch} is not closed until {}", epoch.end()),
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(StoreError::Invalid(errs));
+        }
+        self.failpoints.hit(FailPoint::BeforeLock)?;
+        let mut link = self.db.begin_write().await?;
+        lock_epoch(&mut link, epoch).await?;
+        let facts = load_epoch_facts(&mut link, epoch, policy).await?;
+        let plan = plan_fn(&facts)?;
+        drop(facts);
+        if plan.epoch != epoch {
+            return Err(StoreError::Invariant(format!(
+                "the plan is for {}, not {epoch}",
+                plan.epoch
+            )));
+        }
+        self.failpoints.hit(FailPoint::AfterPlan)?;
+
+        let shares = if req.mode == Mode::Live {
+            shares(&plan)
+        } else {
+            Vec::new()
+        };
+        let run = self
+            .insert_run(&mut link, epoch, policy, &req, &plan, shares.len())
+            .await?;
+        self.failpoints.hit(FailPoint::BetweenWrites)?;
+        if req.mode == Mode::Live {
+            self.write_shares(&mut link, epoch, &req, run.id, &shares)
+                .await?;
+            self.write_totals(&mut link, epoch, run.id, &plan).await?;
+            check_invariants(&mut link, epoch, &plan, &shares).await?;
+        }
+        self.failpoints.hit(FailPoint::BeforeCommit)?;
+        link.commit().await?;
+        tracing::info!(
+            epoch = %epoch,
+            mode = req.mode.as_str(),
+            run_id = run.id,
+            n_draws = shares.len(),
+            granted_micro_usd = plan.granted_total_micro_usd,
+            unallocated_micro_usd = plan.unallocated_micro_usd,
+            "Settlement committed."
+        );
+        self.failpoints.hit(FailPoint::AfterCommit)?;
+        Ok(SettleOutcome { run, plan })
+    }
+
+    async fn insert_run(
+        &self,
+        link: &mut Link,
+        epoch: EpochId,
+        policy: &Policy,
+        req: &SettleRequest,
+        plan: &Plan,
+        n_draws: usize,
+    ) -> Result<RunRecord> {
+        let plan_json =
+            serde_json::to_string(plan).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let policy_json =
+            serde_json::to_string(policy).map_err(|e| StoreError::Invariant(e.to_string()))?;
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut run = RunRecord {
+            id: 0,
+            epoch,
+            mode: req.mode,
+            actor: req.actor.clone(),
+            forced: req.forced,
+            created_at_ms: req.now_ms,
+            pool_micro_usd: plan.pool_micro_usd,
+            already_settled_micro_usd: plan.already_settled_micro_usd,
+            granted_total_micro_usd: plan.granted_total_micro_usd,
+            unallocated_micro_usd: plan.unallocated_micro_usd,
+            manifest_sha256: plan.manifest_sha256.clone(),
+            n_machines: count(plan.machines.len()),
+            n_eligible: count(plan.machines.iter().filter(|m| m.eligible).count()),
+            n_draws: count(n_draws),
+            trailing_revenue_micro_usd: plan.context.trailing_revenue_micro_usd,
+            budget_micro_usd: plan.context.budget_micro_usd,
+            reserve_micro_usd: plan.context.reserve_micro_usd,
+        };
+        let (id,): (i64,) = link
+            .fetch_one(
+                "INSERT INTO settlement_runs (epoch, mode, actor, forced, created_at_ms, \
+                 pool_micro_usd, already_settled_micro_usd, granted_total_micro_usd, \
+                 unallocated_micro_usd, manifest_sha256, n_machines, n_eligible, n_draws, \
+                 trailing_revenue_micro_usd, budget_micro_usd, reserve_micro_usd, \
+                 policy_json, plan_json) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18) RETURNING id",
+                vec![
+                    epoch.to_string().into(),
+                    req.mode.as_str().into(),
+                    req.actor.clone().into(),
+                    req.forced.into(),
+                    req.now_ms.into(),
+                    run.pool_micro_usd.into(),
+                    run.already_settled_micro_usd.into(),
+                    run.granted_total_micro_usd.into(),
+                    run.unallocated_micro_usd.into(),
+                    run.manifest_sha256.clone().into(),
+                    run.n_machines.into(),
+                    run.n_eligible.into(),
+                    run.n_draws.into(),
+                    run.trailing_revenue_micro_usd.into(),
+                    run.budget_micro_usd.into(),
+                    run.reserve_micro_usd.into(),
+                    policy_json.into(),
+                    plan_json.into(),
+                ],
+            )
+            .await?;
+        run.id = id;
+        Ok(run)
+    }
+
+    /// Runs one write of a live settlement, then the `BetweenWrites` failpoint.
+    async fn write(
+        &self,
+        link: &mut Link,
+        epoch: EpochId,
+        sql: &str,
+        args: Vec<Val>,
+    ) -> Result<()> {
+        link.execute(sql, args).await.map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::AlreadySettled {
+                    epoch,
+                    detail: e.to_string(),
+                }
+            } else {
+                e
+            }
+        })?;
+        self.failpoints.hit(FailPoint::BetweenWrites)
+    }
+
+    async fn write_shares(
+        &self,
+        link: &mut Link,
+        epoch: EpochId,
+        req: &SettleRequest,
+        run_id: i64,
+        shares: &[Share<'_>],
+    ) -> Result<()> {
+        let e = epoch.to_string();
+        // Accounts first (the draws and entries reference them), one upsert per account.
+        let mut per_account: BTreeMap<&str, i64> = BTreeMap::new();
+        for s in shares {
+            let slot = per_account.entry(s.account_id).or_insert(0);
+            *slot = slot
+                .checked_add(s.amount_micro_usd)
+                .ok_or(StoreError::Core(CoreError::Overflow("account credit")))?;
+        }
+        let accounts: Vec<(&str, i64)> = per_account.into_iter().collect();
+        for chunk in accounts.chunks(rows_per_statement(3)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(3));
+            for (a, amount) in chunk {
+                args.extend([Val::from(*a), Val::from(*amount), Val::from(req.now_ms)]);
+            }
+            let sql = format!(
+                "INSERT INTO accounts (account_id, balance_micro_usd, created_at_ms) VALUES {} \
+                 ON CONFLICT (account_id) DO UPDATE \
+                 SET balance_micro_usd = accounts.balance_micro_usd + excluded.balance_micro_usd",
+                row_placeholders(chunk.len(), 3)
+            );
+            self.write(link, epoch, &sql, args).await?;
+        }
+        for chunk in shares.chunks(rows_per_statement(7)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(7));
+            for s in chunk {
+                args.extend([
+                    Val::from(e.as_str()),
+                    Val::from(s.machine_id),
+                    Val::from(s.account_id),
+                    Val::from(s.amount_micro_usd),
+                    Val::from(i64::from(s.verified_memory_gb)),
+                    Val::from(run_id),
+                    Val::from(req.now_ms),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO floor_draws (epoch, machine_id, account_id, amount_micro_usd, \
+                 verified_memory_gb, run_id, created_at_ms) VALUES {}",
+                row_placeholders(chunk.len(), 7)
+            );
+            self.write(link, epoch, &sql, args).await?;
+        }
+        for chunk in shares.chunks(rows_per_statement(8)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(8));
+            for s in chunk {
+                args.extend([
+                    Val::from(s.account_id),
+                    Val::from(s.amount_micro_usd),
+                    Val::from(FLOOR_DRAW_KIND),
+                    Val::from(draw_reference(epoch, s.machine_id, s.account_id)),
+                    Val::from(e.as_str()),
+                    Val::from(s.machine_id),
+                    Val::from(req.actor.as_str()),
+                    Val::from(req.now_ms),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO ledger_entries (account_id, amount_micro_usd, kind, reference, epoch, \
+                 machine_id, actor, created_at_ms) VALUES {}",
+                row_placeholders(chunk.len(), 8)
+            );
+            self.write(link, epoch, &sql, args).await?;
+        }
+        // The base-reward earning shows the draw in the provider's history.
+        let at_ms = epoch.end().0.saturating_sub(1);
+        for chunk in shares.chunks(rows_per_statement(8)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(8));
+            for s in chunk {
+                args.extend([
+                    Val::from(base_reward_job_id(epoch, s.machine_id, s.account_id)),
+                    Val::from(s.machine_id),
+                    Val::from(BASE_REWARD_CONSUMER),
+                    Val::from(s.amount_micro_usd),
+                    Val::from("base_reward"),
+                    Val::from(false),
+                    Val::OptText(None),
+                    Val::from(at_ms),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO earnings (job_id, machine_id, consumer_account_id, amount_micro_usd, \
+                 kind, pinned, model, at_ms) VALUES {}",
+                row_placeholders(chunk.len(), 8)
+            );
+            self.write(link, epoch, &sql, args).await?;
+        }
+        Ok(())
+    }
+
+    /// Each machine's epoch total (organic earned + all draws of the epoch).
+    async fn write_totals(
+        &self,
+        link: &mut Link,
+        epoch: EpochId,
+        run_id: i64,
+        plan: &Plan,
+    ) -> Result<()> {
+        let e = epoch.to_string();
+        let mut rows = Vec::new();
+        for m in &plan.machines {
+            let drawn = m
+                .prior_micro_usd
+                .checked_add(m.granted_micro_usd)
+                .ok_or(StoreError::Core(CoreError::Overflow("machine total")))?;
+            let total = m
+                .earned_micro_usd
+                .checked_add(drawn)
+                .ok_or(StoreError::Core(CoreError::Overflow("machine total")))?;
+            rows.push((m.machine_id.as_str(), m.earned_micro_usd, drawn, total));
+        }
+        for chunk in rows.chunks(rows_per_statement(6)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(6));
+            for (m, earned, drawn, total) in chunk {
+                args.extend([
+                    Val::from(e.as_str()),
+                    Val::from(*m),
+                    Val::from(*earned),
+                    Val::from(*drawn),
+                    Val::from(*total),
+                    Val::from(run_id),
+                ]);
+            }
+            let sql = format!(
+                "INSERT INTO machine_totals (epoch, machine_id, earned_micro_usd, drawn_micro_usd, \
+                 total_micro_usd, run_id) VALUES {} \
+                 ON CONFLICT (epoch, machine_id) DO UPDATE SET \
+                 earned_micro_usd = excluded.earned_micro_usd, \
+                 drawn_micro_usd = excluded.drawn_micro_usd, \
+                 total_micro_usd = excluded.total_micro_usd, run_id = excluded.run_id",
+                row_placeholders(chunk.len(), 6)
+            );
+            self.write(link, epoch, &sql, args).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the totals back inside the transaction (see the module docs).
+async fn check_invariants(
+    link: &mut Link,
+    epoch: EpochId,
+    plan: &Plan,
+    shares: &[Share<'_>],
+) -> Result<()> {
+    let drawn = link
+        .scalar(
+            "SELECT CAST(COALESCE(SUM(amount_micro_usd), 0) AS BIGINT) FROM floor_draws \
+             WHERE epoch = $1",
+            vec![epoch.to_string().into()],
+        )
+        .await?;
+    let expected = plan
+        .already_settled_micro_usd
+        .checked_add(plan.granted_total_micro_usd)
+        .ok_or(StoreError::Core(CoreError::Overflow("epoch draws")))?;
+    if drawn != expected {
+        return Err(StoreError::Invariant(format!(
+            "Σ draws of {epoch} is {drawn} µUSD, expected {expected} (already settled + granted)"
+        )));
+    }
+    if drawn > plan.pool_micro_usd {
+        return Err(StoreError::Invariant(format!(
+            "Σ draws of {epoch} is {drawn} µUSD, over the pool of {}",
+            plan.pool_micro_usd
+        )));
+    }
+    let mut accounts: Vec<&str> = shares.iter().map(|s| s.account_id).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    for chunk in accounts.chunks(rows_per_statement(1)) {
+        let args: Vec<Val> = chunk.iter().map(|a| Val::from(*a)).collect();
+        let sql = format!(
+            "SELECT a.account_id, a.balance_micro_usd, \
+             CAST(COALESCE(SUM(l.amount_micro_usd), 0) AS BIGINT) \
+             FROM accounts a LEFT JOIN ledger_entries l ON l.account_id = a.account_id \
+             WHERE a.account_id IN {} GROUP BY a.account_id, a.balance_micro_usd",
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<(String, i64, i64)> = link.fetch_all(&sql, args).await?;
+        if rows.len() != chunk.len() {
+            return Err(StoreError::Invariant(
+                "a credited account has no row".into(),
+            ));
+        }
+        if let Some((a, balance, sum)) = rows.iter().find(|(_, b, s)| b != s) {
+            return Err(StoreError::Invariant(format!(
+                "balance of `{a}` is {balance} µUSD but its ledger sums to {sum}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_references_hash_into_an_identifier() {
+        let e: EpochId = "2026-10".parse().unwrap();
+        assert_eq!(base_reward_job_id(e, "m1", "a1"), "floor:2026-10:m1:a1");
+        let long = "x".repeat(128);
+        let id = base_reward_job_id(e, &long, "a1");
+        assert!(id.len() <= MAX_ID_LEN);
+        assert!(id.starts_with("floor:2026-10:"));
+        assert_ne!(epoch_lock_key(e), epoch_lock_key(e.next()));
+    }
+}

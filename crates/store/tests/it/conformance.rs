@@ -1,0 +1,327 @@
+//! Conformance of the loader: for random facts, the SQL `GROUP BY` equals
+//! `floorline_core::facts::group_earnings`, `load_epoch_facts` equals
+//! `Bundle::resolve` of the same raw facts (after the window filters, which
+//! change no plan), and `Bundle::resolve(export_bundle)` equals
+//! `load_epoch_facts` — also once prior draws and previous totals exist.
+
+use std::collections::{BTreeMap, HashMap};
+
+use floorline_core::bundle::{Bundle, Earning};
+use floorline_core::facts::{group_earnings, EarningKind, EpochFacts, RawEarning, Windows};
+use floorline_core::policy::{Policy, Trust};
+use floorline_core::EpochId;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::both;
+use crate::harness::Ctx;
+use crate::kit::*;
+
+const MODELS: &[&str] = &["Mac16,11", "Mac14,9", "Mac13,2", "Unknown9,9", ""];
+const GBS: &[u32] = &[16, 24, 32, 48, 64, 96, 128, 192];
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.gen_range(0..items.len())]
+}
+
+fn pick_name(rng: &mut StdRng, names: &[String]) -> String {
+    names[rng.gen_range(0..names.len())].clone()
+}
+
+/// Random raw facts around epoch 2026-10 (every window edge is reachable).
+pub fn random_facts(seed: u64) -> Bundle {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut b = empty_bundle();
+    let n = rng.gen_range(1..=25);
+    let span = |rng: &mut StdRng, lo_days: i64, hi_days: i64| {
+        rng.gen_range(s() + lo_days * DAY..s() + hi_days * DAY)
+    };
+    for i in 0..n {
+        let m = format!("m{i}");
+        let n_att = rng.gen_range(1..=3);
+        let mut times: Vec<i64> = (0..n_att).map(|_| span(&mut rng, -60, 35)).collect();
+        times.sort();
+        times.dedup();
+        for t in times {
+            let mut a = attestation(&m, *pick(&mut rng, GBS));
+            a.attested_at = ts(t);
+            a.hardware_model = pick(&mut rng, MODELS).to_string();
+            a.trust = *pick(&mut rng, &[Trust::None, Trust::SelfSigned, Trust::Hardware]);
+            b.machines.push(a);
+        }
+        let mut names = vec![m.clone()];
+        for k in 0..rng.gen_range(0..3) {
+            let key = format!("pk-{i}-{k}");
+            b.aliases.push(alias(&key, &m));
+            names.push(key);
+        }
+        // Consecutive, non-overlapping bindings.
+        let mut from = span(&mut rng, -70, 10);
+        for k in 0..rng.gen_range(0..4) {
+            let account = format!("a{}", rng.gen_range(0..8));
+            let to = (rng.gen_bool(0.6)).then(|| from + rng.gen_range(1..20 * DAY));
+            let mut x = binding(&pick_name(&mut rng, &names), &account, from, to);
+            // Some payout identities link several accounts (D9).
+            x.payout_identity = format!("payee-{}", rng.gen_range(0..5));
+            b.bindings.push(x);
+            match to {
+                Some(t) => from = t + if k % 2 == 0 { 0 } else { rng.gen_range(0..DAY) },
+                None => break,
+            }
+        }
+        for k in 0..rng.gen_range(0..5) {
+            let c = span(&mut rng, -40, 33);
+            let mut x = session(&format!("s{i}-{k}"), &pick_name(&mut rng, &names), c, c);
+            x.last_seen_at = rng
+                .gen_bool(0.7)
+                .then(|| ts(c + rng.gen_range(0..40 * DAY)));
+            x.disconnected_at = rng
+                .gen_bool(0.4)
+                .then(|| ts(c + rng.gen_range(0..30 * DAY)));
+            b.sessions.push(x);
+        }
+        let mut hs: Vec<i64> = (0..rng.gen_range(0..6))
+            .map(|_| span(&mut rng, -60, 34))
+            .collect();
+        hs.sort();
+        hs.dedup();
+        for at in hs {
+            b.health
+                .push(health(&pick_name(&mut rng, &names), at, rng.gen_bool(0.5)));
+        }
+        for k in 0..rng.gen_range(0..5) {
+            let mut p = probe(
+                &format!("p{i}-{k}"),
+                &pick_name(&mut rng, &names),
+                span(&mut rng, -80, 34),
+                rng.gen_bool(0.7),
+            );
+            p.verified_memory_gb = rng.gen_bool(0.5).then(|| *pick(&mut rng, GBS));
+            b.probes.push(p);
+        }
+        for k in 0..rng.gen_range(0..60) {
+            let consumer = if rng.gen_bool(0.3) {
+                format!("a{}", rng.gen_range(0..8))
+            } else {
+                format!("c{}", rng.gen_range(0..4))
+            };
+            let amount = if rng.gen_bool(0.1) {
+                0
+            } else {
+                rng.gen_range(1..5_000_000)
+            };
+            let mut x = earning(
+                &format!("j{i}-{k}"),
+                &pick_name(&mut rng, &names),
+                &consumer,
+                amount,
+                span(&mut rng, -100, 40),
+            );
+            x.kind = *pick(
+                &mut rng,
+                &[
+                    EarningKind::Inference,
+                    EarningKind::Inference,
+                    EarningKind::Probe,
+                    EarningKind::BaseReward,
+                ],
+            );
+            x.pinned = rng.gen_bool(0.2);
+            b.earnings.push(x);
+        }
+    }
+    b
+}
+
+/// The same facts, restricted by the windows the loader reads (plan-neutral).
+fn windowed(mut f: EpochFacts, policy: &Policy) -> EpochFacts {
+    let w = Windows::new(f.epoch, policy);
+    for m in &mut f.machines {
+        m.sessions.retain(|x| {
+            let last = x
+                .last_seen_at_ms
+                .or(x.disconnected_at_ms)
+                .unwrap_or(x.connected_at_ms);
+            x.connected_at_ms < w.end_ms
+                && x.disconnected_at_ms.is_none_or(|d| d > w.start_ms)
+                && last > w.start_ms - policy.grace_ms
+        });
+        let last_before = m
+            .health
+            .iter()
+            .filter(|h| h.at_ms < w.start_ms)
+            .map(|h| h.at_ms)
+            .max();
+        m.health.retain(|h| {
+            (h.at_ms >= w.start_ms && h.at_ms < w.end_ms) || Some(h.at_ms) == last_before
+        });
+        m.probes
+            .retain(|p| p.at_ms >= w.work_start_ms && p.at_ms < w.end_ms);
+    }
+    f
+}
+
+fn plan_json(f: &EpochFacts, p: &Policy) -> String {
+    serde_json::to_string(&plan_of(f, p)).unwrap()
+}
+
+async fn check_round_trip(ctx: &Ctx, epoch: EpochId, policy: &Policy) -> EpochFacts {
+    let db = normalised(ctx.store.load_epoch_facts(epoch, policy).await.unwrap());
+    let export = ctx.store.export_bundle(epoch, policy).await.unwrap();
+    // The bundle carries the policy it was exported under.
+    assert_eq!(&export.policy(&Default::default()).unwrap(), policy);
+    let text = serde_json::to_string(&export).unwrap();
+    let back = Bundle::from_json(&text).unwrap();
+    let resolved = normalised(back.resolve(policy).unwrap());
+    assert_eq!(db, resolved, "resolve(export) == load");
+    db
+}
+
+async fn loader_matches_core(ctx: Ctx) {
+    for seed in 0..6u64 {
+        // A fresh set of names per seed on the same database would clash: use a suffix.
+        let mut b = random_facts(seed);
+        let tag = format!("x{seed}");
+        rename(&mut b, &tag);
+        let policy = Policy {
+            grace_ms: [0, 90_000, 3_600_000][seed as usize % 3],
+            work_window_days: [45, 10, 60][seed as usize % 3],
+            ..Policy::default()
+        };
+        ingest(&ctx.store, &b).await;
+        let all = random_so_far(seed, &tag);
+        let db = check_round_trip(&ctx, epoch(), &policy).await;
+
+        // Against core resolving every raw fact sent so far.
+        let reference = normalised(windowed(all.resolve(&policy).unwrap(), &policy));
+        assert_eq!(db, reference, "seed {seed}: load == resolve(raw facts)");
+        let unfiltered = all.resolve(&policy).unwrap();
+        assert_eq!(
+            plan_json(&db, &policy),
+            plan_json(&unfiltered, &policy),
+            "seed {seed}: the window filters change no plan"
+        );
+
+        // The SQL grouping against group_earnings, machine by machine.
+        let w = Windows::new(epoch(), &policy);
+        let names = name_map(&all);
+        let mut raw: BTreeMap<String, Vec<RawEarning>> = BTreeMap::new();
+        for x in &all.earnings {
+            raw.entry(names[&x.machine_id].clone())
+                .or_default()
+                .push(to_raw(x));
+        }
+        for m in &db.machines {
+            let expected = group_earnings(
+                &w,
+                &m.bindings,
+                raw.remove(&m.machine_id).unwrap_or_default(),
+            )
+            .unwrap();
+            assert_eq!(
+                m.earnings, expected,
+                "seed {seed}: groups of {}",
+                m.machine_id
+            );
+        }
+    }
+}
+both!(loader_matches_core, super::loader_matches_core);
+
+/// Settling adds prior draws (this epoch) and previous totals (the next).
+async fn round_trip_with_draws_and_totals(ctx: Ctx) {
+    let mut b = fleet(6);
+    let extra = random_facts(42);
+    b.machines.extend(extra.machines);
+    b.aliases.extend(extra.aliases);
+    b.bindings.extend(extra.bindings);
+    b.sessions.extend(extra.sessions);
+    b.health.extend(extra.health);
+    b.earnings.extend(extra.earnings);
+    b.probes.extend(extra.probes);
+    ingest(&ctx.store, &b).await;
+    let policy = pool(50);
+    let done = settle(&ctx.store, &policy, live("test")).await.unwrap();
+    assert!(done.plan.granted_total_micro_usd > 0);
+    let facts = check_round_trip(&ctx, epoch(), &policy).await;
+    assert!(!facts.prior_draws.is_empty());
+    let next = check_round_trip(&ctx, epoch().next(), &policy).await;
+    assert!(next.machines.iter().any(|m| m.previous_total_micro_usd > 0));
+    // The base-reward rows are in the epoch's earnings as non-organic groups.
+    assert!(facts
+        .machines
+        .iter()
+        .flat_map(|m| &m.earnings)
+        .any(|g| g.kind == EarningKind::BaseReward && g.consumer_account_id == "floorline"));
+}
+both!(
+    round_trip_with_draws_and_totals,
+    super::round_trip_with_draws_and_totals
+);
+
+fn to_raw(x: &Earning) -> RawEarning {
+    RawEarning {
+        consumer_account_id: x.consumer_account_id.clone(),
+        kind: x.kind,
+        pinned: x.pinned,
+        amount_micro_usd: x.amount_micro_usd,
+        at_ms: x.at.0,
+    }
+}
+
+/// Name → machine id (ids and alias keys).
+fn name_map(b: &Bundle) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = b
+        .machines
+        .iter()
+        .map(|a| (a.machine_id.clone(), a.machine_id.clone()))
+        .collect();
+    for a in &b.aliases {
+        m.insert(a.provider_key.clone(), a.machine_id.clone());
+    }
+    m
+}
+
+/// Suffixes every machine, alias, session, probe and job id with `tag`.
+fn rename(b: &mut Bundle, tag: &str) {
+    let t = |s: &mut String| {
+        s.push('-');
+        s.push_str(tag);
+    };
+    b.machines.iter_mut().for_each(|x| t(&mut x.machine_id));
+    b.aliases.iter_mut().for_each(|x| {
+        t(&mut x.machine_id);
+        t(&mut x.provider_key);
+    });
+    b.bindings.iter_mut().for_each(|x| t(&mut x.machine_id));
+    b.sessions.iter_mut().for_each(|x| {
+        t(&mut x.machine_id);
+        t(&mut x.session_id);
+    });
+    b.health.iter_mut().for_each(|x| t(&mut x.machine_id));
+    b.probes.iter_mut().for_each(|x| {
+        t(&mut x.machine_id);
+        t(&mut x.probe_id);
+    });
+    b.earnings.iter_mut().for_each(|x| {
+        t(&mut x.machine_id);
+        t(&mut x.job_id);
+    });
+}
+
+/// Every raw fact of seeds `0..=seed` (what the database holds by then).
+fn random_so_far(seed: u64, _tag: &str) -> Bundle {
+    let mut all = empty_bundle();
+    for k in 0..=seed {
+        let mut b = random_facts(k);
+        rename(&mut b, &format!("x{k}"));
+        all.machines.extend(b.machines);
+        all.aliases.extend(b.aliases);
+        all.bindings.extend(b.bindings);
+        all.sessions.extend(b.sessions);
+        all.health.extend(b.health);
+        all.earnings.extend(b.earnings);
+        all.probes.extend(b.probes);
+    }
+    all
+}

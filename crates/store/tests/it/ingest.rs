@@ -1,0 +1,424 @@
+//! Ingestion: duplicates, conflicts, alias resolution, unknown machines,
+//! invalid fields, overlapping bindings, the batch limit, watermarks — and
+//! nothing written whenever a batch is invalid.
+
+use floorline_core::bundle::Earning;
+use floorline_core::policy::Policy;
+use floorline_store::{StoreError, Watermark, MAX_BATCH_ITEMS};
+
+use crate::both;
+use crate::harness::Ctx;
+use crate::kit::*;
+
+fn paths(e: &StoreError) -> Vec<String> {
+    match e {
+        StoreError::Invalid(list) => list.iter().map(|i| i.path.clone()).collect(),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+async fn n_earnings(ctx: &Ctx) -> usize {
+    ctx.store
+        .export_bundle(epoch(), &Policy::default())
+        .await
+        .unwrap()
+        .earnings
+        .len()
+}
+
+async fn every_kind_is_idempotent(ctx: Ctx) {
+    let mut b = fleet(2);
+    b.aliases.push(alias("pk-1", "m000"));
+    b.health.push(health("m000", s() + DAY, true));
+    b.earnings.push(earning("j1", "pk-1", "c1", 5, s() + DAY));
+    let first = ctx.store.ingest_bundle(&b).await.unwrap();
+    let second = ctx.store.ingest_bundle(&b).await.unwrap();
+    for ((kind, a), (_, d)) in first.iter().zip(&second) {
+        assert!(a.accepted > 0 && a.duplicates == 0, "{kind}: {a:?}");
+        assert_eq!(d.accepted, 0, "{kind}");
+        assert_eq!(d.duplicates, a.accepted, "{kind}");
+        assert!(d.conflicts.is_empty(), "{kind}");
+    }
+}
+both!(every_kind_is_idempotent, super::every_kind_is_idempotent);
+
+async fn conflicting_resend_is_reported_and_the_rest_written(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let j1 = earning("j1", "m000", "c1", 5, s() + DAY);
+    ctx.store
+        .ingest_earnings(std::slice::from_ref(&j1))
+        .await
+        .unwrap();
+    let changed = Earning {
+        amount_micro_usd: 6,
+        ..j1.clone()
+    };
+    let r = ctx
+        .store
+        .ingest_earnings(&[
+            earning("j2", "m000", "c1", 1, s() + DAY),
+            changed,
+            j1.clone(),
+            earning("j3", "m000", "c1", 1, s() + DAY),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 2);
+    assert_eq!(r.duplicates, 1);
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(r.conflicts[0].index, 1);
+    assert_eq!(r.conflicts[0].key, "j1");
+    assert!(
+        r.conflicts[0].reason.contains("amount_micro_usd"),
+        "{}",
+        r.conflicts[0].reason
+    );
+    // A lone conflicting item (found from the row count, not a pre-read).
+    let lone = Earning {
+        at: ts(s() + 2 * DAY),
+        ..j1.clone()
+    };
+    let r = ctx
+        .store
+        .ingest_earnings(&[earning("j4", "m000", "c1", 1, s() + DAY), lone])
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 0));
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(
+        (r.conflicts[0].index, r.conflicts[0].key.as_str()),
+        (1, "j1")
+    );
+    assert!(
+        r.conflicts[0].reason.contains("at"),
+        "{}",
+        r.conflicts[0].reason
+    );
+    let stored = ctx
+        .store
+        .export_bundle(epoch(), &Policy::default())
+        .await
+        .unwrap();
+    let j1_stored = stored.earnings.iter().find(|e| e.job_id == "j1").unwrap();
+    assert_eq!(
+        j1_stored.amount_micro_usd, 5,
+        "a conflict never changes what is stored"
+    );
+}
+both!(
+    conflicting_resend_is_reported_and_the_rest_written,
+    super::conflicting_resend_is_reported_and_the_rest_written
+);
+
+async fn in_batch_repeats(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let a = earning("j1", "m000", "c1", 5, s() + DAY);
+    let b = Earning {
+        consumer_account_id: "c2".into(),
+        ..a.clone()
+    };
+    let r = ctx.store.ingest_earnings(&[a.clone(), a, b]).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 1));
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(r.conflicts[0].index, 2);
+    assert!(r.conflicts[0].reason.contains("earnings[0]"));
+}
+both!(in_batch_repeats, super::in_batch_repeats);
+
+async fn aliases_resolve_to_the_machine(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    ctx.store
+        .ingest_aliases(&[alias("pk-a", "m000")])
+        .await
+        .unwrap();
+    let via_alias = earning("j1", "pk-a", "c1", 5, s() + DAY);
+    assert_eq!(
+        ctx.store
+            .ingest_earnings(&[via_alias])
+            .await
+            .unwrap()
+            .accepted,
+        1
+    );
+    // The same fact named by the machine id is a duplicate: payloads compare after resolving.
+    let via_id = earning("j1", "m000", "c1", 5, s() + DAY);
+    let r = ctx.store.ingest_earnings(&[via_id]).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (0, 1));
+    let b = ctx
+        .store
+        .export_bundle(epoch(), &Policy::default())
+        .await
+        .unwrap();
+    assert_eq!(b.earnings[0].machine_id, "m000");
+    assert_eq!(
+        ctx.store.resolve_machine("pk-a").await.unwrap().as_deref(),
+        Some("m000")
+    );
+    assert_eq!(ctx.store.resolve_machine("nope").await.unwrap(), None);
+    // Sessions, health, probes and bindings resolve the same way.
+    let r = ctx
+        .store
+        .ingest_health(&[health("pk-a", s() + 2 * DAY, false)])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 1);
+    let r = ctx
+        .store
+        .ingest_sessions(&[session("s-x", "pk-a", s(), s() + DAY)])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 1);
+}
+both!(
+    aliases_resolve_to_the_machine,
+    super::aliases_resolve_to_the_machine
+);
+
+async fn unknown_machine_rejects_the_whole_batch(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let before = n_earnings(&ctx).await;
+    let err = ctx
+        .store
+        .ingest_earnings(&[
+            earning("j1", "m000", "c1", 5, s() + DAY),
+            earning("j2", "ghost", "c1", 5, s() + DAY),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["earnings[1].machine_id"]);
+    assert!(err.to_string().contains("unknown machine `ghost`"), "{err}");
+    assert_eq!(n_earnings(&ctx).await, before, "nothing written");
+    let err = ctx
+        .store
+        .ingest_probes(&[probe("p9", "ghost", s(), true)])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["probes[0].machine_id"]);
+}
+both!(
+    unknown_machine_rejects_the_whole_batch,
+    super::unknown_machine_rejects_the_whole_batch
+);
+
+async fn invalid_fields_name_index_and_field(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let mut batch: Vec<Earning> = (0..5)
+        .map(|i| earning(&format!("j{i}"), "m000", "c1", 5, s() + DAY))
+        .collect();
+    batch[3].amount_micro_usd = -1;
+    batch[4].consumer_account_id = "bad id".into();
+    let err = ctx.store.ingest_earnings(&batch).await.unwrap_err();
+    assert_eq!(
+        paths(&err),
+        vec![
+            "earnings[3].amount_micro_usd",
+            "earnings[4].consumer_account_id"
+        ]
+    );
+    assert!(err
+        .to_string()
+        .contains("earnings[3].amount_micro_usd: must be ≥ 0"));
+    assert_eq!(n_earnings(&ctx).await, 0, "nothing written");
+
+    let mut reserved = earning("floor:2026-10:m000:x", "m000", "c1", 5, s());
+    reserved.job_id = "floor:2026-10:m000:x".into();
+    let err = ctx.store.ingest_earnings(&[reserved]).await.unwrap_err();
+    assert_eq!(paths(&err), vec!["earnings[0].job_id"]);
+
+    let mut s1 = session("s1", "m000", s() + DAY, s());
+    s1.last_seen_at = Some(ts(s()));
+    let err = ctx.store.ingest_sessions(&[s1]).await.unwrap_err();
+    assert_eq!(paths(&err), vec!["sessions[0].last_seen_at"]);
+
+    let err = ctx
+        .store
+        .ingest_bindings(&[binding("m000", "a", s(), Some(s()))])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["bindings[0].to"]);
+}
+both!(
+    invalid_fields_name_index_and_field,
+    super::invalid_fields_name_index_and_field
+);
+
+async fn batch_limit_boundary(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let batch: Vec<Earning> = (0..MAX_BATCH_ITEMS)
+        .map(|i| earning(&format!("j{i}"), "m000", "c1", 1, s() + DAY))
+        .collect();
+    let r = ctx.store.ingest_earnings(&batch).await.unwrap();
+    assert_eq!(r.accepted, MAX_BATCH_ITEMS as u64);
+    let mut over = batch.clone();
+    over.push(earning("j-extra", "m000", "c1", 1, s() + DAY));
+    let err = ctx.store.ingest_earnings(&over).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::BatchTooLarge { items, max } if items == MAX_BATCH_ITEMS + 1 && max == MAX_BATCH_ITEMS),
+        "{err:?}"
+    );
+    assert_eq!(n_earnings(&ctx).await, MAX_BATCH_ITEMS);
+    // The re-sent full batch is all duplicates.
+    let r = ctx.store.ingest_earnings(&batch).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (0, MAX_BATCH_ITEMS as u64));
+}
+both!(batch_limit_boundary, super::batch_limit_boundary);
+
+async fn overlapping_bindings_are_invalid(ctx: Ctx) {
+    let mut b = empty_bundle();
+    b.machines.push(attestation("m1", 64));
+    b.machines.push(attestation("m2", 64));
+    b.bindings
+        .push(binding("m1", "a1", s(), Some(s() + 10 * DAY)));
+    ingest(&ctx.store, &b).await;
+
+    // Overlaps the stored one.
+    let err = ctx
+        .store
+        .ingest_bindings(&[binding("m1", "a2", s() + 5 * DAY, None)])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["bindings[0].from"]);
+    assert!(err.to_string().contains("stored binding"), "{err}");
+    // Two new ones overlapping each other (another machine's is fine).
+    let err = ctx
+        .store
+        .ingest_bindings(&[
+            binding("m2", "a2", s(), None),
+            binding("m1", "a3", s() + 20 * DAY, None),
+            binding("m1", "a4", s() + 25 * DAY, None),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["bindings[1].from", "bindings[2].from"]);
+    assert_eq!(
+        ctx.store.machines_of_account("a2").await.unwrap(),
+        Vec::<String>::new(),
+        "nothing written"
+    );
+    // Adjacent half-open bindings do not overlap; an identical re-send is a duplicate;
+    // the same key with another `to` is a conflict.
+    let r = ctx
+        .store
+        .ingest_bindings(&[
+            binding("m1", "a2", s() + 10 * DAY, None),
+            binding("m1", "a1", s(), Some(s() + 10 * DAY)),
+            binding("m1", "a1", s(), Some(s() + 9 * DAY)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 1));
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(r.conflicts[0].index, 2);
+    assert_eq!(
+        ctx.store.machines_of_account("a2").await.unwrap(),
+        vec!["m1"]
+    );
+}
+both!(
+    overlapping_bindings_are_invalid,
+    super::overlapping_bindings_are_invalid
+);
+
+async fn names_stay_unambiguous(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(2)).await;
+    ctx.store
+        .ingest_aliases(&[alias("pk-1", "m000")])
+        .await
+        .unwrap();
+    let err = ctx
+        .store
+        .ingest_aliases(&[
+            alias("pk-2", "ghost"),
+            alias("m001", "m000"),
+            alias("pk-3", "pk-1"),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        paths(&err),
+        vec![
+            "aliases[0].machine_id",
+            "aliases[1].provider_key",
+            "aliases[2].machine_id"
+        ]
+    );
+    let err = ctx
+        .store
+        .ingest_attestations(&[attestation("pk-1", 64)])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["machines[0].machine_id"]);
+    // Re-pointing an alias is a conflict.
+    let r = ctx
+        .store
+        .ingest_aliases(&[alias("pk-1", "m001")])
+        .await
+        .unwrap();
+    assert_eq!(r.conflicts.len(), 1);
+    assert!(ctx.store.machine_exists("m000").await.unwrap());
+    assert!(!ctx.store.machine_exists("pk-1").await.unwrap());
+    assert_eq!(
+        ctx.store.fleet_machine_ids().await.unwrap(),
+        vec!["m000", "m001"]
+    );
+}
+both!(names_stay_unambiguous, super::names_stay_unambiguous);
+
+async fn attestations_and_latest(ctx: Ctx) {
+    let mut a1 = attestation("m1", 32);
+    let mut a2 = attestation("m1", 64);
+    a2.attested_at = ts(s());
+    a2.se_public_key = Some("BASE64KEY".into());
+    a1.hardware_model = "Mac14,9".into();
+    let r = ctx
+        .store
+        .ingest_attestations(&[a1.clone(), a2.clone()])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 2);
+    let latest = ctx.store.latest_attestations().await.unwrap();
+    assert_eq!(latest, vec![a2.clone()]);
+    let changed = floorline_core::bundle::Attestation {
+        reported_memory_gb: 128,
+        ..a2
+    };
+    let r = ctx.store.ingest_attestations(&[changed]).await.unwrap();
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(r.conflicts[0].key, format!("m1@{}", ts(s())));
+}
+both!(attestations_and_latest, super::attestations_and_latest);
+
+async fn watermarks_only_move_forward(ctx: Ctx) {
+    let w = |source: &str, at: i64| Watermark {
+        source: source.into(),
+        up_to: ts(at),
+    };
+    let r = ctx
+        .store
+        .ingest_watermarks(&[w("coord", s()), w("prober", s())])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 2);
+    let r = ctx
+        .store
+        .ingest_watermarks(&[w("coord", e()), w("prober", s()), w("prober", s() - 1)])
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.duplicates), (1, 1));
+    assert_eq!(r.conflicts.len(), 1);
+    assert_eq!(r.conflicts[0].index, 2);
+    assert_eq!(
+        ctx.store.watermarks().await.unwrap(),
+        vec![w("coord", e()), w("prober", s())]
+    );
+    let err = ctx
+        .store
+        .ingest_watermarks(&[w("bad source", s())])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["watermarks[0].source"]);
+}
+both!(
+    watermarks_only_move_forward,
+    super::watermarks_only_move_forward
+);
