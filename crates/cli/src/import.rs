@@ -8,9 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use floorline_core::bundle::parse_json;
-use floorline_core::{CoreError, Invalid};
-use floorline_engine::ingest::{FactKind, IngestFact};
+use floorline_core::CoreError;
+use floorline_engine::ingest::{parse_lines, FactKind, Format, IngestFact};
 use floorline_engine::Engine;
 use floorline_store::{IngestReport, StoreError, MAX_BATCH_ITEMS};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -21,74 +20,6 @@ use crate::failure::Failure;
 pub const DEFAULT_BATCH: usize = 5_000;
 /// Most bad lines listed in one report.
 pub const MAX_LINE_ERRORS: usize = 50;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Ndjson,
-    Csv,
-}
-
-impl Format {
-    pub fn from_path(path: &Path) -> Format {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("csv") => Format::Csv,
-            _ => Format::Ndjson,
-        }
-    }
-}
-
-/// Items with the line each came from.
-fn parse<T: IngestFact>(text: &str, format: Format) -> Result<Vec<(usize, T)>, Vec<String>> {
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    let mut push_err = |line: usize, e: String| errors.push(format!("line {line}: {e}"));
-    match format {
-        Format::Ndjson => {
-            for (i, raw) in text.lines().enumerate() {
-                let line = i.saturating_add(1);
-                if raw.trim().is_empty() {
-                    continue;
-                }
-                match parse_json::<T>(raw, "") {
-                    Ok(item) => items.push((line, item)),
-                    Err(e) => push_err(line, e.to_string()),
-                }
-            }
-        }
-        Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            let headers = match reader.headers() {
-                Ok(h) => h.clone(),
-                Err(e) => return Err(vec![format!("line 1: {e}")]),
-            };
-            for (i, record) in reader.records().enumerate() {
-                let line = i.saturating_add(2);
-                match record.and_then(|r| r.deserialize::<T>(Some(&headers))) {
-                    Ok(item) => items.push((line, item)),
-                    Err(e) => push_err(line, e.to_string()),
-                }
-            }
-        }
-    }
-    for (line, item) in &items {
-        let mut errs: Vec<Invalid> = Vec::new();
-        item.check_item("", &mut errs);
-        for e in errs {
-            errors.push(format!(
-                "line {line}: {}: {}",
-                e.path.trim_start_matches('.'),
-                e.message
-            ));
-        }
-    }
-    if errors.is_empty() {
-        Ok(items)
-    } else {
-        Err(errors)
-    }
-}
 
 fn report_lines(errors: &[String]) -> String {
     let mut out: Vec<String> = errors.iter().take(MAX_LINE_ERRORS).cloned().collect();
@@ -148,7 +79,8 @@ async fn run_kind<T: IngestFact>(
 ) -> Result<IngestReport, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure::bad(format!("{}: {e}", path.display())))?;
-    let items = parse::<T>(&text, format).map_err(|errs| Failure::bad(report_lines(&errs)))?;
+    let items =
+        parse_lines::<T>(&text, format).map_err(|errs| Failure::bad(report_lines(&errs)))?;
     let checkpoint = progress_path(path);
     let done: usize = if restart {
         0

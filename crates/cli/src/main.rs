@@ -2,6 +2,7 @@
 //! engine, prints. Exit codes: 0 ok, 1 failure, 2 bad input (the message
 //! names the item and field; nothing on stdout).
 
+mod demo;
 mod failure;
 mod import;
 mod serve;
@@ -15,7 +16,7 @@ use floorline_core::bundle::{plan_bundle, Bundle};
 use floorline_core::EpochId;
 use floorline_engine::clock::SystemClock;
 use floorline_engine::config::Config;
-use floorline_engine::ingest::FactKind;
+use floorline_engine::ingest::{FactKind, Format};
 use floorline_engine::{Engine, SettleOptions};
 use floorline_store::{Adjust, AdjustKind, Role, Store};
 use serde::Serialize;
@@ -116,7 +117,7 @@ enum Command {
         file: Option<PathBuf>,
         /// Default: from the file extension (.csv → csv, else ndjson).
         #[arg(long, value_enum)]
-        format: Option<import::Format>,
+        format: Option<FormatArg>,
         /// Facts per transaction.
         #[arg(long, default_value_t = import::DEFAULT_BATCH)]
         batch: usize,
@@ -155,6 +156,22 @@ enum Command {
     Probe {
         #[arg(long)]
         machine: String,
+    },
+    /// Simulate last month's 600-machine fleet against an in-process server
+    /// on a fresh ./floorline-demo.db, settle it live and print a summary.
+    #[command(
+        after_help = "Examples:\n  floorline demo --no-serve\n  floorline demo --seed 7 --listen 127.0.0.1:9090   (then open http://127.0.0.1:9090/admin)"
+    )]
+    Demo {
+        /// Seed of the simulated fleet (same seed, same fleet).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary and exit instead of serving until Ctrl-C.
+        #[arg(long)]
+        no_serve: bool,
+        /// Default: 127.0.0.1:8080 (a free port with --no-serve).
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// A policy what-if over months: table, CSV, JSON and SVG charts.
     #[command(
@@ -197,6 +214,12 @@ enum RoleArg {
     Admin,
     Ingest,
     Provider,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FormatArg {
+    Ndjson,
+    Csv,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -334,7 +357,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = open_engine(&cli).await?;
             match (bundle, kind, file) {
                 (Some(path), _, _) => {
-                    let b = Bundle::from_json(&read_input(path, "--bundle")?)?;
+                    let mut b = Bundle::from_json(&read_input(path, "--bundle")?)?;
+                    // Base-reward rows of an exported bundle are written by settlement, not imported.
+                    b.earnings
+                        .retain(|e| !e.job_id.starts_with(floorline_store::RESERVED_JOB_PREFIX));
                     // Each kind is validated whole (against what is stored) before it is written.
                     let reports = engine.store().ingest_bundle(&b).await?;
                     let out: Vec<serde_json::Value> = reports
@@ -346,7 +372,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 (None, Some(kind), Some(path)) => {
                     let kind = FactKind::parse(kind)
                         .ok_or_else(|| Failure::bad(format!("--kind: unknown kind `{kind}`")))?;
-                    let format = format.unwrap_or_else(|| import::Format::from_path(path));
+                    let format = match format {
+                        Some(FormatArg::Ndjson) => Format::Ndjson,
+                        Some(FormatArg::Csv) => Format::Csv,
+                        None => Format::from_path(path),
+                    };
                     print_json(
                         &import::import_kind(&engine, kind, path, format, *batch, *restart).await?,
                     )
@@ -409,6 +439,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = open_engine(&cli).await?;
             serve::serve(engine, listen.clone()).await
         }
+        Command::Demo {
+            seed,
+            no_serve,
+            listen,
+        } => demo::run(*seed, *no_serve, listen.clone()).await,
         Command::Probe { machine } => {
             let engine = open_engine(&cli).await?;
             print_json(&engine.probe_now(machine).await?)

@@ -160,10 +160,19 @@ pub struct Bundle {
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str, root: &str) -> Result<T, CoreError> {
     let de = &mut serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = match (root.is_empty(), path.as_str()) {
+        let full = e.path().to_string();
+        // A problem inside a map key (`{"epoch": "2026-10", -1`) or in an
+        // empty key has no name (`?`, ``): name the map that holds it.
+        let mut path = full.as_str();
+        while let Some(parent) = path.strip_suffix(".?") {
+            path = parent;
+        }
+        if path == "?" || path.is_empty() {
+            path = ".";
+        }
+        let path = match (root.is_empty(), path) {
             (true, ".") => "bundle".to_string(),
-            (true, _) => path,
+            (true, _) => path.to_string(),
             (false, ".") => root.to_string(),
             (false, p) if p.starts_with('[') => format!("{root}{p}"),
             (false, p) => format!("{root}.{p}"),
@@ -376,6 +385,24 @@ impl<K: std::hash::Hash + Eq, V: PartialEq> Dedup<K, V> {
     }
 }
 
+/// Adds `amount` to a running total; the first amount that takes it past
+/// `i64::MAX` is reported at `path` (later ones are not: the total is gone).
+fn sum_or_flag(
+    total: Option<i64>,
+    amount: i64,
+    path: &str,
+    errs: &mut Vec<Invalid>,
+) -> Option<i64> {
+    let sum = total?.checked_add(amount);
+    if sum.is_none() {
+        errs.push(Invalid::new(
+            path,
+            "the amounts of this kind add up past i64::MAX µUSD",
+        ));
+    }
+    sum
+}
+
 fn check_all<T: Check>(items: &[T], kind: &str, errs: &mut Vec<Invalid>) {
     for (i, item) in items.iter().enumerate() {
         item.check(&format!("{kind}[{i}]"), errs);
@@ -385,6 +412,14 @@ fn check_all<T: Check>(items: &[T], kind: &str, errs: &mut Vec<Invalid>) {
 impl Bundle {
     /// Parses a bundle from JSON text (paths of errors name the item and field).
     pub fn from_json(text: &str) -> Result<Bundle, CoreError> {
+        // serde would also read a struct from a positional array (`["2026-10",
+        // …]`), whose error paths (`[0]`) name nothing: only objects are bundles.
+        if !text.trim_start().starts_with('{') {
+            return Err(CoreError::invalid(
+                "bundle",
+                "must be a JSON object {\"epoch\", \"machines\", …}",
+            ));
+        }
         parse_json(text, "")
     }
 
@@ -589,6 +624,9 @@ impl Bundle {
         }
         let mut raw: BTreeMap<String, Vec<RawEarning>> = BTreeMap::new();
         let mut dedup = Dedup::new();
+        // The plan sums amounts; sums past `i64::MAX` are bad input naming the
+        // item that tips them over, not an overflow deep inside the plan.
+        let mut earned_total = Some(0i64);
         for (i, e) in self.earnings.iter().enumerate() {
             let Some(m) = resolve("earnings", i, &e.machine_id, &mut errs) else {
                 continue;
@@ -605,6 +643,12 @@ impl Bundle {
                 "job_id",
                 &mut errs,
             ) {
+                earned_total = sum_or_flag(
+                    earned_total,
+                    e.amount_micro_usd,
+                    &format!("earnings[{i}].amount_micro_usd"),
+                    &mut errs,
+                );
                 raw.entry(m).or_default().push(RawEarning {
                     consumer_account_id: e.consumer_account_id,
                     kind: e.kind,
@@ -615,7 +659,14 @@ impl Bundle {
             }
         }
         let mut prior_draws = Vec::new();
+        let mut prior_total = Some(0i64);
         for (i, d) in self.prior_draws.iter().enumerate() {
+            prior_total = sum_or_flag(
+                prior_total,
+                d.amount_micro_usd,
+                &format!("prior_draws[{i}].amount_micro_usd"),
+                &mut errs,
+            );
             let Some(m) = resolve("prior_draws", i, &d.machine_id, &mut errs) else {
                 continue;
             };

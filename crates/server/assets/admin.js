@@ -134,8 +134,8 @@
         columns: [
           { key: "id", label: "Run", rowHeader: true, render: (r) => "#" + r.id },
           { key: "mode", label: "Mode" },
-          { key: "created_at_ms", label: "When", render: (r) => F.when(r.created_at_ms) },
-          { key: "actor", label: "By", render: (r) => el("code", {}, r.actor) },
+          { key: "created_at_ms", label: "When", cls: "nowrap", render: (r) => F.when(r.created_at_ms) },
+          { key: "actor", label: "By", cls: "nowrap", render: (r) => el("code", {}, r.actor) },
           { key: "granted_total_micro_usd", label: "Granted", num: true, render: (r) => F.money(r.granted_total_micro_usd) },
           { key: "unallocated_micro_usd", label: "Unallocated", num: true, render: (r) => F.money(r.unallocated_micro_usd) },
           { key: "n_draws", label: "Draws", num: true },
@@ -193,8 +193,8 @@
       F.table({
         caption: "Machines without a draw in " + F.month(st.epoch) + " and why",
         columns: [
-          { key: "machine_id", label: "Machine", rowHeader: true, render: (r) => el("code", {}, r.machine_id) },
-          { key: "reasons", label: "Reasons", render: (r) => reasons(r.reasons) },
+          { key: "machine_id", label: "Machine", rowHeader: true, cls: "nowrap", render: (r) => el("code", {}, r.machine_id) },
+          { key: "reasons", label: "Reasons", cls: "wide", render: (r) => reasons(r.reasons) },
           { key: "verified_memory_gb", label: "Verified memory", num: true, render: (r) => r.verified_memory_gb + " GB" },
           { key: "uptime_ppm", label: "Uptime", num: true, render: (r) => F.pct(r.uptime_ppm) },
           { key: "explain", label: "Details", render: (r) => explainButton(r.machine_id) },
@@ -215,7 +215,7 @@
 
   // ---- Draws -------------------------------------------------------------------
   const DRAW_COLUMNS = [
-    { key: "machine_id", label: "Machine", rowHeader: true, render: (r) => el("code", {}, r.machine_id) },
+    { key: "machine_id", label: "Machine", rowHeader: true, cls: "nowrap", render: (r) => el("code", {}, r.machine_id) },
     { key: "account_id", label: "Account" },
     { key: "amount_micro_usd", label: "Amount", num: true, render: (r) => F.money(r.amount_micro_usd) },
     { key: "verified_memory_gb", label: "Verified memory", num: true, render: (r) => r.verified_memory_gb + " GB" },
@@ -296,6 +296,7 @@
   function value(key, v) {
     if (v === null || v === undefined) return "—";
     if (typeof v === "boolean") return v ? "yes" : "no";
+    if (typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(v)) return el("span", { class: "nowrap", title: v }, F.when(v));
     if (/_micro_usd$/.test(key) && typeof v === "number") return el("span", {}, F.usd(v), el("span", { class: "muted small" }, " (" + F.micro(v) + ")"));
     if (/_ppm$/.test(key) && typeof v === "number") return F.pct(v) + " (" + F.group(v) + " ppm)";
     if (/_ms$/.test(key) && typeof v === "number") return F.duration(v) + " (" + F.group(v) + " ms)";
@@ -335,8 +336,7 @@
         id: "explain-terms",
         caption: "payout = earned + draw; draw = max(0, floor − k · earned), scaled and capped by the pool",
         columns: [
-          { key: "term", label: "Term", rowHeader: true },
-          { key: "key", label: "Field", render: (r) => el("code", {}, r.key) },
+          { key: "term", label: "Term", rowHeader: true, render: (r) => [r.term, el("code", { class: "term-field" }, r.key)] },
           { key: "value", label: "Value", render: (r) => value(r.key, r.value) },
         ],
         rows,
@@ -367,6 +367,7 @@
         F.table({
           caption: title + " (" + list.length + ")",
           columns: keys.map((k) => ({ key: k, label: k.replace(/_/g, " "), render: (r) => value(k, r[k]) })),
+          label: title,
           rows: list,
           empty: "No " + name + ".",
         }),

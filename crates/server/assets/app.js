@@ -427,7 +427,7 @@
       host.append(root);
       const legend = el("ul", { class: "legend" });
       for (const se of opts.series) legend.append(el("li", {}, el("span", { class: "swatch " + se.cls, "aria-hidden": "true" }), se.name));
-      if (cats.some((c) => c.estimate)) legend.append(el("li", {}, el("span", { class: "swatch est s-earned", "aria-hidden": "true" }), "open month (estimate, dashed)"));
+      if (cats.some((c) => c.estimate)) legend.append(el("li", {}, el("span", { class: "swatch est", "aria-hidden": "true" }), "open month: estimate (dashed outline)"));
       host.append(legend);
     };
     draw();

@@ -126,7 +126,7 @@
     return F.table({
       caption,
       columns: [
-        { key: "epoch", label: "Month", rowHeader: true, render: (r) => F.month(r.epoch, short) },
+        { key: "epoch", label: "Month", rowHeader: true, cls: "nowrap", render: (r) => F.month(r.epoch, short) },
         { key: "earned_micro_usd", label: short ? "Earned" : "Organic earnings", num: true, render: (r) => F.money(r.earned_micro_usd) },
         { key: "base_micro_usd", label: short ? "Base" : "Base (floor draw)", num: true, render: (r) => F.money(r.base_micro_usd) },
         { key: "payout_micro_usd", label: "Payout", num: true, render: (r) => F.money(r.payout_micro_usd) },

@@ -74,7 +74,11 @@ impl AppState {
                 return Ok(est.clone());
             }
         }
-        let est = Arc::new(self.engine.estimate(epoch).await?);
+        let (mut facts, plan) = self.engine.estimate(epoch).await?;
+        facts
+            .machines
+            .sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
+        let est = Arc::new((facts, plan));
         *slot = Some((epoch, Instant::now(), est.clone()));
         Ok(est)
     }

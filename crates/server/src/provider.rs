@@ -44,10 +44,12 @@ fn machine_view(
     let elapsed = now_ms
         .clamp(w.start_ms, w.end_ms)
         .saturating_sub(w.start_ms);
+    // The cached facts are sorted by machine id (see `AppState::estimate`).
     let so_far = facts
         .machines
-        .iter()
-        .find(|m| m.machine_id == machine_id)
+        .binary_search_by(|m| m.machine_id.as_str().cmp(machine_id))
+        .ok()
+        .and_then(|k| facts.machines.get(k))
         .map(|m| available(m, policy, &w).overlap_ms(w.start_ms, now_ms))
         .unwrap_or(0);
     let uptime_so_far_ppm = if elapsed > 0 {

@@ -19,25 +19,51 @@ struct PgDb {
 
 impl PgDb {
     async fn create() -> PgDb {
-        let admin = std::env::var("FLOORLINE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.to_string());
-        let name = format!("floorline_cli_{}_{}", std::process::id(), rand::random::<u32>());
-        let pool = sqlx::PgPool::connect(&admin).await.expect("PostgreSQL must be running for this test");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+        let admin =
+            std::env::var("FLOORLINE_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG.to_string());
+        let name = format!(
+            "floorline_cli_{}_{}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        let pool = sqlx::PgPool::connect(&admin)
+            .await
+            .expect("PostgreSQL must be running for this test");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
         pool.close().await;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
-        PgDb { url: format!("{base}/{name}"), admin, name }
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_string();
+        PgDb {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
     }
 
     async fn drop_db(&self) {
         let pool = sqlx::PgPool::connect(&self.admin).await.unwrap();
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&pool).await;
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&pool)
+        .await;
         pool.close().await;
     }
 }
 
 fn floorline(url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_floorline"));
-    cmd.arg("--database-url").arg(url).args(args).env("FLOORLINE_LOG", "warn").env("FLOORLINE_POOL_MICRO_USD", "120000000");
+    cmd.arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env("FLOORLINE_LOG", "warn")
+        .env("FLOORLINE_POOL_MICRO_USD", "120000000");
     cmd
 }
 
@@ -47,30 +73,55 @@ async fn eight_settler_processes_on_one_postgres_settle_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bundle.json");
     std::fs::write(&path, bundle(23, 60, 120_000_000).to_string()).unwrap();
-    let out = floorline(&db.url, &["import", "--bundle", path.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = floorline(&db.url, &["import", "--bundle", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let children: Vec<_> = (0..8)
         .map(|i| {
-            floorline(&db.url, &["settle", "--epoch", "2026-10", "--actor", &format!("settler-{i}")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            floorline(
+                &db.url,
+                &[
+                    "settle",
+                    "--epoch",
+                    "2026-10",
+                    "--actor",
+                    &format!("settler-{i}"),
+                ],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
         })
         .collect();
     let mut granted = Vec::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let run: Value = serde_json::from_slice(&out.stdout).unwrap();
         granted.push(run["granted_total_micro_usd"].as_i64().unwrap());
     }
     granted.sort_unstable();
     assert!(granted[7] > 0 && granted[7] <= 120_000_000, "{granted:?}");
-    assert_eq!(&granted[..7], &[0; 7], "only one run credits anything: {granted:?}");
+    assert_eq!(
+        &granted[..7],
+        &[0; 7],
+        "only one run credits anything: {granted:?}"
+    );
 
-    let out = floorline(&db.url, &["verify", "--epoch", "2026-10"]).output().unwrap();
+    let out = floorline(&db.url, &["verify", "--epoch", "2026-10"])
+        .output()
+        .unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], json!(true), "{report}");
 

@@ -7,6 +7,7 @@
 )]
 
 mod bundle;
+mod fuzz;
 mod kit;
 mod literal;
 mod props;

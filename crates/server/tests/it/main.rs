@@ -9,4 +9,6 @@
 
 mod api;
 mod browser;
+mod fuzz;
 mod harness;
+mod hostile;

@@ -421,7 +421,8 @@ impl Browser {
     }
 
     /// The outermost elements that stick out of the layout viewport on the
-    /// right (not counting those inside a box that scrolls or clips them).
+    /// right (not counting those inside a box that scrolls or clips them,
+    /// unless they are positioned and may escape it).
     pub async fn overflowing(&self) -> Vec<String> {
         let v = self
             .js(
@@ -430,7 +431,8 @@ impl Browser {
                 const out = [];
                 for (const e of document.body.querySelectorAll('*')) {
                   const r = e.getBoundingClientRect();
-                  if (r.width > 0 && r.right > limit && !clipped(e) && !(e.parentElement && e.parentElement.getBoundingClientRect().right > limit)) {
+                  const escapes = ['absolute', 'fixed'].includes(getComputedStyle(e).position);
+                  if (r.width > 0 && r.right > limit && (escapes || (!clipped(e) && !(e.parentElement && e.parentElement.getBoundingClientRect().right > limit)))) {
                     out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + String(e.className).split(' ').join('.') : '') + ' right=' + Math.round(r.right) + ' text=' + (e.innerText || '').slice(0, 60));
                   }
                 }
@@ -486,6 +488,16 @@ impl Browser {
             .unwrap();
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Saves what the window shows now as `screenshots/{name}.png` (for
+    /// modal dialogs, which sit in the middle of the viewport).
+    pub async fn screenshot_viewport(&self, name: &str) -> PathBuf {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await.unwrap()).unwrap();
         path
     }
 

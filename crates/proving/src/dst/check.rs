@@ -1,0 +1,516 @@
+//! The checker: reads the money tables with plain SQL (its own connection,
+//! not the store's code) into a [`Snapshot`], then checks
+//!
+//! - [`structural`] invariants that need no model: nothing credited twice
+//!   (ledger references unique, one draw per `(machine, account, epoch)`,
+//!   one credit and one base-reward earning per draw), Σ draws ≤ pool per
+//!   epoch, every balance = Σ its ledger entries, no draw or live run before
+//!   its epoch closed, each run's totals add up to its draws, and nothing
+//!   already written changes (draws, ledger entries, runs; watermarks only
+//!   move forward);
+//! - [`against_model`]: the store holds exactly what the model says.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use floorline_core::EpochId;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::{FromRow, PgPool, SqlitePool};
+
+use super::model::{reference, Model};
+
+/// A raw connection to the database under test.
+#[derive(Debug, Clone)]
+pub enum RawDb {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl RawDb {
+    pub async fn connect(url: &str) -> Result<RawDb, sqlx::Error> {
+        if url.starts_with("postgres") {
+            let pool = PgPoolOptions::new().max_connections(2).connect(url).await?;
+            Ok(RawDb::Pg(pool))
+        } else {
+            let opts: SqliteConnectOptions = url.parse()?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.busy_timeout(std::time::Duration::from_secs(30)))
+                .await?;
+            Ok(RawDb::Sqlite(pool))
+        }
+    }
+
+    pub async fn fetch<T>(&self, sql: &str) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        match self {
+            RawDb::Sqlite(p) => sqlx::query_as::<_, T>(sql).fetch_all(p).await,
+            RawDb::Pg(p) => sqlx::query_as::<_, T>(sql).fetch_all(p).await,
+        }
+    }
+
+    /// Runs a statement (the tamper test uses this to plant a violation).
+    pub async fn execute(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            RawDb::Sqlite(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+            RawDb::Pg(p) => sqlx::query(sql).execute(p).await?.rows_affected(),
+        })
+    }
+
+    pub async fn close(&self) {
+        match self {
+            RawDb::Sqlite(p) => p.close().await,
+            RawDb::Pg(p) => p.close().await,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrawRow {
+    pub amount_micro_usd: i64,
+    pub verified_memory_gb: i64,
+    pub run_id: i64,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct EntryRow {
+    pub id: i64,
+    pub account_id: String,
+    pub amount_micro_usd: i64,
+    pub kind: String,
+    pub reference: String,
+    pub epoch: Option<String>,
+    pub machine_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct RunRow {
+    pub id: i64,
+    pub epoch: String,
+    pub mode: String,
+    pub created_at_ms: i64,
+    pub pool_micro_usd: i64,
+    pub already_settled_micro_usd: i64,
+    pub granted_total_micro_usd: i64,
+    pub unallocated_micro_usd: i64,
+    pub manifest_sha256: String,
+}
+
+/// The money tables (and fact counts) at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// `(epoch, machine, account)` → draw.
+    pub draws: BTreeMap<(String, String, String), DrawRow>,
+    pub n_draw_rows: usize,
+    pub entries: Vec<EntryRow>,
+    pub accounts: BTreeMap<String, i64>,
+    pub runs: Vec<RunRow>,
+    /// Base-reward earnings: job id → (machine, amount).
+    pub base_rewards: BTreeMap<String, (String, i64)>,
+    /// `(epoch, machine)` → (earned, drawn, total).
+    pub totals: BTreeMap<(String, String), (i64, i64, i64)>,
+    pub watermarks: BTreeMap<String, i64>,
+    /// Rows per fact table (base rewards excluded from earnings).
+    pub fact_counts: BTreeMap<&'static str, i64>,
+}
+
+const FACT_TABLES: [&str; 7] = [
+    "attestations",
+    "aliases",
+    "bindings",
+    "sessions",
+    "health",
+    "earnings",
+    "probes",
+];
+
+impl Snapshot {
+    pub async fn read(db: &RawDb) -> Result<Snapshot, sqlx::Error> {
+        let rows: Vec<(String, String, String, i64, i64, i64, i64)> = db
+            .fetch(
+                "SELECT epoch, machine_id, account_id, amount_micro_usd, verified_memory_gb, \
+                 run_id, created_at_ms FROM floor_draws",
+            )
+            .await?;
+        let n_draw_rows = rows.len();
+        let draws = rows
+            .into_iter()
+            .map(|(e, m, a, amount, gb, run, at)| {
+                (
+                    (e, m, a),
+                    DrawRow {
+                        amount_micro_usd: amount,
+                        verified_memory_gb: gb,
+                        run_id: run,
+                        created_at_ms: at,
+                    },
+                )
+            })
+            .collect();
+        let entries: Vec<EntryRow> = db
+            .fetch(
+                "SELECT id, account_id, amount_micro_usd, kind, reference, epoch, machine_id \
+                 FROM ledger_entries ORDER BY id",
+            )
+            .await?;
+        let accounts: Vec<(String, i64)> = db
+            .fetch("SELECT account_id, balance_micro_usd FROM accounts")
+            .await?;
+        let runs: Vec<RunRow> = db
+            .fetch(
+                "SELECT id, epoch, mode, created_at_ms, pool_micro_usd, already_settled_micro_usd, \
+                 granted_total_micro_usd, unallocated_micro_usd, manifest_sha256 \
+                 FROM settlement_runs ORDER BY id",
+            )
+            .await?;
+        let base: Vec<(String, String, i64)> = db
+            .fetch(
+                "SELECT job_id, machine_id, amount_micro_usd FROM earnings \
+                 WHERE kind = 'base_reward'",
+            )
+            .await?;
+        let totals: Vec<(String, String, i64, i64, i64)> = db
+            .fetch(
+                "SELECT epoch, machine_id, earned_micro_usd, drawn_micro_usd, total_micro_usd \
+                 FROM machine_totals",
+            )
+            .await?;
+        let watermarks: Vec<(String, i64)> =
+            db.fetch("SELECT source, up_to_ms FROM watermarks").await?;
+        let mut fact_counts = BTreeMap::new();
+        for table in FACT_TABLES {
+            let filter = if table == "earnings" {
+                " WHERE kind <> 'base_reward'"
+            } else {
+                ""
+            };
+            let n: Vec<(i64,)> = db
+                .fetch(&format!("SELECT COUNT(*) FROM {table}{filter}"))
+                .await?;
+            fact_counts.insert(table, n.first().map_or(0, |r| r.0));
+        }
+        Ok(Snapshot {
+            draws,
+            n_draw_rows,
+            entries,
+            accounts: accounts.into_iter().collect(),
+            runs,
+            base_rewards: base.into_iter().map(|(j, m, a)| (j, (m, a))).collect(),
+            totals: totals
+                .into_iter()
+                .map(|(e, m, a, b, c)| ((e, m), (a, b, c)))
+                .collect(),
+            watermarks: watermarks.into_iter().collect(),
+            fact_counts,
+        })
+    }
+}
+
+fn epoch_end(text: &str) -> Option<i64> {
+    text.parse::<EpochId>().ok().map(|e| e.end().0)
+}
+
+/// Invariants that hold whatever happened; `prev` is the snapshot of the step before.
+pub fn structural(prev: Option<&Snapshot>, now: &Snapshot, pool_micro_usd: i64) -> Vec<String> {
+    let mut v = Vec::new();
+    // Nothing credited twice.
+    if now.n_draw_rows != now.draws.len() {
+        v.push(format!(
+            "{} floor_draws rows for {} distinct (machine, account, epoch)",
+            now.n_draw_rows,
+            now.draws.len()
+        ));
+    }
+    let refs: BTreeSet<&str> = now.entries.iter().map(|e| e.reference.as_str()).collect();
+    if refs.len() != now.entries.len() {
+        v.push("a ledger reference is used twice".into());
+    }
+    let credits: BTreeMap<&str, &EntryRow> = now
+        .entries
+        .iter()
+        .filter(|e| e.kind == "provider_floor_draw")
+        .map(|e| (e.reference.as_str(), e))
+        .collect();
+    let mut by_epoch: BTreeMap<&str, i64> = BTreeMap::new();
+    for ((e, m, a), d) in &now.draws {
+        *by_epoch.entry(e.as_str()).or_insert(0) += d.amount_micro_usd;
+        let Ok(epoch) = e.parse::<EpochId>() else {
+            v.push(format!("draw with a bad epoch `{e}`"));
+            continue;
+        };
+        match credits.get(reference(epoch, m, a).as_str()) {
+            Some(c)
+                if c.account_id == *a
+                    && c.amount_micro_usd == d.amount_micro_usd
+                    && c.epoch.as_deref() == Some(e.as_str())
+                    && c.machine_id.as_deref() == Some(m.as_str()) => {}
+            other => v.push(format!(
+                "draw {e}/{m}/{a} of {} µUSD has no matching ledger credit: {other:?}",
+                d.amount_micro_usd
+            )),
+        }
+        let job = floorline_store::settle::base_reward_job_id(epoch, m, a);
+        if now.base_rewards.get(&job) != Some(&(m.clone(), d.amount_micro_usd)) {
+            v.push(format!(
+                "draw {e}/{m}/{a} has no matching base_reward earning"
+            ));
+        }
+        // No draw for an open epoch.
+        if d.created_at_ms < epoch.end().0 {
+            v.push(format!(
+                "draw {e}/{m}/{a} was made at {} ms, before its epoch closed",
+                d.created_at_ms
+            ));
+        }
+    }
+    if credits.len() != now.draws.len() {
+        v.push(format!(
+            "{} floor-draw ledger credits for {} draws",
+            credits.len(),
+            now.draws.len()
+        ));
+    }
+    if now.base_rewards.len() != now.draws.len() {
+        v.push(format!(
+            "{} base_reward earnings for {} draws",
+            now.base_rewards.len(),
+            now.draws.len()
+        ));
+    }
+    for (e, sum) in &by_epoch {
+        if *sum > pool_micro_usd {
+            v.push(format!(
+                "Σ draws of {e} = {sum} µUSD > pool {pool_micro_usd}"
+            ));
+        }
+    }
+    // Balances = Σ ledger.
+    let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
+    for e in &now.entries {
+        *sums.entry(e.account_id.as_str()).or_insert(0) += e.amount_micro_usd;
+    }
+    for (a, balance) in &now.accounts {
+        let sum = sums.get(a.as_str()).copied().unwrap_or(0);
+        if *balance != sum {
+            v.push(format!(
+                "balance of {a} is {balance} µUSD, Σ ledger is {sum}"
+            ));
+        }
+    }
+    for a in sums.keys() {
+        if !now.accounts.contains_key(*a) {
+            v.push(format!("ledger entries for {a}, which has no account row"));
+        }
+    }
+    // Each run adds up.
+    for r in &now.runs {
+        let before: i64 = now
+            .draws
+            .iter()
+            .filter(|((e, _, _), d)| *e == r.epoch && d.run_id < r.id)
+            .map(|(_, d)| d.amount_micro_usd)
+            .sum();
+        let own: i64 = now
+            .draws
+            .values()
+            .filter(|d| d.run_id == r.id)
+            .map(|d| d.amount_micro_usd)
+            .sum();
+        if r.already_settled_micro_usd != before {
+            v.push(format!(
+                "run {} says {} µUSD were already settled; earlier runs drew {before}",
+                r.id, r.already_settled_micro_usd
+            ));
+        }
+        let expected_own = if r.mode == "live" {
+            r.granted_total_micro_usd
+        } else {
+            0
+        };
+        if own != expected_own {
+            v.push(format!(
+                "run {} ({}) granted {} µUSD but has {own} µUSD of draws",
+                r.id, r.mode, r.granted_total_micro_usd
+            ));
+        }
+        if r.already_settled_micro_usd + r.granted_total_micro_usd + r.unallocated_micro_usd
+            != r.pool_micro_usd.max(r.already_settled_micro_usd)
+        {
+            v.push(format!(
+                "run {}: already + granted + unallocated ≠ pool ({r:?})",
+                r.id
+            ));
+        }
+        if r.mode == "live" && epoch_end(&r.epoch).is_none_or(|end| r.created_at_ms < end) {
+            v.push(format!(
+                "live run {} of {} before the epoch closed",
+                r.id, r.epoch
+            ));
+        }
+    }
+    // Nothing written changes.
+    if let Some(p) = prev {
+        for (k, d) in &p.draws {
+            if now.draws.get(k) != Some(d) {
+                v.push(format!(
+                    "frozen draw {k:?} changed: {d:?} → {:?}",
+                    now.draws.get(k)
+                ));
+            }
+        }
+        let by_id: BTreeMap<i64, &EntryRow> = now.entries.iter().map(|e| (e.id, e)).collect();
+        for e in &p.entries {
+            if by_id.get(&e.id) != Some(&e) {
+                v.push(format!("ledger entry {} changed or vanished", e.id));
+            }
+        }
+        let runs: BTreeMap<i64, &RunRow> = now.runs.iter().map(|r| (r.id, r)).collect();
+        for r in &p.runs {
+            if runs.get(&r.id) != Some(&r) {
+                v.push(format!("settlement run {} changed or vanished", r.id));
+            }
+        }
+        for (s, up_to) in &p.watermarks {
+            if now.watermarks.get(s).is_none_or(|n| n < up_to) {
+                v.push(format!("watermark of {s} moved back"));
+            }
+        }
+    }
+    v
+}
+
+/// The store holds exactly what the model says.
+pub fn against_model(now: &Snapshot, model: &Model) -> Vec<String> {
+    let mut v = Vec::new();
+    let draws: BTreeMap<(String, String, String), (i64, i64, i64)> = now
+        .draws
+        .iter()
+        .map(|(k, d)| {
+            (
+                k.clone(),
+                (d.amount_micro_usd, d.verified_memory_gb, d.run_id),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<(String, String, String), (i64, i64, i64)> = model
+        .draws
+        .iter()
+        .map(|((e, m, a), d)| {
+            (
+                (e.to_string(), m.clone(), a.clone()),
+                (d.amount_micro_usd, d.verified_memory_gb, d.run_id),
+            )
+        })
+        .collect();
+    if draws != expected {
+        v.push(format!(
+            "draws differ from the model: store {draws:?}, model {expected:?}"
+        ));
+    }
+    let names: BTreeSet<&String> = now.accounts.keys().chain(model.balances.keys()).collect();
+    for a in names {
+        let s = now.accounts.get(a).copied().unwrap_or(0);
+        let m = model.balances.get(a).copied().unwrap_or(0);
+        if s != m {
+            v.push(format!("balance of {a}: store {s} µUSD, model {m}"));
+        }
+    }
+    let runs: Vec<(i64, String, String, String, i64, i64)> = now
+        .runs
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.epoch.clone(),
+                r.mode.clone(),
+                r.manifest_sha256.clone(),
+                r.granted_total_micro_usd,
+                r.already_settled_micro_usd,
+            )
+        })
+        .collect();
+    let expected_runs: Vec<(i64, String, String, String, i64, i64)> = model
+        .runs
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.epoch.to_string(),
+                r.mode.as_str().to_string(),
+                r.manifest_sha256.clone(),
+                r.granted_total_micro_usd,
+                r.already_settled_micro_usd,
+            )
+        })
+        .collect();
+    if runs != expected_runs {
+        v.push(format!(
+            "runs differ from the model: store {runs:?}, model {expected_runs:?}"
+        ));
+    }
+    let totals: BTreeMap<(String, String), (i64, i64, i64)> = model
+        .totals
+        .iter()
+        .flat_map(|(e, t)| {
+            t.iter().map(move |(m, x)| {
+                (
+                    (e.to_string(), m.clone()),
+                    (x.earned_micro_usd, x.drawn_micro_usd, x.total_micro_usd),
+                )
+            })
+        })
+        .collect();
+    if now.totals != totals {
+        v.push(format!(
+            "machine totals differ from the model: store {:?}, model {totals:?}",
+            now.totals
+        ));
+    }
+    if now.base_rewards != model.base_rewards {
+        v.push("base_reward earnings differ from the model".into());
+    }
+    let mut adjustments: Vec<(String, i64, String)> = now
+        .entries
+        .iter()
+        .filter(|e| e.kind != "provider_floor_draw")
+        .map(|e| (e.account_id.clone(), e.amount_micro_usd, e.kind.clone()))
+        .collect();
+    adjustments.sort();
+    let mut expected_adj: Vec<(String, i64, String)> = model
+        .adjustments
+        .values()
+        .map(|a| (a.account_id.clone(), a.amount_micro_usd, a.kind.to_string()))
+        .collect();
+    expected_adj.sort();
+    if adjustments != expected_adj {
+        v.push(format!(
+            "adjustments differ: store {adjustments:?}, model {expected_adj:?}"
+        ));
+    }
+    if now.watermarks != model.watermarks {
+        v.push(format!(
+            "watermarks differ: store {:?}, model {:?}",
+            now.watermarks, model.watermarks
+        ));
+    }
+    let f = &model.facts;
+    let counts = [
+        ("attestations", f.attestations.len()),
+        ("aliases", f.aliases.len()),
+        ("bindings", f.bindings.len()),
+        ("sessions", f.sessions.len()),
+        ("health", f.health.len()),
+        ("earnings", f.earnings.len()),
+        ("probes", f.probes.len()),
+    ];
+    for (table, n) in counts {
+        let stored = now.fact_counts.get(table).copied().unwrap_or(-1);
+        if i64::try_from(n).ok() != Some(stored) {
+            v.push(format!("{table}: store has {stored} rows, model {n}"));
+        }
+    }
+    v
+}

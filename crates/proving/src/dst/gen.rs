@@ -1,0 +1,545 @@
+//! The scenario of one seed: a policy, a settlement config, one or two epochs,
+//! a small fleet, and the facts that fleet produces, cut into the batches a
+//! coordinator would send — each with the instant from which it can be sent.
+//!
+//! A batch becomes sendable at the time of its newest fact plus a latency
+//! (minutes mostly, days sometimes: late facts). Batches are sent in random
+//! order among the sendable ones, so facts about a machine can arrive before
+//! its attestation (the store rejects that batch whole and it is retried),
+//! and facts of an epoch can arrive after that epoch was first settled.
+//!
+//! Everything here is a pure function of the seed.
+
+use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
+use floorline_core::facts::EarningKind;
+use floorline_core::money::Ppm;
+use floorline_core::policy::{Allocation, Policy, Trust};
+use floorline_core::{EpochId, Timestamp};
+use floorline_engine::schedule::Mode;
+use floorline_store::Watermark;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+/// First epochs a seed can start at: a year end, a leap February, plain
+/// months. All of them (and the month after) are closed by late 2026, so the
+/// real `floorline` binary, which reads the system clock, can settle them too.
+const FIRST_EPOCHS: &[&str] = &["2025-12", "2024-02", "2026-02", "2026-06", "2026-09"];
+
+/// `(hardware model, reported GB)`; the last two are below every tier or not in the cap table.
+const HARDWARE: &[(&str, u32)] = &[
+    ("Mac14,2", 24),
+    ("Mac16,10", 32),
+    ("Mac16,7", 48),
+    ("Mac16,11", 64),
+    ("Mac16,11", 64),
+    ("Mac14,5", 96),
+    ("Mac15,9", 128),
+    ("Mac14,14", 192),
+    ("Mac15,14", 512),
+    ("Mac14,3", 16),
+    ("Unknown9,9", 64),
+];
+
+/// One batch of one kind of fact, as sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactBatch {
+    Attestations(Vec<Attestation>),
+    Aliases(Vec<Alias>),
+    Bindings(Vec<Binding>),
+    Sessions(Vec<Session>),
+    Health(Vec<Health>),
+    Earnings(Vec<Earning>),
+    Probes(Vec<Probe>),
+    Watermarks(Vec<Watermark>),
+}
+
+impl FactBatch {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FactBatch::Attestations(_) => "machines",
+            FactBatch::Aliases(_) => "aliases",
+            FactBatch::Bindings(_) => "bindings",
+            FactBatch::Sessions(_) => "sessions",
+            FactBatch::Health(_) => "health",
+            FactBatch::Earnings(_) => "earnings",
+            FactBatch::Probes(_) => "probes",
+            FactBatch::Watermarks(_) => "watermarks",
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            FactBatch::Attestations(v) => v.len(),
+            FactBatch::Aliases(v) => v.len(),
+            FactBatch::Bindings(v) => v.len(),
+            FactBatch::Sessions(v) => v.len(),
+            FactBatch::Health(v) => v.len(),
+            FactBatch::Earnings(v) => v.len(),
+            FactBatch::Probes(v) => v.len(),
+            FactBatch::Watermarks(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Dependency order of the final flush (a machine before what names it).
+    pub fn flush_rank(&self) -> u8 {
+        match self {
+            FactBatch::Attestations(_) => 0,
+            FactBatch::Aliases(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A batch and the instant from which the coordinator can send it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub batch: FactBatch,
+    pub release_ms: i64,
+}
+
+/// Everything one seed runs.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub policy: Policy,
+    pub mode: Mode,
+    pub settle_delay_ms: i64,
+    /// One or two consecutive epochs.
+    pub epochs: Vec<EpochId>,
+    pub start_ms: i64,
+    pub n_machines: usize,
+    pub accounts: Vec<String>,
+    pub batches: Vec<Planned>,
+    /// Number of steps before the final flush.
+    pub n_steps: usize,
+}
+
+impl Scenario {
+    pub fn first(&self) -> EpochId {
+        self.epochs
+            .first()
+            .copied()
+            .unwrap_or_else(|| epoch("2026-09"))
+    }
+
+    pub fn last(&self) -> EpochId {
+        self.epochs.last().copied().unwrap_or_else(|| self.first())
+    }
+}
+
+fn epoch(text: &str) -> EpochId {
+    text.parse().expect("the epoch table holds valid epoch ids")
+}
+
+/// Facts of every kind, before batching, each with its release instant.
+#[derive(Default)]
+struct Facts {
+    attestations: Vec<(i64, Attestation)>,
+    aliases: Vec<(i64, Alias)>,
+    bindings: Vec<(i64, Binding)>,
+    sessions: Vec<(i64, Session)>,
+    health: Vec<(i64, Health)>,
+    earnings: Vec<(i64, Earning)>,
+    probes: Vec<(i64, Probe)>,
+    watermarks: Vec<(i64, Watermark)>,
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp(ms)
+}
+
+/// Minutes mostly, hours often, days sometimes (late facts).
+fn latency(rng: &mut StdRng) -> i64 {
+    match rng.gen_range(0..100) {
+        0..=69 => rng.gen_range(0..2 * HOUR_MS),
+        70..=89 => rng.gen_range(2 * HOUR_MS..2 * DAY_MS),
+        _ => rng.gen_range(2 * DAY_MS..12 * DAY_MS),
+    }
+}
+
+fn policy(rng: &mut StdRng, n: usize) -> Policy {
+    let n = i64::try_from(n).unwrap_or(40);
+    let mut p = Policy {
+        // Tight pools on some seeds (the pool binds), ample ones on others.
+        pool_micro_usd: n
+            * if rng.gen_bool(0.4) {
+                rng.gen_range(2..8)
+            } else {
+                rng.gen_range(8..36)
+            }
+            * 1_000_000
+            + rng.gen_range(0..1_000_000),
+        allocation: if rng.gen_bool(0.5) {
+            Allocation::Priority
+        } else {
+            Allocation::Waterfill
+        },
+        workhorse_reserve: Ppm(*[0, 300_000, 500_000, 800_000].choose(rng).unwrap_or(&0)),
+        ..Policy::default()
+    };
+    if rng.gen_bool(0.3) {
+        p.account_cap = Ppm(*[200_000, 350_000, 500_000].choose(rng).unwrap_or(&0));
+    }
+    if rng.gen_bool(0.2) {
+        p.reduction_k = Ppm(500_000);
+    }
+    if rng.gen_bool(0.2) {
+        p.taper_enabled = true;
+        p.target_revenue_micro_usd = n * rng.gen_range(1..10) * 1_000_000;
+    }
+    if rng.gen_bool(0.1) {
+        p.require_tier_probe = true;
+    }
+    p
+}
+
+/// Builds the scenario of `seed`.
+pub fn scenario(rng: &mut StdRng) -> Scenario {
+    let first = epoch(FIRST_EPOCHS.choose(rng).copied().unwrap_or("2026-09"));
+    let epochs = if rng.gen_bool(0.6) {
+        vec![first, first.next()]
+    } else {
+        vec![first]
+    };
+    let n = rng.gen_range(5..=40usize);
+    let n_accounts = 1 + n / 3;
+    let accounts: Vec<String> = (0..n_accounts).map(|k| format!("acct-{k}")).collect();
+    let mode = match rng.gen_range(0..10) {
+        0..=6 => Mode::Live,
+        7..=8 => Mode::Preview,
+        _ => Mode::Off,
+    };
+    let settle_delay_ms = *[0, HOUR_MS, 6 * HOUR_MS, 3 * DAY_MS]
+        .choose(rng)
+        .unwrap_or(&0);
+    let policy = policy(rng, n);
+    let mut f = Facts::default();
+    let s1 = first.start().0;
+    let e1 = first.end().0;
+    for i in 0..n {
+        machine(rng, &mut f, i, &accounts, &epochs);
+    }
+    // Fact sources and their watermarks (half the seeds register none).
+    if rng.gen_bool(0.5) {
+        for source in ["coordinator", "prober"] {
+            let mut marks = vec![s1 + rng.gen_range(5..15) * DAY_MS];
+            for e in &epochs {
+                marks.push(e.end().0 + rng.gen_range(-HOUR_MS..2 * DAY_MS));
+            }
+            for up_to in marks {
+                let w = Watermark {
+                    source: source.to_string(),
+                    up_to: ts(up_to),
+                };
+                f.watermarks.push((up_to + rng.gen_range(0..HOUR_MS), w));
+            }
+        }
+    }
+    let mut batches = Vec::new();
+    cut(rng, &mut batches, f.attestations, FactBatch::Attestations);
+    cut(rng, &mut batches, f.aliases, FactBatch::Aliases);
+    cut(rng, &mut batches, f.bindings, FactBatch::Bindings);
+    cut(rng, &mut batches, f.sessions, FactBatch::Sessions);
+    cut(rng, &mut batches, f.health, FactBatch::Health);
+    cut(rng, &mut batches, f.earnings, FactBatch::Earnings);
+    cut(rng, &mut batches, f.probes, FactBatch::Probes);
+    for (release_ms, w) in f.watermarks {
+        batches.push(Planned {
+            batch: FactBatch::Watermarks(vec![w]),
+            release_ms,
+        });
+    }
+    batches.sort_by_key(|b| b.release_ms);
+    Scenario {
+        policy,
+        mode,
+        settle_delay_ms,
+        start_ms: s1 + rng.gen_range(8 * DAY_MS..(e1 - s1 - DAY_MS)),
+        epochs,
+        n_machines: n,
+        accounts,
+        batches,
+        n_steps: rng.gen_range(60..=160),
+    }
+}
+
+/// Sorts facts by release and cuts them into batches of 1–16.
+fn cut<T>(
+    rng: &mut StdRng,
+    out: &mut Vec<Planned>,
+    mut facts: Vec<(i64, T)>,
+    wrap: fn(Vec<T>) -> FactBatch,
+) {
+    facts.sort_by_key(|(r, _)| *r);
+    let mut it = facts.into_iter().peekable();
+    while it.peek().is_some() {
+        let size = rng.gen_range(1..=16);
+        let chunk: Vec<(i64, T)> = it.by_ref().take(size).collect();
+        let release_ms = chunk.iter().map(|(r, _)| *r).max().unwrap_or(0);
+        out.push(Planned {
+            batch: wrap(chunk.into_iter().map(|(_, x)| x).collect()),
+            release_ms,
+        });
+    }
+}
+
+/// One machine's facts over the scenario's epochs.
+fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epochs: &[EpochId]) {
+    let id = format!("m{i:02}");
+    let first = epochs.first().copied().unwrap_or_else(|| epoch("2026-09"));
+    let (s1, e1) = (first.start().0, first.end().0);
+    let &(model, gb) = HARDWARE.choose(rng).unwrap_or(&("Mac16,11", 64));
+    let trust = match rng.gen_range(0..20) {
+        0 => Trust::None,
+        1..=2 => Trust::SelfSigned,
+        _ => Trust::Hardware,
+    };
+    // Most machines are attested well before the epoch; some only near or after its end.
+    let attested_at = if rng.gen_bool(0.9) {
+        s1 - rng.gen_range(DAY_MS..60 * DAY_MS)
+    } else {
+        e1 + rng.gen_range(-2 * DAY_MS..5 * DAY_MS)
+    };
+    let attest = |at: i64, gb: u32| Attestation {
+        machine_id: id.clone(),
+        attested_at: ts(at),
+        hardware_model: model.to_string(),
+        reported_memory_gb: gb,
+        trust,
+        se_public_key: None,
+    };
+    let lat = latency(rng);
+    let attested_release = attested_at + lat;
+    let marks = Marks::of(f);
+    f.attestations
+        .push((attested_release, attest(attested_at, gb)));
+    if rng.gen_bool(0.1) {
+        // A re-attestation with another reported size.
+        let at = attested_at + rng.gen_range(DAY_MS..20 * DAY_MS);
+        let lat = latency(rng);
+        f.attestations
+            .push((at + lat, attest(at, gb.saturating_mul(2))));
+    }
+    let mut names = vec![id.clone()];
+    let mut ready = std::collections::HashMap::from([(id.clone(), attested_release)]);
+    for k in 0..rng.gen_range(0..=2) {
+        let key = format!("pk-{i}-{k}");
+        let from = attested_at + rng.gen_range(0..DAY_MS);
+        let release = (from + latency(rng)).max(attested_release);
+        ready.insert(key.clone(), release);
+        f.aliases.push((
+            release,
+            Alias {
+                provider_key: key.clone(),
+                machine_id: id.clone(),
+                from: ts(from),
+            },
+        ));
+        names.push(key);
+    }
+    let name = |rng: &mut StdRng| -> String {
+        if rng.gen_bool(0.7) {
+            id.clone()
+        } else {
+            names.choose(rng).cloned().unwrap_or_else(|| id.clone())
+        }
+    };
+    // Bindings: one owner, sometimes an ownership change mid-month, sometimes none.
+    let pick_account = |rng: &mut StdRng| accounts.choose(rng).cloned().unwrap_or_default();
+    let payout = |rng: &mut StdRng, account: &str| {
+        if rng.gen_bool(0.2) {
+            format!("pay-shared-{}", rng.gen_range(0..2))
+        } else {
+            format!("pay-{account}")
+        }
+    };
+    if rng.gen_bool(0.92) {
+        let from = s1 - rng.gen_range(DAY_MS..40 * DAY_MS);
+        let a = pick_account(rng);
+        let p = payout(rng, &a);
+        if rng.gen_bool(0.15) {
+            let to = s1 + rng.gen_range(3 * DAY_MS..25 * DAY_MS);
+            let b = pick_account(rng);
+            let q = payout(rng, &b);
+            f.bindings.push((
+                to + latency(rng),
+                Binding {
+                    machine_id: name(rng),
+                    account_id: a,
+                    payout_identity: p,
+                    from: ts(from),
+                    to: Some(ts(to)),
+                },
+            ));
+            f.bindings.push((
+                to + latency(rng),
+                Binding {
+                    machine_id: name(rng),
+                    account_id: b,
+                    payout_identity: q,
+                    from: ts(to),
+                    to: None,
+                },
+            ));
+        } else {
+            f.bindings.push((
+                from + latency(rng),
+                Binding {
+                    machine_id: name(rng),
+                    account_id: a,
+                    payout_identity: p,
+                    from: ts(from),
+                    to: None,
+                },
+            ));
+        }
+    }
+    // Sessions, health, earnings and probes per epoch.
+    for (k, e) in epochs.iter().enumerate() {
+        let (s, end) = (e.start().0, e.end().0);
+        // A quarter of the machines report their sessions days late (a
+        // coordinator shard catching up): they become eligible only after
+        // the first settlements, and are paid from what is left.
+        let late_reporter = rng.gen_bool(0.25);
+        let open = s - rng.gen_range(HOUR_MS..DAY_MS);
+        let close = end + rng.gen_range(0..2 * HOUR_MS);
+        let mut pieces = vec![(open, close)];
+        if rng.gen_bool(0.3) {
+            // An outage of up to four days: two sessions around it.
+            let cut = s + rng.gen_range(DAY_MS..(end - s - 5 * DAY_MS));
+            let back = cut + rng.gen_range(0..4 * DAY_MS);
+            pieces = vec![(open, cut), (back, close)];
+        }
+        for (j, (a, b)) in pieces.into_iter().enumerate() {
+            let disconnected = (b < end).then_some(b);
+            let session = Session {
+                session_id: format!("s-{i}-{k}-{j}"),
+                machine_id: name(rng),
+                connected_at: ts(a),
+                last_seen_at: Some(ts(b)),
+                disconnected_at: disconnected.map(ts),
+            };
+            let delay = if late_reporter {
+                rng.gen_range(2 * DAY_MS..10 * DAY_MS)
+            } else {
+                latency(rng)
+            };
+            f.sessions.push((b + delay, session));
+        }
+        if rng.gen_bool(0.15) {
+            let at = s + rng.gen_range(0..(end - s - DAY_MS));
+            let back = at + rng.gen_range(HOUR_MS..3 * DAY_MS);
+            for (t, healthy) in [(at, false), (back, true)] {
+                let h = Health {
+                    machine_id: name(rng),
+                    at: ts(t),
+                    healthy,
+                    reason: (!healthy).then(|| "thermal".to_string()),
+                };
+                f.health.push((t + latency(rng), h));
+            }
+        }
+        for j in 0..rng.gen_range(0..=4) {
+            let at = s - DAY_MS * 3 + rng.gen_range(0..(end - s + 3 * DAY_MS));
+            let owner_like = rng.gen_bool(0.1);
+            let consumer = if owner_like {
+                pick_account(rng)
+            } else {
+                format!("buyer-{}", rng.gen_range(0..5))
+            };
+            let kind = if rng.gen_bool(0.07) {
+                EarningKind::Probe
+            } else {
+                EarningKind::Inference
+            };
+            let amount = if rng.gen_bool(0.1) {
+                0
+            } else if rng.gen_bool(0.05) {
+                rng.gen_range(10_000_000..40_000_000)
+            } else {
+                rng.gen_range(50_000..2_500_000)
+            };
+            let earning = Earning {
+                job_id: format!("job-{i}-{k}-{j}"),
+                machine_id: name(rng),
+                consumer_account_id: consumer,
+                amount_micro_usd: amount,
+                kind,
+                pinned: rng.gen_bool(0.1),
+                model: rng.gen_bool(0.5).then(|| "llama-3-8b".to_string()),
+                at: ts(at),
+            };
+            f.earnings.push((at + latency(rng), earning));
+        }
+        if rng.gen_bool(0.85) {
+            let at = s + rng.gen_range(0..(end - s - DAY_MS));
+            let mut probes = vec![(at, true)];
+            if rng.gen_bool(0.1) {
+                probes.push((at + rng.gen_range(HOUR_MS..DAY_MS), false));
+            }
+            for (j, (t, passed)) in probes.into_iter().enumerate() {
+                let p = Probe {
+                    probe_id: format!("p-{i}-{k}-{j}"),
+                    machine_id: name(rng),
+                    at: ts(t),
+                    passed,
+                    failure: (!passed).then(|| "wrong_answer".to_string()),
+                    model: Some(model.to_string()),
+                    verified_memory_gb: (passed && rng.gen_bool(0.5)).then_some(gb),
+                };
+                f.probes.push((t + latency(rng), p));
+            }
+        }
+    }
+    // Most facts wait until the machine (and the alias they name) has been
+    // sent; a few go out regardless, and their batch is rejected until it has.
+    let mut settle = |release: &mut i64, name: &str| {
+        if rng.gen_bool(0.97) {
+            *release = (*release).max(ready.get(name).copied().unwrap_or(i64::MIN));
+        }
+    };
+    for (r, x) in f.bindings.iter_mut().skip(marks.bindings) {
+        settle(r, &x.machine_id);
+    }
+    for (r, x) in f.sessions.iter_mut().skip(marks.sessions) {
+        settle(r, &x.machine_id);
+    }
+    for (r, x) in f.health.iter_mut().skip(marks.health) {
+        settle(r, &x.machine_id);
+    }
+    for (r, x) in f.earnings.iter_mut().skip(marks.earnings) {
+        settle(r, &x.machine_id);
+    }
+    for (r, x) in f.probes.iter_mut().skip(marks.probes) {
+        settle(r, &x.machine_id);
+    }
+}
+
+/// Where one machine's facts start in each list.
+struct Marks {
+    bindings: usize,
+    sessions: usize,
+    health: usize,
+    earnings: usize,
+    probes: usize,
+}
+
+impl Marks {
+    fn of(f: &Facts) -> Marks {
+        Marks {
+            bindings: f.bindings.len(),
+            sessions: f.sessions.len(),
+            health: f.health.len(),
+            earnings: f.earnings.len(),
+            probes: f.probes.len(),
+        }
+    }
+}

@@ -1,0 +1,521 @@
+//! The steps of a trial that settle: manual live runs (forced or not, with an
+//! in-process failpoint armed or not), dry runs, previews, scheduler ticks,
+//! `verify`, rounds of concurrent settlers, and the final flush.
+//!
+//! Every outcome is judged by [`Trial::reconcile`]: a refusal must be the
+//! one the model predicts (epoch open, watermarks lagging); an injected
+//! failure must come from the armed failpoint; the runs that appeared in the
+//! store must be exactly the committed ones (`Ok`, or `Injected(AfterCommit)`),
+//! and each, taken in id order, must equal the model's plan at that point.
+
+use floorline_core::{EpochId, Plan};
+use floorline_engine::schedule::{Decision, Mode};
+use floorline_engine::{EngineError, RunSummary, SettleOptions};
+use floorline_store::{FailPoint, FailSpec, Mode as RunMode, Store, StoreError};
+use rand::seq::SliceRandom;
+use rand::Rng;
+
+use super::gen::DAY_MS;
+use super::{error_at, Checkpoint, Trial};
+
+/// What one settler answered: `Ok(Some)` a summary, `Ok(None)` a run the
+/// scheduler made (no summary), `Err` an error.
+pub(crate) type Outcome = Result<Option<RunSummary>, EngineError>;
+
+/// A refusal the model predicts before anything is attempted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    NotClosed,
+    Awaiting(Vec<String>),
+}
+
+fn refused_as(e: &EngineError, want: &Refusal, epoch: EpochId) -> bool {
+    match (e, want) {
+        (EngineError::NotClosed(x), Refusal::NotClosed) => *x == epoch,
+        (EngineError::AwaitingWatermarks { epoch: x, sources }, Refusal::Awaiting(s)) => {
+            *x == epoch && sources == s
+        }
+        _ => false,
+    }
+}
+
+impl Trial {
+    /// An epoch worth settling: one of the scenario's, sometimes the tick's candidate.
+    fn pick_epoch(&mut self) -> EpochId {
+        if self.rng.gen_bool(0.1) {
+            if let Some(e) = EpochId::containing(self.engine.now()) {
+                return e.previous();
+            }
+        }
+        let epochs = self.scenario.epochs.clone();
+        epochs
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or(self.scenario.first())
+    }
+
+    fn pick_failpoint(&mut self) -> FailSpec {
+        let point = FailPoint::ALL
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or(FailPoint::AfterPlan);
+        let skip = match point {
+            FailPoint::BetweenWrites => self.rng.gen_range(0..7),
+            // One hit per run: a skip of 1 arms a failpoint that never fires.
+            _ => u32::from(self.rng.gen_bool(0.1)),
+        };
+        error_at(point, skip)
+    }
+
+    /// The refusal a live settlement of `epoch` should meet now, if any.
+    pub(crate) fn refusal(&self, epoch: EpochId, force: bool) -> Option<Refusal> {
+        if self.clock.get() < epoch.end().0 {
+            return Some(Refusal::NotClosed);
+        }
+        let lagging = self.model.lagging(epoch);
+        (!force && !lagging.is_empty()).then_some(Refusal::Awaiting(lagging))
+    }
+
+    /// Judges the outcomes of settlers of `epoch` in `mode` (see the module docs).
+    pub(crate) async fn reconcile(
+        &mut self,
+        epoch: EpochId,
+        mode: RunMode,
+        outcomes: Vec<(Outcome, Option<FailSpec>)>,
+        refusal: Option<Refusal>,
+    ) -> Vec<String> {
+        let mut found = Vec::new();
+        let mut committed = 0usize;
+        let mut summaries = Vec::new();
+        for (outcome, armed) in outcomes {
+            if let Some(want) = &refusal {
+                match outcome {
+                    Err(e) if refused_as(&e, want, epoch) => self.report.refusals += 1,
+                    other => found.push(format!("expected refusal {want:?}, got {other:?}")),
+                }
+                continue;
+            }
+            match outcome {
+                Ok(summary) => {
+                    committed += 1;
+                    summaries.extend(summary);
+                }
+                Err(EngineError::Store(StoreError::Injected(p)))
+                    if armed.is_some_and(|a| a.point == p) =>
+                {
+                    *self.report.crash_points.entry(p.as_str()).or_insert(0) += 1;
+                    if p == FailPoint::AfterCommit {
+                        committed += 1;
+                    }
+                }
+                Err(e) => found.push(format!("unexpected error settling {epoch}: {e}")),
+            }
+        }
+        found.extend(self.take_new_runs(epoch, mode, committed).await);
+        for s in summaries {
+            let run = s
+                .run_id
+                .and_then(|id| self.model.runs.iter().find(|r| r.id == id));
+            match run {
+                Some(r) if r.manifest_sha256 == s.manifest_sha256 => {}
+                other => found.push(format!(
+                    "run summary {s:?} does not match the committed run {other:?}"
+                )),
+            }
+        }
+        found
+    }
+
+    /// Reads the runs the store gained, requires `n` of `(epoch, mode)`, and
+    /// checks each against the model in id order.
+    pub(crate) async fn take_new_runs(
+        &mut self,
+        epoch: EpochId,
+        mode: RunMode,
+        n: usize,
+    ) -> Vec<String> {
+        let mut found = Vec::new();
+        let last = self.model.runs.last().map_or(i64::MIN, |r| r.id);
+        let runs = match self.store.runs(None).await {
+            Ok(r) => r,
+            Err(e) => return vec![format!("reading runs: {e}")],
+        };
+        let fresh: Vec<_> = runs.into_iter().filter(|r| r.id > last).collect();
+        if fresh.len() != n {
+            found.push(format!(
+                "{} new settlement runs, {n} committed settlers: {:?}",
+                fresh.len(),
+                fresh
+                    .iter()
+                    .map(|r| (r.id, r.epoch, r.mode))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        for run in fresh {
+            if run.epoch != epoch || run.mode != mode {
+                found.push(format!(
+                    "run {} is {} {}, expected {epoch} {}",
+                    run.id,
+                    run.epoch,
+                    run.mode.as_str(),
+                    mode.as_str()
+                ));
+            }
+            let expected: Plan = match self.model.expected_plan(run.epoch, None) {
+                Ok(p) => p,
+                Err(e) => {
+                    found.push(format!("model plan of {}: {e}", run.epoch));
+                    continue;
+                }
+            };
+            if run.manifest_sha256 != expected.manifest_sha256
+                || run.granted_total_micro_usd != expected.granted_total_micro_usd
+                || run.already_settled_micro_usd != expected.already_settled_micro_usd
+            {
+                found.push(format!(
+                    "run {} of {}: manifest {} granted {} already {}; the model says {} / {} / {}",
+                    run.id,
+                    run.epoch,
+                    run.manifest_sha256,
+                    run.granted_total_micro_usd,
+                    run.already_settled_micro_usd,
+                    expected.manifest_sha256,
+                    expected.granted_total_micro_usd,
+                    expected.already_settled_micro_usd
+                ));
+            }
+            match self.store.run_plan_json(run.id).await {
+                Ok(text) => {
+                    let stored: serde_json::Value =
+                        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                    let want = serde_json::to_value(&expected).unwrap_or_default();
+                    if stored != want {
+                        found.push(format!(
+                            "run {}: the stored plan differs from the model's plan",
+                            run.id
+                        ));
+                    }
+                }
+                Err(e) => found.push(format!("reading the plan of run {}: {e}", run.id)),
+            }
+            if self.opts.trace {
+                let mut why = std::collections::BTreeMap::new();
+                for m in &expected.machines {
+                    for r in &m.reasons {
+                        *why.entry(r.as_str()).or_insert(0) += 1;
+                    }
+                }
+                eprintln!(
+                    "    run {} {} {}: already {} granted {} unallocated {} ({} eligible, {why:?})",
+                    run.id,
+                    run.epoch,
+                    run.mode.as_str(),
+                    expected.already_settled_micro_usd,
+                    expected.granted_total_micro_usd,
+                    expected.unallocated_micro_usd,
+                    expected.machines.iter().filter(|m| m.eligible).count()
+                );
+            }
+            self.model.commit_run(run.id, run.mode, &expected);
+            if run.mode == RunMode::Live {
+                self.report.settlements += 1;
+                self.checkpoints.push(Checkpoint {
+                    epoch: run.epoch,
+                    facts: self.model.facts.clone(),
+                });
+            } else {
+                self.report.previews += 1;
+            }
+        }
+        found
+    }
+
+    /// Arms `spec` on the trial's store for one call.
+    fn arm(&self, spec: Option<FailSpec>) {
+        self.store.set_failpoint(spec);
+    }
+
+    pub(crate) async fn settle_manual(&mut self) -> (String, Vec<String>) {
+        let epoch = self.pick_epoch();
+        let force = self.rng.gen_bool(0.5);
+        let armed = self.rng.gen_bool(0.4).then(|| self.pick_failpoint());
+        self.settle_once(epoch, force, armed, "dst-admin").await
+    }
+
+    pub(crate) async fn settle_once(
+        &mut self,
+        epoch: EpochId,
+        force: bool,
+        armed: Option<FailSpec>,
+        actor: &str,
+    ) -> (String, Vec<String>) {
+        let refusal = self.refusal(epoch, force);
+        self.arm(armed);
+        let opts = SettleOptions {
+            force,
+            dry_run: false,
+        };
+        let out = self.engine.settle(epoch, actor, opts).await.map(Some);
+        self.arm(None);
+        let found = self
+            .reconcile(epoch, RunMode::Live, vec![(out, armed)], refusal)
+            .await;
+        let name = match armed {
+            Some(a) => format!("settle {epoch} force={force} fail={}", a.point.as_str()),
+            None => format!("settle {epoch} force={force}"),
+        };
+        (name, found)
+    }
+
+    pub(crate) async fn dry_run(&mut self) -> (String, Vec<String>) {
+        let epoch = self.pick_epoch();
+        let force = self.rng.gen_bool(0.5);
+        let refusal = self.refusal(epoch, force);
+        let opts = SettleOptions {
+            force,
+            dry_run: true,
+        };
+        let out = self.engine.settle(epoch, "dst-admin", opts).await;
+        let mut found = Vec::new();
+        match (refusal, out) {
+            (Some(want), Err(e)) if refused_as(&e, &want, epoch) => {}
+            (None, Ok(s)) => match self.model.expected_plan(epoch, None) {
+                Ok(p)
+                    if p.manifest_sha256 == s.manifest_sha256
+                        && p.granted_total_micro_usd == s.granted_total_micro_usd
+                        && s.run_id.is_none() => {}
+                other => found.push(format!("dry run {s:?}, model {other:?}")),
+            },
+            (want, got) => found.push(format!("dry run: expected {want:?}, got {got:?}")),
+        }
+        found.extend(self.take_new_runs(epoch, RunMode::Live, 0).await);
+        (format!("dry-run {epoch}"), found)
+    }
+
+    pub(crate) async fn preview(&mut self) -> (String, Vec<String>) {
+        let epoch = self.pick_epoch();
+        let armed = self.rng.gen_bool(0.3).then(|| self.pick_failpoint());
+        self.arm(armed);
+        let out = self.engine.preview(epoch, "dst-admin").await.map(Some);
+        self.arm(None);
+        let found = self
+            .reconcile(epoch, RunMode::Preview, vec![(out, armed)], None)
+            .await;
+        (format!("preview {epoch}"), found)
+    }
+
+    /// What the scheduler should decide now (SPEC §6, restated).
+    fn expected_decision(&self) -> Option<Decision> {
+        let now = self.engine.now();
+        let epoch = EpochId::containing(now)?.previous();
+        let mode = self.scenario.mode;
+        if mode == Mode::Off {
+            return Some(Decision::Off);
+        }
+        let due_at = floorline_core::Timestamp(epoch.end().0 + self.scenario.settle_delay_ms);
+        if now < due_at {
+            return Some(Decision::NotYet { epoch, due_at });
+        }
+        let run_mode = if mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        if self.model.latest_run(epoch, run_mode).is_some() {
+            return Some(Decision::Done(epoch));
+        }
+        if mode == Mode::Live && !self.model.lagging(epoch).is_empty() {
+            return Some(Decision::AwaitingWatermarks(epoch));
+        }
+        Some(Decision::Settle(epoch))
+    }
+
+    pub(crate) async fn tick(&mut self) -> (String, Vec<String>) {
+        self.report.ticks += 1;
+        let expected = self.expected_decision();
+        let armed = self.rng.gen_bool(0.3).then(|| self.pick_failpoint());
+        self.arm(armed);
+        let out = self.engine.tick().await;
+        self.arm(None);
+        let run_mode = if self.scenario.mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        let name = format!("tick → {expected:?}");
+        let found = match expected {
+            Some(Decision::Settle(epoch)) => {
+                let outcome: Outcome = match out {
+                    Ok(Some(Decision::Settle(e))) if e == epoch => Ok(None),
+                    Ok(other) => Err(EngineError::Other(format!("tick decided {other:?}"))),
+                    Err(e) => Err(e),
+                };
+                self.reconcile(epoch, run_mode, vec![(outcome, armed)], None)
+                    .await
+            }
+            other => {
+                let mut found = Vec::new();
+                match out {
+                    Ok(d) if d == other => {}
+                    got => found.push(format!("tick: expected {other:?}, got {got:?}")),
+                }
+                let epoch = self.scenario.first();
+                found.extend(self.take_new_runs(epoch, run_mode, 0).await);
+                found
+            }
+        };
+        (name, found)
+    }
+
+    /// `verify` must say ok exactly when recomputing the latest live run
+    /// from today's facts reproduces its manifest.
+    pub(crate) async fn verify_epoch(&mut self, epoch: EpochId) -> Vec<String> {
+        self.report.verifies += 1;
+        let got = self.engine.verify(epoch).await;
+        let Some(last) = self.model.latest_run(epoch, RunMode::Live).cloned() else {
+            return match got {
+                Err(EngineError::NotFound(_)) => vec![],
+                other => vec![format!("verify of unsettled {epoch}: {other:?}")],
+            };
+        };
+        let recomputed = match self.model.expected_plan(epoch, Some(last.id)) {
+            Ok(p) => p,
+            Err(e) => return vec![format!("model plan: {e}")],
+        };
+        let ok = recomputed.manifest_sha256 == last.manifest_sha256;
+        match got {
+            Ok(r)
+                if r.ok == ok
+                    && r.recomputed_manifest_sha256 == recomputed.manifest_sha256
+                    && r.committed_manifest_sha256.as_deref()
+                        == Some(last.manifest_sha256.as_str())
+                    && r.stored_draws_manifest_sha256 == last.manifest_sha256
+                    && r.balance_mismatches.is_empty() =>
+            {
+                vec![]
+            }
+            other => vec![format!(
+                "verify {epoch}: expected ok={ok} (recomputed {}), got {other:?}",
+                recomputed.manifest_sha256
+            )],
+        }
+    }
+
+    pub(crate) async fn verify_step(&mut self) -> (String, Vec<String>) {
+        let epoch = self.pick_epoch();
+        let found = self.verify_epoch(epoch).await;
+        (format!("verify {epoch}"), found)
+    }
+
+    /// Several settlers, each with its own `Store::connect`, settle one epoch at once.
+    pub(crate) async fn concurrent(&mut self) -> (String, Vec<String>) {
+        self.report.concurrent_rounds += 1;
+        let epoch = self.pick_epoch();
+        let force = self.rng.gen_bool(0.7);
+        let n = match self.backend {
+            super::Backend::Postgres => 8,
+            super::Backend::Sqlite => 4,
+        };
+        let armed_at = self.rng.gen_bool(0.5).then(|| self.rng.gen_range(0..n));
+        let spec = self.pick_failpoint();
+        let refusal = self.refusal(epoch, force);
+        let mut tasks = Vec::new();
+        let mut found = Vec::new();
+        for i in 0..n {
+            let store = match Store::connect(&self.db.url).await {
+                Ok(s) => s,
+                Err(e) => {
+                    found.push(format!("settler {i} could not connect: {e}"));
+                    continue;
+                }
+            };
+            let armed = (armed_at == Some(i)).then_some(spec);
+            store.set_failpoint(armed);
+            let engine = floorline_engine::Engine::new(
+                store.clone(),
+                self.config.clone(),
+                self.clock.clone(),
+            );
+            let opts = SettleOptions {
+                force,
+                dry_run: false,
+            };
+            tasks.push(tokio::spawn(async move {
+                let out = engine.settle(epoch, &format!("settler-{i}"), opts).await;
+                store.close().await;
+                (out.map(Some), armed)
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok(o) => outcomes.push(o),
+                Err(e) => found.push(format!("settler task failed: {e}")),
+            }
+        }
+        found.extend(
+            self.reconcile(epoch, RunMode::Live, outcomes, refusal)
+                .await,
+        );
+        (format!("concurrent ×{n} {epoch} force={force}"), found)
+    }
+
+    /// Sends every remaining fact, settles every epoch once more, verifies.
+    pub(crate) async fn finish(&mut self) -> Vec<String> {
+        let mut found = Vec::new();
+        self.clock.set(self.scenario.last().end().0 + 40 * DAY_MS);
+        self.pending
+            .sort_by_key(|p| (p.batch.flush_rank(), p.release_ms));
+        loop {
+            let before = self.pending.len();
+            let mut i = 0;
+            while i < self.pending.len() {
+                let batch = self.pending.get(i).map(|p| p.batch.clone());
+                let Some(batch) = batch else { break };
+                let (sent, f) = self.send(&batch).await;
+                found.extend(f);
+                if sent == super::actions::Sent::Accepted {
+                    self.pending.remove(i);
+                } else {
+                    i += 1;
+                }
+            }
+            if self.pending.is_empty() || self.pending.len() == before {
+                break;
+            }
+        }
+        if !self.pending.is_empty() {
+            found.push(format!(
+                "{} batches could never be ingested: {:?}",
+                self.pending.len(),
+                self.pending.first().map(|p| &p.batch)
+            ));
+        }
+        for epoch in self.scenario.epochs.clone() {
+            let (_, f) = self.settle_once(epoch, true, None, "dst-final").await;
+            found.extend(f);
+        }
+        for epoch in self.scenario.epochs.clone() {
+            if let Ok(p) = self.model.expected_plan(epoch, None) {
+                for m in &p.machines {
+                    self.report.final_machines += 1;
+                    self.report.final_eligible += u64::from(m.eligible);
+                    for r in &m.reasons {
+                        let slot = self
+                            .report
+                            .final_excluded
+                            .entry(r.as_str().to_string())
+                            .or_insert(0);
+                        *slot += 1;
+                    }
+                }
+            }
+            found.extend(self.verify_epoch(epoch).await);
+            match self.engine.verify(epoch).await {
+                Ok(r) if r.ok => {}
+                other => found.push(format!("final verify of {epoch} is not ok: {other:?}")),
+            }
+        }
+        found
+    }
+}
