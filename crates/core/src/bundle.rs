@@ -200,6 +200,14 @@ fn text(errs: &mut Vec<Invalid>, path: &str, field: &str, v: Option<&str>) {
             format!("longer than {MAX_TEXT_LEN} bytes"),
         ));
     }
+    // PostgreSQL cannot store NUL in text: refuse it on every backend alike
+    // rather than answer 500 on one of them.
+    if v.is_some_and(|v| v.contains('\0')) {
+        errs.push(Invalid::new(
+            format!("{path}.{field}"),
+            "must not contain NUL characters",
+        ));
+    }
 }
 
 fn not_before(

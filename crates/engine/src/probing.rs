@@ -45,7 +45,10 @@ impl ProbeSource for StoreSource {
             .latest_attestations()
             .await
             .map_err(|e| SourceError(e.to_string()))?;
-        let evidence: std::collections::HashMap<String, i64> = std::collections::HashMap::new(); // FIXME(store): last probe per machine
+        let evidence = store
+            .last_probe_at()
+            .await
+            .map_err(|e| SourceError(e.to_string()))?;
         let targets = attestations
             .into_iter()
             .map(|a| ProbeTarget {

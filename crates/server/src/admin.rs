@@ -301,6 +301,10 @@ pub async fn explain(
 ) -> Result<Json<Explanation>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
+    // Outside the identifier charset no machine has the name; never query it.
+    if floorline_core::bundle::check_id(&machine).is_err() {
+        return Err(ApiError::not_found(format!("machine `{machine}`")));
+    }
     Ok(Json(state.engine.explain(epoch, &machine).await?))
 }
 

@@ -50,20 +50,27 @@ impl Caller {
     }
 }
 
-/// Extracts the bearer token, if the header is well formed.
+/// Extracts the bearer token, if the header is well formed: exactly one
+/// `Authorization` header, exactly `Bearer <key>`, the key one run of token
+/// characters (RFC 6750 `b64token`). Anything else is 401, never a guess:
+/// with two headers or two tokens a proxy and this server could each read a
+/// different one.
 pub fn bearer(parts: &Parts) -> Result<&str, ApiError> {
-    let header = parts
-        .headers
-        .get(AUTHORIZATION)
+    let mut headers = parts.headers.get_all(AUTHORIZATION).iter();
+    let header = headers
+        .next()
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <key>"))?;
+    if headers.next().is_some() {
+        return Err(ApiError::unauthorized("more than one Authorization header"));
+    }
     let text = header
         .to_str()
         .map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
     let token = text
         .strip_prefix("Bearer ")
-        .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <key>`"))?
-        .trim();
-    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <key>`"))?;
+    let b64token = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !token.bytes().all(b64token) {
         return Err(ApiError::unauthorized("malformed key"));
     }
     Ok(token)

@@ -7,6 +7,7 @@
 //! path; every page and asset is sent with a Content-Security-Policy that
 //! allows this origin only (no inline scripts, nothing from elsewhere).
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::Path;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
@@ -75,7 +76,11 @@ fn html(body: &'static str) -> Response {
         .into_response()
 }
 
-async fn asset(Path(name): Path<String>) -> Response {
+async fn asset(name: Result<Path<String>, PathRejection>) -> Response {
+    // A name that does not even decode (`%ff`) is no asset either.
+    let Ok(Path(name)) = name else {
+        return ApiError::not_found("no such asset").into_response();
+    };
     // Only names in the table: no path is ever joined, so no traversal.
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
         Some((_, ct, body)) => (

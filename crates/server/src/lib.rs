@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use floorline_core::facts::EpochFacts;
@@ -141,6 +141,60 @@ async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
+/// Longest framework rejection text carried into an error message.
+const MAX_REJECTION_TEXT: usize = 1024;
+
+/// Answers the framework writes itself — an unmatched method (405), a path
+/// or query that does not decode (400), a body over the limit met by a plain
+/// extractor (413), the request timeout (408) — carry plain text or nothing.
+/// This gives them the stable error body too; the handlers' own errors are
+/// JSON already and pass through untouched.
+async fn stable_error_body(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "timeout",
+        413 => "too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "bad_request",
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    // Keep what else the framework said (`Allow` on a 405).
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let limits = state.server.clone();
@@ -171,6 +225,7 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(limits.request_timeout_ms),
         ))
+        .layer(axum::middleware::map_response(stable_error_body))
         .with_state(state)
 }
 

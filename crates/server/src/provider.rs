@@ -5,6 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
+use floorline_core::bundle::check_id;
 use floorline_core::facts::{EpochFacts, Windows};
 use floorline_core::plan::Plan;
 use floorline_core::valuation::{available, Reason};
@@ -187,12 +188,16 @@ pub async fn machine(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let account = caller.provider_account()?.to_string();
+    let not_found = || ApiError::not_found(format!("no machine `{machine}` on this account"));
+    // A name outside the identifier charset names no machine; it never reaches
+    // the database (PostgreSQL refuses NUL in text with an error, not a miss).
+    if check_id(&machine).is_err() {
+        return Err(not_found());
+    }
     let own = own_machines(&state, &account).await?;
     let resolved = state.engine.store().resolve_machine(&machine).await?;
     let Some(id) = resolved.filter(|id| own.contains(id)) else {
-        return Err(ApiError::not_found(format!(
-            "no machine `{machine}` on this account"
-        )));
+        return Err(not_found());
     };
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;

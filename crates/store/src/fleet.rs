@@ -54,7 +54,22 @@ impl Store {
                 vec![],
             )
             .await?;
-        Ok(rows.into_iter().map(|(m,)| m).collect())
+        let mut ids: Vec<String> = rows.into_iter().map(|(m,)| m).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Each probed machine's latest probe time (the prober's evidence), one query.
+    pub async fn last_probe_at(&self) -> Result<std::collections::HashMap<String, i64>> {
+        let mut c = self.db.conn().await?;
+        let rows: Vec<(String, i64)> = c
+            .fetch_all(
+                "SELECT machine_id, MAX(at_ms) FROM probes GROUP BY machine_id",
+                vec![],
+            )
+            .await?;
+        Ok(rows.into_iter().collect())
     }
 
     /// Each machine's latest attestation (its hardware model and `se_public_key`).

@@ -28,6 +28,10 @@ pub(crate) fn check_actor(actor: &str, path: &str, errs: &mut Vec<Invalid>) {
             format!("must be 1–{MAX_TEXT_LEN} bytes, not blank"),
         ));
     }
+    // PostgreSQL cannot store NUL in text (a 500 there, verbatim on SQLite).
+    if actor.contains('\0') {
+        errs.push(Invalid::new(path, "must not contain NUL characters"));
+    }
 }
 
 /// One settlement run (live or preview).

@@ -23,11 +23,11 @@ use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Inputs per test.
-const NDJSON_CASES: u32 = 40_000;
-const CSV_CASES: u32 = 40_000;
+const NDJSON_CASES: u32 = 35_000;
+const CSV_CASES: u32 = 35_000;
 const LINES_BYTES_CASES: u32 = 30_000;
-const BATCH_CASES: u32 = 60_000;
-const BATCH_BYTES_CASES: u32 = 50_000;
+const BATCH_CASES: u32 = 40_000;
+const BATCH_BYTES_CASES: u32 = 60_000;
 
 /// The batch limit the batch fuzzing runs with (small, so it is reached).
 const MAX_ITEMS: usize = 6;
@@ -175,34 +175,35 @@ fn arb_special() -> BoxedStrategy<Value> {
 /// 2026-09-01T00:00:00Z in ms.
 const SEP_1: i64 = 1_788_220_800_000;
 
-fn value_of(f: F) -> BoxedStrategy<Value> {
-    let base: BoxedStrategy<Value> = match f {
+/// A value of the field's type that the checks accept, edge cases included
+/// (128-character ids, the far past and future, 1 024-byte text,
+/// `i64::MAX` amounts, `u32::MAX` memory).
+fn good_value(f: F) -> BoxedStrategy<Value> {
+    match f {
         F::Id => prop_oneof![
-            4 => prop::sample::select(vec!["m1", "m2", "pk-1", "alice", "j1", "s1", "p1"]).prop_map(|s| json!(s)),
-            2 => "[A-Za-z0-9._:@-]{1,10}".prop_map(Value::String),
-            1 => (126usize..=130).prop_map(|n| json!("i".repeat(n))),
+            8 => prop::sample::select(vec!["m1", "m2", "pk-1", "alice", "j1", "s1", "p1"]).prop_map(|s| json!(s)),
+            4 => "[A-Za-z0-9._:@-]{1,10}".prop_map(Value::String),
+            1 => Just(json!("i".repeat(128))),
         ]
         .boxed(),
         F::Machine => prop::sample::select(vec!["m1", "m2", "pk-1", "ghost"])
             .prop_map(|s| json!(s))
             .boxed(),
         F::Time | F::OptTime => prop_oneof![
-            8 => (0i64..90 * 86_400_000).prop_map(|ms| json!(Timestamp(SEP_1 + ms).to_rfc3339())),
+            12 => (0i64..90 * 86_400_000).prop_map(|ms| json!(Timestamp(SEP_1 + ms).to_rfc3339())),
             1 => prop::sample::select(vec![
-                "2026-10-01T00:00:00",
                 "2026-10-01T00:00:00+14:00",
                 "2026-10-31T23:59:60Z",
                 "0000-01-01T00:00:00Z",
                 "9999-12-31T23:59:59.999999999Z",
-                "2026-02-30T00:00:00Z",
-                "",
             ])
             .prop_map(|s| json!(s)),
         ]
         .boxed(),
         F::Text | F::OptText => prop_oneof![
-            4 => prop::sample::select(vec!["Mac16,11", "qwen-32b", "timeout", "disk full"]).prop_map(|s| json!(s)),
-            1 => (1022usize..=1026).prop_map(|n| json!("x".repeat(n))),
+            8 => prop::sample::select(vec!["Mac16,11", "qwen-32b", "timeout", "disk full", "a,b", "\"q\"", "line\nbreak"]).prop_map(|s| json!(s)),
+            1 => "\\PC{0,12}".prop_map(Value::String),
+            1 => Just(json!("x".repeat(1024))),
         ]
         .boxed(),
         F::Gb | F::OptGb => prop::sample::select(vec![0u64, 24, 64, 512, u64::from(u32::MAX)])
@@ -220,21 +221,57 @@ fn value_of(f: F) -> BoxedStrategy<Value> {
         F::EarningKind => prop::sample::select(vec!["inference", "probe", "base_reward"])
             .prop_map(|s| json!(s))
             .boxed(),
-    };
+    }
+}
+
+/// A value of the field's type that a check refuses.
+fn bad_value(f: F) -> BoxedStrategy<Value> {
+    match f {
+        F::Id | F::Machine => prop_oneof![
+            Just(json!("i".repeat(129))),
+            prop::sample::select(NASTY).prop_map(|s| json!(s)),
+        ]
+        .boxed(),
+        F::Time | F::OptTime => prop::sample::select(vec![
+            "2026-10-01T00:00:00",
+            "2026-02-30T00:00:00Z",
+            "",
+            "2026-10-01 00:00:00Z",
+        ])
+        .prop_map(|s| json!(s))
+        .boxed(),
+        F::Text | F::OptText => Just(json!("x".repeat(1025))).boxed(),
+        F::Amount => prop_oneof![Just(json!(-1)), Just(json!(i64::MIN))].boxed(),
+        _ => arb_special(),
+    }
+}
+
+/// A field's value: with `dirty`, now and then a refused value or one of
+/// another type; a `null` means "left out" (optional fields, or dirty input).
+fn value_of(f: F, dirty: bool) -> BoxedStrategy<Value> {
     let optional = matches!(f, F::OptTime | F::OptText | F::OptGb | F::OptBool);
-    prop_oneof![
-        10 => base.prop_map(Some),
-        1 => arb_special().prop_map(Some),
-        if optional { 3 } else { 1 } => Just(None),
-    ]
-    .prop_map(|v| v.unwrap_or(Value::Null))
-    .boxed()
+    let value = if dirty {
+        prop_oneof![
+            10 => good_value(f),
+            1 => bad_value(f),
+            1 => arb_special(),
+            if optional { 3 } else { 1 } => Just(Value::Null),
+        ]
+        .boxed()
+    } else if optional {
+        prop_oneof![3 => good_value(f), 1 => Just(Value::Null)].boxed()
+    } else {
+        good_value(f)
+    };
+    value
 }
 
 /// One fact of `kind` as a JSON object (a `null` value means "left out").
-fn arb_fact(kind: FactKind) -> BoxedStrategy<Value> {
-    let strategies: Vec<BoxedStrategy<Value>> =
-        fields(kind).iter().map(|(_, f)| value_of(*f)).collect();
+fn arb_fact(kind: FactKind, dirty: bool) -> BoxedStrategy<Value> {
+    let strategies: Vec<BoxedStrategy<Value>> = fields(kind)
+        .iter()
+        .map(|(_, f)| value_of(*f, dirty))
+        .collect();
     strategies
         .prop_map(move |values| {
             let mut map = Map::new();
@@ -314,24 +351,32 @@ fn render(v: &Value) -> String {
     text
 }
 
-/// Facts of one kind, each with up to two mutations.
+/// Facts of one kind: clean (two inputs in three), or dirty, with refused
+/// values, values of other types, and up to two mutations a fact.
 fn arb_facts(kind: FactKind, max: usize) -> BoxedStrategy<Vec<Value>> {
-    prop::collection::vec(
-        (arb_fact(kind), prop::collection::vec(arb_op(kind), 0..3)),
-        0..=max,
-    )
-    .prop_map(|facts| {
-        facts
-            .into_iter()
-            .map(|(mut f, ops)| {
-                for op in ops.iter().take(if ops.len() == 2 { 1 } else { 2 }) {
-                    apply(&mut f, op);
-                }
-                f
-            })
-            .collect()
-    })
-    .boxed()
+    prop::bool::weighted(0.35)
+        .prop_flat_map(move |dirty| {
+            let ops = if dirty { 0..3 } else { 0..1 };
+            prop::collection::vec(
+                (
+                    arb_fact(kind, dirty),
+                    prop::collection::vec(arb_op(kind), ops),
+                ),
+                0..=max,
+            )
+        })
+        .prop_map(|facts| {
+            facts
+                .into_iter()
+                .map(|(mut f, ops)| {
+                    for op in &ops {
+                        apply(&mut f, op);
+                    }
+                    f
+                })
+                .collect()
+        })
+        .boxed()
 }
 
 fn arb_kind() -> BoxedStrategy<FactKind> {
@@ -556,7 +601,7 @@ enum Line {
 
 fn arb_line(kind: FactKind) -> BoxedStrategy<Line> {
     prop_oneof![
-        8 => arb_facts(kind, 1).prop_map(|mut v| Line::Fact(v.pop().unwrap_or(Value::Null))),
+        12 => arb_facts(kind, 1).prop_map(|mut v| Line::Fact(v.pop().unwrap_or(Value::Null))),
         1 => prop::sample::select(vec!["", "   ", "\t", "\r"]).prop_map(Line::Blank),
         1 => prop_oneof![
             "\\PC{0,20}",
@@ -566,6 +611,21 @@ fn arb_line(kind: FactKind) -> BoxedStrategy<Line> {
             Just("{\"machine_id\": \"m1\"".to_string()),
         ]
         .prop_map(Line::Garbage),
+    ]
+    .boxed()
+}
+
+/// Lines of one kind: clean facts and blank lines mostly, garbage now and then.
+fn arb_lines(kind: FactKind) -> BoxedStrategy<Vec<Line>> {
+    prop_oneof![
+        2 => prop::collection::vec(
+            prop_oneof![
+                8 => arb_fact(kind, false).prop_map(Line::Fact),
+                1 => prop::sample::select(vec!["", "   ", "\t"]).prop_map(Line::Blank),
+            ],
+            1..6,
+        ),
+        1 => prop::collection::vec(arb_line(kind), 0..6),
     ]
     .boxed()
 }
@@ -686,13 +746,7 @@ fn csv_text(kind: FactKind, shape: &CsvShape, facts: &[Value]) -> String {
 #[test]
 fn fuzz_import_ndjson_all_kinds() {
     let mut runner = TestRunner::new(config(NDJSON_CASES, 0xE1_0001));
-    let strategy = arb_kind().prop_flat_map(|kind| {
-        (
-            Just(kind),
-            prop::collection::vec(arb_line(kind), 0..6),
-            any::<bool>(),
-        )
-    });
+    let strategy = arb_kind().prop_flat_map(|kind| (Just(kind), arb_lines(kind), any::<bool>()));
     let o = Outcomes::default();
     runner
         .run(&strategy, |(kind, lines, crlf)| {

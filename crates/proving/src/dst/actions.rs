@@ -152,10 +152,13 @@ impl Trial {
         }
     }
 
-    /// Sends a random handful of the released batches, in random order.
+    /// Sends a handful of the oldest released batches, shuffled (out of order).
     async fn send_released(&mut self, mut released: Vec<usize>) -> (String, Vec<String>) {
+        released.sort_by_key(|&i| self.pending.get(i).map(|p| p.release_ms));
+        let k = self.rng.gen_range(1..=12);
+        released.truncate(k + 6);
         released.shuffle(&mut self.rng);
-        released.truncate(self.rng.gen_range(1..=12));
+        released.truncate(k);
         if self.rng.gen_bool(0.7) {
             // Usually machines go before what names them; not always.
             released.sort_by_key(|&i| self.pending.get(i).map(|p| p.batch.flush_rank()));

@@ -20,6 +20,7 @@ use floorline_store::Watermark;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use std::collections::HashMap;
 
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 3_600_000;
@@ -243,9 +244,52 @@ pub fn scenario(rng: &mut StdRng) -> Scenario {
             }
         }
     }
+    // Machines first: a name is ready once the batch that defines it can be sent.
     let mut batches = Vec::new();
+    let mut ready: HashMap<String, i64> = HashMap::new();
     cut(rng, &mut batches, f.attestations, FactBatch::Attestations);
+    for b in &batches {
+        if let FactBatch::Attestations(v) = &b.batch {
+            for a in v {
+                let slot = ready.entry(a.machine_id.clone()).or_insert(b.release_ms);
+                *slot = (*slot).min(b.release_ms);
+            }
+        }
+    }
+    for (r, a) in &mut f.aliases {
+        *r = (*r).max(ready.get(&a.machine_id).copied().unwrap_or(i64::MIN));
+    }
+    let first_alias = batches.len();
     cut(rng, &mut batches, f.aliases, FactBatch::Aliases);
+    for b in batches.get(first_alias..).unwrap_or_default() {
+        if let FactBatch::Aliases(v) = &b.batch {
+            for a in v {
+                ready.insert(a.provider_key.clone(), b.release_ms);
+            }
+        }
+    }
+    // Most facts wait until the name they use is ready; a few go out
+    // regardless, and their batch is rejected whole until it is.
+    let wait = |rng: &mut StdRng, r: &mut i64, name: &str| {
+        if rng.gen_bool(0.97) {
+            *r = (*r).max(ready.get(name).copied().unwrap_or(i64::MIN));
+        }
+    };
+    f.bindings
+        .iter_mut()
+        .for_each(|(r, x)| wait(rng, r, &x.machine_id));
+    f.sessions
+        .iter_mut()
+        .for_each(|(r, x)| wait(rng, r, &x.machine_id));
+    f.health
+        .iter_mut()
+        .for_each(|(r, x)| wait(rng, r, &x.machine_id));
+    f.earnings
+        .iter_mut()
+        .for_each(|(r, x)| wait(rng, r, &x.machine_id));
+    f.probes
+        .iter_mut()
+        .for_each(|(r, x)| wait(rng, r, &x.machine_id));
     cut(rng, &mut batches, f.bindings, FactBatch::Bindings);
     cut(rng, &mut batches, f.sessions, FactBatch::Sessions);
     cut(rng, &mut batches, f.health, FactBatch::Health);
@@ -318,7 +362,6 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
     };
     let lat = latency(rng);
     let attested_release = attested_at + lat;
-    let marks = Marks::of(f);
     f.attestations
         .push((attested_release, attest(attested_at, gb)));
     if rng.gen_bool(0.1) {
@@ -329,12 +372,10 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
             .push((at + lat, attest(at, gb.saturating_mul(2))));
     }
     let mut names = vec![id.clone()];
-    let mut ready = std::collections::HashMap::from([(id.clone(), attested_release)]);
     for k in 0..rng.gen_range(0..=2) {
         let key = format!("pk-{i}-{k}");
         let from = attested_at + rng.gen_range(0..DAY_MS);
         let release = (from + latency(rng)).max(attested_release);
-        ready.insert(key.clone(), release);
         f.aliases.push((
             release,
             Alias {
@@ -497,49 +538,6 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                 };
                 f.probes.push((t + latency(rng), p));
             }
-        }
-    }
-    // Most facts wait until the machine (and the alias they name) has been
-    // sent; a few go out regardless, and their batch is rejected until it has.
-    let mut settle = |release: &mut i64, name: &str| {
-        if rng.gen_bool(0.97) {
-            *release = (*release).max(ready.get(name).copied().unwrap_or(i64::MIN));
-        }
-    };
-    for (r, x) in f.bindings.iter_mut().skip(marks.bindings) {
-        settle(r, &x.machine_id);
-    }
-    for (r, x) in f.sessions.iter_mut().skip(marks.sessions) {
-        settle(r, &x.machine_id);
-    }
-    for (r, x) in f.health.iter_mut().skip(marks.health) {
-        settle(r, &x.machine_id);
-    }
-    for (r, x) in f.earnings.iter_mut().skip(marks.earnings) {
-        settle(r, &x.machine_id);
-    }
-    for (r, x) in f.probes.iter_mut().skip(marks.probes) {
-        settle(r, &x.machine_id);
-    }
-}
-
-/// Where one machine's facts start in each list.
-struct Marks {
-    bindings: usize,
-    sessions: usize,
-    health: usize,
-    earnings: usize,
-    probes: usize,
-}
-
-impl Marks {
-    fn of(f: &Facts) -> Marks {
-        Marks {
-            bindings: f.bindings.len(),
-            sessions: f.sessions.len(),
-            health: f.health.len(),
-            earnings: f.earnings.len(),
-            probes: f.probes.len(),
         }
     }
 }

@@ -288,7 +288,7 @@ impl Model {
                 }
                 let Some(items) = self.resolved(v, |b| &b.machine_id, |b, m| b.machine_id = m)
                 else {
-                    return IngestExpect::Invalid("unknown machine".into());
+                    return IngestExpect::Invalid(self.unknown(v.iter().map(|b| &b.machine_id)));
                 };
                 let keyed: Vec<_> = items
                     .into_iter()
@@ -325,7 +325,7 @@ impl Model {
                 }
                 let Some(items) = self.resolved(v, |s| &s.machine_id, |s, m| s.machine_id = m)
                 else {
-                    return IngestExpect::Invalid("unknown machine".into());
+                    return IngestExpect::Invalid(self.unknown(v.iter().map(|s| &s.machine_id)));
                 };
                 let keyed = items
                     .into_iter()
@@ -339,7 +339,7 @@ impl Model {
                 }
                 let Some(items) = self.resolved(v, |h| &h.machine_id, |h, m| h.machine_id = m)
                 else {
-                    return IngestExpect::Invalid("unknown machine".into());
+                    return IngestExpect::Invalid(self.unknown(v.iter().map(|h| &h.machine_id)));
                 };
                 let keyed = items
                     .into_iter()
@@ -359,7 +359,7 @@ impl Model {
                 }
                 let Some(items) = self.resolved(v, |e| &e.machine_id, |e, m| e.machine_id = m)
                 else {
-                    return IngestExpect::Invalid("unknown machine".into());
+                    return IngestExpect::Invalid(self.unknown(v.iter().map(|e| &e.machine_id)));
                 };
                 let keyed = items.into_iter().map(|e| (e.job_id.clone(), e)).collect();
                 self.commit_kind(keyed, |m| &mut m.facts.earnings)
@@ -373,7 +373,7 @@ impl Model {
                 }
                 let Some(items) = self.resolved(v, |p| &p.machine_id, |p, m| p.machine_id = m)
                 else {
-                    return IngestExpect::Invalid("unknown machine".into());
+                    return IngestExpect::Invalid(self.unknown(v.iter().map(|p| &p.machine_id)));
                 };
                 let keyed = items.into_iter().map(|p| (p.probe_id.clone(), p)).collect();
                 self.commit_kind(keyed, |m| &mut m.facts.probes)
@@ -402,6 +402,14 @@ impl Model {
             duplicates,
             conflicts,
         }
+    }
+
+    /// Names the first machine name that resolves to nothing.
+    fn unknown<'a>(&self, mut names: impl Iterator<Item = &'a String>) -> String {
+        names.find(|n| self.resolve(n).is_none()).map_or_else(
+            || "unknown machine".into(),
+            |n| format!("unknown machine {n}"),
+        )
     }
 
     /// Copies of `items` with machine names resolved; `None` if any is unknown.

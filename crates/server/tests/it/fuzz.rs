@@ -317,6 +317,7 @@ pub fn check_error_body(status: StatusCode, body: &Value) -> Result<(), String> 
         401 => &["unauthorized"][..],
         403 => &["forbidden"][..],
         404 => &["not_found"][..],
+        405 => &["method_not_allowed"][..],
         408 => &["timeout"][..],
         409 => &["conflict"][..],
         413 => &["too_large"][..],
