@@ -75,6 +75,8 @@ struct Rows {
 /// A router over a fresh SQLite file, an ingest key, and a second
 /// connection that watches the file.
 pub struct Fixture {
+    /// Answers seen by [`Fixture::check`], by status code.
+    pub statuses: std::collections::BTreeMap<u16, usize>,
     pub app: Router,
     pub ingest: String,
     pub state: AppState,
@@ -106,6 +108,7 @@ impl Fixture {
         });
         let app = floorline_server::router(state.clone());
         let mut f = Fixture {
+            statuses: Default::default(),
             app,
             ingest,
             state,
@@ -238,6 +241,7 @@ impl Fixture {
             .ok()
             .and_then(|v| v.as_array().map(Vec::len));
         let (status, answer) = self.post(kind.as_str(), body.clone());
+        *self.statuses.entry(status.as_u16()).or_default() += 1;
         let after = self.rows();
         let shown = || {
             String::from_utf8_lossy(&body)
@@ -396,45 +400,85 @@ fn fields(kind: FactKind) -> &'static [&'static str] {
     }
 }
 
-/// A value that fits `field` most of the time.
-fn value_for(field: &'static str) -> BoxedStrategy<Value> {
-    let good: BoxedStrategy<Value> = match field {
-        "machine_id" => prop::sample::select(vec!["m1", "m2", "pk-1", "m3", "ghost"])
-            .prop_map(|s| json!(s))
-            .boxed(),
-        "provider_key" => prop::sample::select(vec!["pk-1", "pk-2", "m2", "pk-3"])
-            .prop_map(|s| json!(s))
-            .boxed(),
-        "attested_at" | "from" | "to" | "connected_at" | "last_seen_at" | "disconnected_at"
-        | "at" | "up_to" => (0i64..90)
-            .prop_map(|d| json!(Timestamp(1_788_220_800_000 + d * 43_200_000).to_rfc3339()))
-            .boxed(),
-        "hardware_model" | "se_public_key" | "reason" | "model" | "failure" => {
-            prop::sample::select(vec!["Mac16,11", "qwen-32b", "'; DROP TABLE earnings; --"])
-                .prop_map(|s| json!(s))
-                .boxed()
-        }
-        "reported_memory_gb" | "verified_memory_gb" => {
-            prop::sample::select(vec![16u32, 24, 64, 512])
+fn day(d: i64) -> Value {
+    json!(Timestamp(1_788_220_800_000 + d * 86_400_000).to_rfc3339())
+}
+
+/// A value the store accepts for `field` of `kind`, given the fixture's fleet
+/// (`m1` bound from 2026-01-01 on, `m2` unbound, `pk-1` → `m1`): new keys
+/// mostly, re-sent and conflicting ones now and then. Times that must be in
+/// order are drawn in [`clean_fact`].
+fn clean_value(kind: FactKind, field: &'static str) -> BoxedStrategy<Value> {
+    let pick = |v: Vec<&'static str>| prop::sample::select(v).prop_map(|s| json!(s)).boxed();
+    let numbered = |prefix: &'static str| {
+        (0u32..5_000)
+            .prop_map(move |n| json!(format!("{prefix}{n}")))
+            .boxed()
+    };
+    match (kind, field) {
+        (FactKind::Machines, "machine_id") => numbered("m-"),
+        (FactKind::Bindings, "machine_id") => Just(json!("m2")).boxed(),
+        (_, "machine_id") => pick(vec!["m1", "m2", "pk-1"]),
+        (_, "provider_key") => numbered("pk-n"),
+        (_, "session_id") => numbered("s"),
+        (_, "job_id") => numbered("j"),
+        (_, "probe_id") => numbered("p"),
+        (_, "source") => pick(vec!["coordinator", "billing", "probe"]),
+        (_, "account_id") => pick(vec!["alice", "bob"]),
+        (_, "payout_identity") => pick(vec!["pay-alice", "pay-bob"]),
+        (_, "consumer_account_id") => pick(vec!["carol", "dave", "alice"]),
+        (_, "hardware_model" | "se_public_key" | "reason" | "model" | "failure") => prop_oneof![
+            4 => pick(vec!["Mac16,11", "qwen-32b", "'; DROP TABLE earnings; --", "\" OR 1=1"]),
+            1 => "\\PC{0,12}".prop_map(Value::String),
+            1 => Just(json!("x".repeat(1024))),
+        ]
+        .boxed(),
+        (_, "reported_memory_gb" | "verified_memory_gb") => {
+            prop::sample::select(vec![0u32, 16, 24, 64, 512, u32::MAX])
                 .prop_map(|n| json!(n))
                 .boxed()
         }
-        "trust" => prop::sample::select(vec!["none", "self_signed", "hardware"])
-            .prop_map(|s| json!(s))
-            .boxed(),
-        "amount_micro_usd" => (0i64..10_000_000).prop_map(|n| json!(n)).boxed(),
-        "kind" => prop::sample::select(vec!["inference", "probe", "base_reward"])
-            .prop_map(|s| json!(s))
-            .boxed(),
-        "healthy" | "pinned" | "passed" => any::<bool>().prop_map(Value::Bool).boxed(),
-        _ => prop_oneof![
-            3 => (0u32..40).prop_map(|n| json!(format!("id-{n}"))),
-            1 => Just(json!("floor:x")),
-        ]
+        (_, "trust") => pick(vec!["none", "self_signed", "hardware"]),
+        (_, "amount_micro_usd") => {
+            prop_oneof![8 => (0i64..10_000_000).prop_map(|n| json!(n)), 1 => Just(json!(i64::MAX))]
+                .boxed()
+        }
+        (_, "kind") => pick(vec!["inference", "probe", "base_reward"]),
+        (_, "healthy" | "pinned" | "passed") => any::<bool>().prop_map(Value::Bool).boxed(),
+        _ => (0i64..90).prop_map(day).boxed(),
+    }
+}
+
+/// A value of any sort for `field`: refused ones (unknown machines, reserved
+/// job ids, ids outside the charset, negative amounts) and other types.
+fn dirty_value(kind: FactKind, field: &'static str) -> BoxedStrategy<Value> {
+    let bad: BoxedStrategy<Value> = match field {
+        "machine_id"
+        | "provider_key"
+        | "session_id"
+        | "job_id"
+        | "probe_id"
+        | "source"
+        | "account_id"
+        | "payout_identity"
+        | "consumer_account_id" => prop::sample::select(vec![
+            "m3",
+            "ghost",
+            "m2",
+            "floor:x",
+            "m 1",
+            "m\u{0}",
+            "\" OR 1=1",
+            "",
+        ])
+        .prop_map(|s| json!(s))
         .boxed(),
+        "amount_micro_usd" => Just(json!(-1)).boxed(),
+        _ => Just(json!("x".repeat(1025))).boxed(),
     };
     prop_oneof![
-        12 => good,
+        8 => clean_value(kind, field),
+        1 => bad,
         1 => arb_special(),
     ]
     .boxed()
@@ -468,12 +512,67 @@ fn arb_special() -> BoxedStrategy<Value> {
     .boxed()
 }
 
-fn arb_fact(kind: FactKind) -> BoxedStrategy<Value> {
+/// A fact the store takes (times in order, optional fields now and then).
+fn clean_fact(kind: FactKind) -> BoxedStrategy<Value> {
     let strategies: Vec<BoxedStrategy<Option<Value>>> = fields(kind)
         .iter()
-        .map(|f| prop::option::weighted(0.95, value_for(f)).boxed())
+        .map(|f| {
+            let optional = matches!(
+                *f,
+                "to" | "last_seen_at"
+                    | "disconnected_at"
+                    | "reason"
+                    | "model"
+                    | "failure"
+                    | "verified_memory_gb"
+                    | "se_public_key"
+                    | "pinned"
+            );
+            if optional {
+                prop::option::weighted(0.6, clean_value(kind, f)).boxed()
+            } else {
+                clean_value(kind, f).prop_map(Some).boxed()
+            }
+        })
         .collect();
-    (strategies, prop::option::weighted(0.05, arb_special()))
+    (strategies, 0i64..90, 0i64..30, 0i64..30)
+        .prop_map(move |(values, start, a, b)| {
+            let mut map = Map::new();
+            for (name, v) in fields(kind).iter().zip(values) {
+                if let Some(v) = v {
+                    map.insert((*name).to_string(), v);
+                }
+            }
+            // Ordered times: a binding lasts a day (so bindings never overlap),
+            // a session is seen and ends after it began.
+            match kind {
+                FactKind::Bindings => {
+                    map.insert("from".into(), day(start));
+                    map.insert("to".into(), day(start + 1));
+                }
+                FactKind::Sessions => {
+                    map.insert("connected_at".into(), day(start));
+                    for (k, d) in [("last_seen_at", a), ("disconnected_at", b)] {
+                        if map.contains_key(k) {
+                            map.insert(k.into(), day(start + d));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            Value::Object(map)
+        })
+        .boxed()
+}
+
+/// A fact with any field left out, refused, or of another type, and now and
+/// then a key no fact has.
+fn dirty_fact(kind: FactKind) -> BoxedStrategy<Value> {
+    let strategies: Vec<BoxedStrategy<Option<Value>>> = fields(kind)
+        .iter()
+        .map(|f| prop::option::weighted(0.9, dirty_value(kind, f)).boxed())
+        .collect();
+    (strategies, prop::option::weighted(0.1, arb_special()))
         .prop_map(move |(values, extra)| {
             let mut map = Map::new();
             for (name, v) in fields(kind).iter().zip(values) {
@@ -489,6 +588,10 @@ fn arb_fact(kind: FactKind) -> BoxedStrategy<Value> {
         .boxed()
 }
 
+fn arb_fact(kind: FactKind) -> BoxedStrategy<Value> {
+    prop_oneof![4 => clean_fact(kind), 1 => dirty_fact(kind)].boxed()
+}
+
 #[derive(Debug, Clone)]
 enum Shape {
     Facts(Vec<Value>, Option<(usize, &'static str)>),
@@ -499,7 +602,12 @@ enum Shape {
 
 fn arb_body(kind: FactKind) -> BoxedStrategy<Shape> {
     prop_oneof![
-        14 => (
+        8 => (
+            prop::collection::vec(clean_fact(kind), 0..=MAX_BATCH_ITEMS),
+            Just(None),
+        )
+            .prop_map(|(f, cut)| Shape::Facts(f, cut)),
+        6 => (
             prop::collection::vec(arb_fact(kind), 0..=MAX_BATCH_ITEMS + 1),
             prop::option::weighted(0.1, (any::<usize>(), prop::sample::select(vec!["", "]", ",", "\u{0}", "1e400", "\""]))),
         )
@@ -548,6 +656,16 @@ fn fuzz_router(kinds: &'static [FactKind], seed: u64) {
             f.borrow_mut().check(kind, body_bytes(&body))
         })
         .unwrap();
+    // Enough of both kinds of answer, or the generator has gone stale.
+    let statuses = &f.borrow().statuses;
+    let total: usize = statuses.values().sum();
+    let ok = statuses.get(&200).copied().unwrap_or(0);
+    eprintln!("{kinds:?}: {total} requests, by status {statuses:?}");
+    assert!(
+        ok * 100 >= total * 20,
+        "under 20% of the requests were accepted"
+    );
+    assert!((total - ok) * 100 >= total * 20, "under 20% were refused");
 }
 
 #[test]

@@ -1008,3 +1008,91 @@ fn framework_rejections_carry_the_stable_error_body() {
         assert!(!answer.to_string().contains("sqlx"), "{answer}");
     }
 }
+
+/// The PostgreSQL server the store's conformance suite uses too.
+fn pg_admin_url() -> String {
+    std::env::var("FLOORLINE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+#[tokio::test]
+async fn nul_bytes_never_reach_postgres() {
+    use sqlx::Connection;
+    use tower::ServiceExt;
+
+    let admin_url = pg_admin_url();
+    let name = format!("floorline_hostile_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is not reachable: {e}"));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let outcome = tokio::spawn(async move {
+        let store = floorline_store::Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        // Why the edges must refuse NUL: PostgreSQL fails the query outright.
+        assert!(store.resolve_machine("m\0").await.is_err());
+        let config = floorline_engine::config::Config::load("", "floorline.toml", Vec::new()).unwrap();
+        let clock = std::sync::Arc::new(floorline_engine::clock::FixedClock(
+            Timestamp::parse(super::harness::NOW).unwrap(),
+        ));
+        let engine = floorline_engine::Engine::new(store.clone(), config, clock);
+        let (_, admin) = engine.create_key(Role::Admin, None).await.unwrap();
+        let (_, ingest) = engine.create_key(Role::Ingest, None).await.unwrap();
+        let (_, alice) = engine.create_key(Role::Provider, Some("alice")).await.unwrap();
+        let app = floorline_server::router(floorline_server::AppState::new(engine));
+        let call = |method: &str, path: &str, key: &str, body: Value| {
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::from(if body.is_null() {
+                    Vec::new()
+                } else {
+                    body.to_string().into_bytes()
+                }))
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            }
+        };
+        let (status, body) = call("POST", "/v1/ingest/machines", &ingest, json!([valid_fact("machines")])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut nul_model = valid_fact("machines");
+        nul_model["hardware_model"] = json!("Mac\u{0}16");
+        for (method, path, key, body, want) in [
+            ("POST", "/v1/ingest/machines", &ingest, json!([nul_model]), StatusCode::UNPROCESSABLE_ENTITY),
+            ("POST", "/v1/ingest/machines", &ingest, json!([{"machine_id": "m\u{0}", "attested_at": "2026-10-02T00:00:00Z", "reported_memory_gb": 64, "trust": "hardware"}]), StatusCode::UNPROCESSABLE_ENTITY),
+            ("POST", "/v1/admin/adjustments", &admin, json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "a\u{0}b"}), StatusCode::UNPROCESSABLE_ENTITY),
+            ("GET", "/v1/provider/machines/m9%00", &alice, Value::Null, StatusCode::NOT_FOUND),
+            ("GET", "/v1/admin/epochs/2026-10/machines/m9%00/explain", &admin, Value::Null, StatusCode::NOT_FOUND),
+        ] {
+            let (status, answer) = call(method, path, key, body).await;
+            assert_error(status, &answer, want, if want == StatusCode::NOT_FOUND { "not_found" } else { "invalid" });
+        }
+        store.close().await;
+    })
+    .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
