@@ -314,7 +314,7 @@ impl Trial {
             backend,
             opts: opts.clone(),
             rng,
-            model: Model::new(floorline_core::Policy { min_uptime: floorline_core::money::Ppm(850_000), ..scenario.policy.clone() }),
+            model: Model::new(scenario.policy.clone()),
             pending: scenario.batches.clone(),
             scenario,
             db,
