@@ -385,7 +385,7 @@ pub(crate) async fn export_bundle(
         .collect::<Result<Vec<_>>>()?;
     Ok(Bundle {
         epoch,
-        policy: Some(full_patch(policy)),
+        policy: Some(PolicyPatch::from(policy)),
         machines: raw.attestations,
         aliases,
         bindings: raw.bindings,
@@ -396,31 +396,4 @@ pub(crate) async fn export_bundle(
         prior_draws: raw.prior_draws,
         previous_totals: raw.previous_totals,
     })
-}
-
-/// A patch that sets every key of `p` (so the bundle replays under `p` exactly).
-pub fn full_patch(p: &Policy) -> PolicyPatch {
-    PolicyPatch {
-        reduction_k: Some(p.reduction_k),
-        pool_micro_usd: Some(p.pool_micro_usd),
-        workhorse_reserve: Some(p.workhorse_reserve),
-        workhorse_min_gb: Some(p.workhorse_min_gb),
-        workhorse_max_gb: Some(p.workhorse_max_gb),
-        account_cap: Some(p.account_cap),
-        allocation: Some(p.allocation),
-        min_uptime: Some(p.min_uptime),
-        full_uptime: Some(p.full_uptime),
-        grace_ms: Some(p.grace_ms),
-        work_window_days: Some(p.work_window_days),
-        min_trust: Some(p.min_trust),
-        unknown_model_cap_gb: Some(p.unknown_model_cap_gb),
-        require_tier_probe: Some(p.require_tier_probe),
-        tiers: Some(p.tiers.clone()),
-        model_caps: Some(p.model_caps.clone()),
-        taper_enabled: Some(p.taper_enabled),
-        launch_date: p.launch_date.clone(),
-        calendar_residual: Some(p.calendar_residual),
-        target_revenue_micro_usd: Some(p.target_revenue_micro_usd),
-        cliff_max_drop: Some(p.cliff_max_drop),
-    }
 }
