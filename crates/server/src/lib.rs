@@ -36,12 +36,78 @@ use tower_http::timeout::TimeoutLayer;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// How long a live estimate is reused before it is recomputed.
+/// How long a live estimate is served before a recomputation starts. While
+/// it runs (seconds for a large fleet), callers keep getting the previous
+/// estimate: a provider page never waits for the fleet to be re-planned.
 pub const ESTIMATE_TTL: Duration = Duration::from_secs(60);
 /// Settled plans kept parsed in memory.
 pub const PLAN_CACHE_ENTRIES: usize = 24;
 
-type Estimate = Arc<(EpochFacts, Plan)>;
+/// The live estimate of the open epoch: the facts as stored, the plan under
+/// the "connections stay up" assumption, and where each machine sits in both
+/// (a provider view looks up its handful of machines, never scans the fleet).
+pub struct Estimate {
+    pub facts: EpochFacts,
+    pub plan: Plan,
+    /// machine id → (index in `plan.machines`, index in `plan.context.valuations`,
+    /// index in `facts.machines` if the machine has stored facts).
+    index: HashMap<String, (usize, usize, Option<usize>)>,
+}
+
+impl Estimate {
+    /// Indexes `facts` and `plan` by machine id.
+    pub fn new(facts: EpochFacts, plan: Plan) -> Estimate {
+        let valuation: HashMap<&str, usize> = plan
+            .context
+            .valuations
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (v.machine_id.as_str(), k))
+            .collect();
+        let stored: HashMap<&str, usize> = facts
+            .machines
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (m.machine_id.as_str(), k))
+            .collect();
+        let index = plan
+            .machines
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| {
+                let v = *valuation.get(m.machine_id.as_str())?;
+                let f = stored.get(m.machine_id.as_str()).copied();
+                Some((m.machine_id.clone(), (k, v, f)))
+            })
+            .collect();
+        Estimate { facts, plan, index }
+    }
+
+    /// One machine's plan line, valuation and stored facts.
+    pub fn machine(
+        &self,
+        machine_id: &str,
+    ) -> Option<(
+        &floorline_core::plan::PlanMachine,
+        &floorline_core::valuation::Valuation,
+        Option<&floorline_core::facts::MachineFacts>,
+    )> {
+        let &(p, v, f) = self.index.get(machine_id)?;
+        Some((
+            self.plan.machines.get(p)?,
+            self.plan.context.valuations.get(v)?,
+            f.and_then(|f| self.facts.machines.get(f)),
+        ))
+    }
+}
+
+/// The cached estimate and when it was computed.
+#[derive(Default)]
+struct EstimateSlot {
+    current: Option<(EpochId, Instant, Arc<Estimate>)>,
+    /// A background recomputation is running.
+    refreshing: bool,
+}
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -49,7 +115,9 @@ pub struct AppState {
     pub engine: Engine,
     pub metrics: Arc<Metrics>,
     pub server: ServerConfig,
-    estimate: Arc<Mutex<Option<(EpochId, Instant, Estimate)>>>,
+    estimate: Arc<std::sync::Mutex<EstimateSlot>>,
+    /// Held while an estimate is computed, so only one computation runs.
+    computing: Arc<Mutex<()>>,
     plans: Arc<Mutex<HashMap<i64, Arc<Plan>>>>,
 }
 
@@ -60,32 +128,69 @@ impl AppState {
             engine,
             metrics: Arc::new(Metrics::default()),
             server,
-            estimate: Arc::new(Mutex::new(None)),
+            estimate: Arc::new(std::sync::Mutex::new(EstimateSlot::default())),
+            computing: Arc::new(Mutex::new(())),
             plans: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// The live estimate of the open epoch, recomputed at most every [`ESTIMATE_TTL`]
-    /// (one computation at a time; concurrent callers wait for it).
-    pub async fn estimate(&self, epoch: EpochId) -> Result<Estimate, ApiError> {
-        let mut slot = self.estimate.lock().await;
-        if let Some((e, at, est)) = slot.as_ref() {
-            if *e == epoch && at.elapsed() < ESTIMATE_TTL {
+    fn slot(&self) -> std::sync::MutexGuard<'_, EstimateSlot> {
+        // The slot holds plain data; a panic elsewhere cannot leave it torn.
+        self.estimate
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The live estimate of `epoch`. A fresh one is returned at once; one
+    /// older than [`ESTIMATE_TTL`] is returned too while a single background
+    /// task recomputes it; only when there is none for this epoch (start-up,
+    /// a new month, after [`AppState::invalidate`]) does the caller wait for
+    /// the computation (one at a time; concurrent callers share its result).
+    pub async fn estimate(&self, epoch: EpochId) -> Result<Arc<Estimate>, ApiError> {
+        {
+            let mut slot = self.slot();
+            if let Some((e, at, est)) = slot.current.as_ref() {
+                if *e == epoch {
+                    let est = est.clone();
+                    if at.elapsed() >= ESTIMATE_TTL && !slot.refreshing {
+                        slot.refreshing = true;
+                        let state = self.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = state.compute_estimate(epoch).await {
+                                tracing::warn!(error = ?e, "Live estimate refresh failed; serving the previous one.");
+                            }
+                            state.slot().refreshing = false;
+                        });
+                    }
+                    return Ok(est);
+                }
+            }
+        }
+        let _one = self.computing.lock().await;
+        if let Some((e, _, est)) = self.slot().current.as_ref() {
+            if *e == epoch {
                 return Ok(est.clone());
             }
         }
-        let (mut facts, plan) = self.engine.estimate(epoch).await?;
-        facts
-            .machines
-            .sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
-        let est = Arc::new((facts, plan));
-        *slot = Some((epoch, Instant::now(), est.clone()));
+        self.compute_estimate_locked(epoch).await
+    }
+
+    async fn compute_estimate(&self, epoch: EpochId) -> Result<Arc<Estimate>, ApiError> {
+        let _one = self.computing.lock().await;
+        self.compute_estimate_locked(epoch).await
+    }
+
+    async fn compute_estimate_locked(&self, epoch: EpochId) -> Result<Arc<Estimate>, ApiError> {
+        let (facts, plan) = self.engine.estimate(epoch).await?;
+        let est = Arc::new(Estimate::new(facts, plan));
+        self.slot().current = Some((epoch, Instant::now(), est.clone()));
         Ok(est)
     }
 
-    /// Forgets cached estimates (after new facts in tests and demos).
+    /// Forgets the cached estimate (after new facts in tests and demos).
     pub async fn invalidate(&self) {
-        *self.estimate.lock().await = None;
+        let _one = self.computing.lock().await;
+        self.slot().current = None;
     }
 
     /// A stored run's plan, parsed once.
@@ -229,14 +334,56 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Pause after a failed `accept` (out of file descriptors, say) before the next.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Serves `router(state)` on `listener` until `shutdown` completes; requests
-/// in flight finish first (an accepted batch is never cut off).
+/// in flight finish first (an accepted batch is never cut off), idle
+/// connections close at once.
+///
+/// Request headers must arrive within `request_timeout_ms` (hyper's
+/// header-read timeout; a slow-headers client is disconnected), and a whole
+/// request within the same time ([`router`]'s timeout layer, 408). This is
+/// why the server drives hyper itself rather than `axum::serve`, which runs
+/// hyper without a timer and so without a header-read timeout.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(state.server.request_timeout_ms));
+    let app = router(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Accepting a connection failed; retrying.");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let conn =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "Connection ended with an error.");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }

@@ -6,8 +6,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use floorline_core::bundle::check_id;
-use floorline_core::facts::{EpochFacts, Windows};
-use floorline_core::plan::Plan;
+use floorline_core::facts::Windows;
 use floorline_core::valuation::{available, Reason};
 use floorline_core::{EpochId, Policy};
 use serde_json::{json, Value};
@@ -15,7 +14,7 @@ use std::collections::BTreeSet;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{AppState, Estimate};
 
 /// What the page says about an estimate.
 pub const ESTIMATE_NOTE: &str = "Estimate for the open month, assuming every live connection stays up until the month ends; the settled figure is computed after the month closes. An earnings floor is a baseline while eligible, not a guarantee.";
@@ -28,30 +27,48 @@ const GATES: [(&str, Reason); 5] = [
     ("payout_account", Reason::NoPayoutAccount),
 ];
 
-fn machine_view(
-    facts: &EpochFacts,
-    plan: &Plan,
-    policy: &Policy,
+/// What a provider view needs of the open month, computed once per request.
+struct ViewContext<'a> {
+    est: &'a Estimate,
+    policy: &'a Policy,
+    windows: Windows,
     now_ms: i64,
-    machine_id: &str,
-) -> Option<Value> {
-    let pm = plan.machines.iter().find(|m| m.machine_id == machine_id)?;
-    let v = plan
-        .context
-        .valuations
-        .iter()
-        .find(|v| v.machine_id == machine_id)?;
-    let w = Windows::new(plan.epoch, policy);
+}
+
+impl<'a> ViewContext<'a> {
+    fn new(est: &'a Estimate, policy: &'a Policy, now_ms: i64) -> ViewContext<'a> {
+        ViewContext {
+            est,
+            policy,
+            windows: Windows::new(est.plan.epoch, policy),
+            now_ms,
+        }
+    }
+}
+
+impl ViewContext<'_> {
+    /// Whether `machine_id` is bound to `account` at some time in the open month.
+    fn bound_this_month(&self, machine_id: &str, account: &str) -> bool {
+        let (start, end) = (self.windows.start_ms, self.windows.end_ms);
+        self.est
+            .machine(machine_id)
+            .and_then(|(_, _, stored)| stored)
+            .is_some_and(|m| {
+                m.bindings.iter().any(|b| {
+                    b.account_id == account && b.from_ms < end && b.to_ms.is_none_or(|t| t > start)
+                })
+            })
+    }
+}
+
+fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
+    let (pm, v, stored) = cx.est.machine(machine_id)?;
+    let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.now_ms);
     let elapsed = now_ms
         .clamp(w.start_ms, w.end_ms)
         .saturating_sub(w.start_ms);
-    // The cached facts are sorted by machine id (see `AppState::estimate`).
-    let so_far = facts
-        .machines
-        .binary_search_by(|m| m.machine_id.as_str().cmp(machine_id))
-        .ok()
-        .and_then(|k| facts.machines.get(k))
-        .map(|m| available(m, policy, &w).overlap_ms(w.start_ms, now_ms))
+    let so_far = stored
+        .map(|m| available(m, policy, w).overlap_ms(w.start_ms, now_ms))
         .unwrap_or(0);
     let uptime_so_far_ppm = if elapsed > 0 {
         i128::from(so_far) * 1_000_000 / i128::from(elapsed)
@@ -98,7 +115,7 @@ fn machine_view(
         "eligible": pm.eligible,
         "reasons": pm.reasons,
         "estimate": {
-            "epoch": plan.epoch,
+            "epoch": cx.est.plan.epoch,
             "is_estimate": true,
             "note": ESTIMATE_NOTE,
             "floor_micro_usd": pm.floor_micro_usd,
@@ -166,9 +183,14 @@ pub async fn machines(
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let now = state.engine.now().0;
+    let cx = ViewContext::new(&est, policy, now);
+    // The open month's machines: bound to this account at some time in it. A
+    // machine that moved away in an earlier month keeps its settled history
+    // (`/v1/provider/history`, `/v1/provider/machines/{id}`) but leaves this list.
     let views: Vec<Value> = own
         .iter()
-        .filter_map(|m| machine_view(&est.0, &est.1, policy, now, m))
+        .filter(|m| cx.bound_this_month(m, &account))
+        .filter_map(|m| machine_view(&cx, m))
         .collect();
     let tiers: Vec<Value> = policy
         .tiers
@@ -202,7 +224,8 @@ pub async fn machine(
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let mut view = machine_view(&est.0, &est.1, policy, state.engine.now().0, &id)
+    let cx = ViewContext::new(&est, policy, state.engine.now().0);
+    let mut view = machine_view(&cx, &id)
         .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
     let one: BTreeSet<String> = [id].into_iter().collect();
     view["history"] = Value::Array(history(&state, &one).await?);

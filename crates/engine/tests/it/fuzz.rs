@@ -9,7 +9,6 @@
 //! `Ok` with items that pass their checks and read back equal from their own
 //! JSON, or errors that each name a line (import) or an index and field
 //! (batch). Seeds are fixed; FUZZING.md lists the counts and the command.
-#![allow(clippy::let_and_return)]
 
 use std::fmt::Debug;
 
@@ -251,7 +250,7 @@ fn bad_value(f: F) -> BoxedStrategy<Value> {
 /// another type; a `null` means "left out" (optional fields, or dirty input).
 fn value_of(f: F, dirty: bool) -> BoxedStrategy<Value> {
     let optional = matches!(f, F::OptTime | F::OptText | F::OptGb | F::OptBool);
-    let value = if dirty {
+    if dirty {
         prop_oneof![
             10 => good_value(f),
             1 => bad_value(f),
@@ -263,8 +262,7 @@ fn value_of(f: F, dirty: bool) -> BoxedStrategy<Value> {
         prop_oneof![3 => good_value(f), 1 => Just(Value::Null)].boxed()
     } else {
         good_value(f)
-    };
-    value
+    }
 }
 
 /// One fact of `kind` as a JSON object (a `null` value means "left out").

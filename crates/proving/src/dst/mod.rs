@@ -427,11 +427,6 @@ impl Trial {
     }
 }
 
-/// Names of the in-process failpoints, for reports.
-pub fn point_name(p: FailPoint) -> &'static str {
-    p.as_str()
-}
-
 /// An in-process failure at `point` after `skip` hits.
 pub fn error_at(point: FailPoint, skip: u32) -> FailSpec {
     FailSpec::new(point, FailAction::Error).after(skip)

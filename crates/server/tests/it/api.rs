@@ -283,6 +283,51 @@ async fn providers_see_only_their_own_machines() {
 }
 
 #[tokio::test]
+async fn a_machine_that_moved_lists_under_the_accounts_that_held_it_this_month() {
+    let s = TestServer::start("").await;
+    s.seed().await;
+    s.ingest_ok("machines", json!([
+        {"machine_id": "m-moved-oct", "attested_at": "2026-09-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"},
+        {"machine_id": "m-moved-nov", "attested_at": "2026-09-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"}
+    ])).await;
+    // One moved from alice to bob in October, one on 5 November (the clock
+    // is 10 November).
+    s.ingest_ok("bindings", json!([
+        {"machine_id": "m-moved-oct", "account_id": "alice", "payout_identity": "pay-alice", "from": "2026-01-01T00:00:00Z", "to": "2026-10-15T00:00:00Z"},
+        {"machine_id": "m-moved-oct", "account_id": "bob", "payout_identity": "pay-bob", "from": "2026-10-15T00:00:00Z"},
+        {"machine_id": "m-moved-nov", "account_id": "alice", "payout_identity": "pay-alice", "from": "2026-01-01T00:00:00Z", "to": "2026-11-05T00:00:00Z"},
+        {"machine_id": "m-moved-nov", "account_id": "bob", "payout_identity": "pay-bob", "from": "2026-11-05T00:00:00Z"}
+    ])).await;
+    let ids = |body: &Value| -> Vec<String> {
+        body["machines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["machine_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (st, alice) = s.get("/v1/provider/machines", &s.alice).await;
+    assert_eq!(st, 200, "{alice}");
+    assert_eq!(ids(&alice), ["m-alice-24", "m-alice-64", "m-moved-nov"]);
+    let (st, bob) = s.get("/v1/provider/machines", &s.bob).await;
+    assert_eq!(st, 200, "{bob}");
+    assert_eq!(ids(&bob), ["m-bob-512", "m-moved-nov", "m-moved-oct"]);
+    // Alice held the October mover for half of October: its page (and settled
+    // history) stays hers to read.
+    let (st, page) = s.get("/v1/provider/machines/m-moved-oct", &s.alice).await;
+    assert_eq!(st, 200, "{page}");
+    // Carol never held either.
+    let (_, carol) = s
+        .state
+        .engine
+        .create_key(floorline_store::Role::Provider, Some("carol"))
+        .await
+        .unwrap();
+    let (st, page) = s.get("/v1/provider/machines/m-moved-oct", &carol).await;
+    assert_error(st, &page, 404, "not_found");
+}
+
+#[tokio::test]
 async fn admin_previews_settles_pages_and_exports() {
     let s = TestServer::start("").await;
     s.seed().await;

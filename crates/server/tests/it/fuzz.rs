@@ -36,8 +36,16 @@ use tower::ServiceExt;
 
 use super::harness::NOW;
 
-/// Requests per test; four tests run 100 000 requests in all.
+/// Requests per test; four tests run 100 000 requests in all. A longer run:
+/// `FLOORLINE_FUZZ_ROUTER_CASES=200000` (100 000 per endpoint; FUZZING.md).
 const ROUTER_CASES: u32 = 25_000;
+
+fn router_cases() -> u32 {
+    std::env::var("FLOORLINE_FUZZ_ROUTER_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUTER_CASES)
+}
 /// Limits the fuzzed server runs with (small, so both are reached).
 const MAX_BATCH_ITEMS: usize = 6;
 const MAX_BODY_BYTES: usize = 4_096;
@@ -649,7 +657,7 @@ fn fuzz_router(kinds: &'static [FactKind], seed: u64) {
     let f = std::cell::RefCell::new(Fixture::new(&format!(
         "[server]\nmax_batch_items = {MAX_BATCH_ITEMS}\nmax_body_bytes = {MAX_BODY_BYTES}\n"
     )));
-    let mut runner = TestRunner::new(config(ROUTER_CASES, seed));
+    let mut runner = TestRunner::new(config(router_cases(), seed));
     let strategy = prop::sample::select(kinds).prop_flat_map(|k| (Just(k), arb_body(k)));
     runner
         .run(&strategy, |(kind, body)| {

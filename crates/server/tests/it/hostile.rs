@@ -930,12 +930,68 @@ async fn a_slow_body_is_cut_off_while_other_connections_are_served() {
     );
 }
 
+/// Opens a connection and sends the request head a byte every 50 ms, never
+/// finishing it; returns whether the server closed the connection within
+/// `ceiling`.
+async fn slow_headers(addr: &str, ceiling: Duration) -> bool {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let head =
+        "GET /v1/admin/epochs HTTP/1.1\r\nHost: x\r\nX-Slow: ".to_string() + &"a".repeat(10_000);
+    let writer = tokio::spawn(async move {
+        for b in head.into_bytes() {
+            if wr.write_all(&[b]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut buf = [0u8; 1024];
+    let closed = tokio::time::timeout(ceiling, async {
+        // Closed (EOF or reset), whether or not a 408 precedes it.
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok();
+    writer.abort();
+    closed
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off_while_other_connections_are_served() {
+    let s = TestServer::start("[server]\nrequest_timeout_ms = 300\n").await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let slow: Vec<_> = (0..6)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move { slow_headers(&addr, Duration::from_secs(10)).await })
+        })
+        .collect();
+    for _ in 0..5 {
+        let (status, body) = s.get("/v1/admin/epochs", &s.admin).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for handle in slow {
+        let closed = handle.await.unwrap();
+        // At 50 ms a byte the head alone would take over 8 minutes.
+        assert!(
+            closed,
+            "a connection sending its headers slowly was not closed within 10 s"
+        );
+    }
+}
+
 #[test]
 fn framework_rejections_carry_the_stable_error_body() {
     let mut f = Fixture::new("[server]\nmax_body_bytes = 512\n");
     let admin = f.key(Role::Admin, None).1;
     let ingest = f.key(Role::Ingest, None).1;
-    let cases: Vec<(&str, &str, &String, Vec<u8>, StatusCode, &str)> = vec![
+    type Case<'a> = (&'a str, &'a str, &'a String, Vec<u8>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "GET",
             "/v1/ingest/earnings",
@@ -1006,5 +1062,93 @@ fn framework_rejections_carry_the_stable_error_body() {
             f.call(method, path, &[&bearer(key)], body)
         });
         assert!(!answer.to_string().contains("sqlx"), "{answer}");
+    }
+}
+
+/// The PostgreSQL server the store's conformance suite uses too.
+fn pg_admin_url() -> String {
+    std::env::var("FLOORLINE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+#[tokio::test]
+async fn nul_bytes_never_reach_postgres() {
+    use sqlx::Connection;
+    use tower::ServiceExt;
+
+    let admin_url = pg_admin_url();
+    let name = format!("floorline_hostile_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is not reachable: {e}"));
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let outcome = tokio::spawn(async move {
+        let store = floorline_store::Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        // Why the edges must refuse NUL: PostgreSQL fails the query outright.
+        assert!(store.resolve_machine("m\0").await.is_err());
+        let config = floorline_engine::config::Config::load("", "floorline.toml", Vec::new()).unwrap();
+        let clock = std::sync::Arc::new(floorline_engine::clock::FixedClock(
+            Timestamp::parse(super::harness::NOW).unwrap(),
+        ));
+        let engine = floorline_engine::Engine::new(store.clone(), config, clock);
+        let (_, admin) = engine.create_key(Role::Admin, None).await.unwrap();
+        let (_, ingest) = engine.create_key(Role::Ingest, None).await.unwrap();
+        let (_, alice) = engine.create_key(Role::Provider, Some("alice")).await.unwrap();
+        let app = floorline_server::router(floorline_server::AppState::new(engine));
+        let call = |method: &str, path: &str, key: &str, body: Value| {
+            let req = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::from(if body.is_null() {
+                    Vec::new()
+                } else {
+                    body.to_string().into_bytes()
+                }))
+                .unwrap();
+            let app = app.clone();
+            async move {
+                let resp = app.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null))
+            }
+        };
+        let (status, body) = call("POST", "/v1/ingest/machines", &ingest, json!([valid_fact("machines")])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut nul_model = valid_fact("machines");
+        nul_model["hardware_model"] = json!("Mac\u{0}16");
+        for (method, path, key, body, want) in [
+            ("POST", "/v1/ingest/machines", &ingest, json!([nul_model]), StatusCode::UNPROCESSABLE_ENTITY),
+            ("POST", "/v1/ingest/machines", &ingest, json!([{"machine_id": "m\u{0}", "attested_at": "2026-10-02T00:00:00Z", "reported_memory_gb": 64, "trust": "hardware"}]), StatusCode::UNPROCESSABLE_ENTITY),
+            ("POST", "/v1/admin/adjustments", &admin, json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "a\u{0}b"}), StatusCode::UNPROCESSABLE_ENTITY),
+            ("GET", "/v1/provider/machines/m9%00", &alice, Value::Null, StatusCode::NOT_FOUND),
+            ("GET", "/v1/admin/epochs/2026-10/machines/m9%00/explain", &admin, Value::Null, StatusCode::NOT_FOUND),
+        ] {
+            let (status, answer) = call(method, path, key, body).await;
+            assert_error(status, &answer, want, if want == StatusCode::NOT_FOUND { "not_found" } else { "invalid" });
+        }
+        store.close().await;
+    })
+    .await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
     }
 }

@@ -9,6 +9,6 @@
 
 mod api;
 mod browser;
-// mod fuzz; (router fuzzing: failing at the end of the session, see the issue note)
+mod fuzz;
 mod harness;
-// mod hostile; (depends on the router fuzz fixture; re-enable with it)
+mod hostile;
