@@ -479,3 +479,65 @@ fn committed_openapi_matches_the_code() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(committed == generated, "openapi.json drifted from the code: run `UPDATE_OPENAPI=1 cargo nextest run -p floorline-server openapi` and commit it");
 }
+
+#[tokio::test]
+async fn shutdown_finishes_an_accepted_batch_and_refuses_new_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = std::sync::Arc::new(TestServer::start("").await);
+    s.seed().await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    let body = json!([earning("in-flight", 7)]).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/ingest/earnings HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        s.ingest,
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(first.as_bytes()).await.unwrap();
+    // Give the server time to take the request in, then ask it to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let stopping = {
+        let s = s.clone();
+        tokio::spawn(async move { s.stop().await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the server stopped with a request in flight"
+    );
+    // No new connections once shutdown has begun.
+    assert!(
+        tokio::net::TcpStream::connect(&addr).await.is_err(),
+        "a new connection was accepted during shutdown"
+    );
+    // The rest of the batch arrives; it is answered and written.
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("no answer within 10 s")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains(r#""accepted":1"#), "{answer}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), stopping)
+        .await
+        .expect("the server did not stop after its last request")
+        .unwrap();
+    // The batch is in the database: re-sending it is a duplicate.
+    let again: Vec<floorline_core::bundle::Earning> = serde_json::from_str(&body).unwrap();
+    let report = s
+        .state
+        .engine
+        .store()
+        .ingest_earnings(&again)
+        .await
+        .unwrap();
+    assert_eq!((report.accepted, report.duplicates), (0, 1));
+}

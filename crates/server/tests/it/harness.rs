@@ -27,6 +27,7 @@ pub struct TestServer {
     pub state: AppState,
     pub http: reqwest::Client,
     cancel: CancellationToken,
+    served: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -62,7 +63,7 @@ impl TestServer {
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let serving = state.clone();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             floorline_server::serve(listener, serving, async move { stop.cancelled().await })
                 .await
                 .unwrap();
@@ -76,7 +77,18 @@ impl TestServer {
             state,
             http: reqwest::Client::new(),
             cancel,
+            served: std::sync::Mutex::new(Some(served)),
             _dir: dir,
+        }
+    }
+
+    /// Signals shutdown and waits until the server has finished (requests in
+    /// flight complete first).
+    pub async fn stop(&self) {
+        self.cancel.cancel();
+        let served = self.served.lock().unwrap().take();
+        if let Some(served) = served {
+            served.await.unwrap();
         }
     }
 
