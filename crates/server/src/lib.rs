@@ -16,7 +16,7 @@ pub mod openapi;
 pub mod provider;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use floorline_core::facts::EpochFacts;
 use floorline_core::plan::Plan;
-use floorline_core::EpochId;
+use floorline_core::{EpochId, Timestamp};
 use floorline_engine::config::ServerConfig;
 use floorline_engine::Engine;
 use serde_json::json;
@@ -46,17 +46,22 @@ pub const PLAN_CACHE_ENTRIES: usize = 24;
 /// The live estimate of the open epoch: the facts as stored, the plan under
 /// the "connections stay up" assumption, and where each machine sits in both
 /// (a provider view looks up its handful of machines, never scans the fleet).
+/// Each machine's rendered view is memoized for the estimate's lifetime.
 pub struct Estimate {
     pub facts: EpochFacts,
     pub plan: Plan,
+    /// When it was computed: "so far" figures are as of this instant.
+    pub as_of: Timestamp,
     /// machine id → (index in `plan.machines`, index in `plan.context.valuations`,
     /// index in `facts.machines` if the machine has stored facts).
     index: HashMap<String, (usize, usize, Option<usize>)>,
+    /// Rendered views, by index in `plan.machines`.
+    rendered: Vec<OnceLock<Option<String>>>,
 }
 
 impl Estimate {
     /// Indexes `facts` and `plan` by machine id.
-    pub fn new(facts: EpochFacts, plan: Plan) -> Estimate {
+    pub fn new(facts: EpochFacts, plan: Plan, as_of: Timestamp) -> Estimate {
         let valuation: HashMap<&str, usize> = plan
             .context
             .valuations
@@ -80,7 +85,14 @@ impl Estimate {
                 Some((m.machine_id.clone(), (k, v, f)))
             })
             .collect();
-        Estimate { facts, plan, index }
+        let rendered = plan.machines.iter().map(|_| OnceLock::new()).collect();
+        Estimate {
+            facts,
+            plan,
+            as_of,
+            index,
+            rendered,
+        }
     }
 
     /// One machine's plan line, valuation and stored facts.
@@ -98,6 +110,16 @@ impl Estimate {
             self.plan.context.valuations.get(v)?,
             f.and_then(|f| self.facts.machines.get(f)),
         ))
+    }
+
+    /// `render(machine_id)`, computed once per machine for this estimate.
+    pub fn rendered(
+        &self,
+        machine_id: &str,
+        render: impl FnOnce() -> Option<String>,
+    ) -> Option<&str> {
+        let &(p, _, _) = self.index.get(machine_id)?;
+        self.rendered.get(p)?.get_or_init(render).as_deref()
     }
 }
 
@@ -181,8 +203,9 @@ impl AppState {
     }
 
     async fn compute_estimate_locked(&self, epoch: EpochId) -> Result<Arc<Estimate>, ApiError> {
+        let as_of = self.engine.now();
         let (facts, plan) = self.engine.estimate(epoch).await?;
-        let est = Arc::new(Estimate::new(facts, plan));
+        let est = Arc::new(Estimate::new(facts, plan, as_of));
         self.slot().current = Some((epoch, Instant::now(), est.clone()));
         Ok(est)
     }

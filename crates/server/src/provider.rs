@@ -4,6 +4,8 @@
 //! say so.
 
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floorline_core::bundle::check_id;
 use floorline_core::facts::Windows;
@@ -176,30 +178,42 @@ fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
 pub async fn machines(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let account = caller.provider_account()?.to_string();
     let own = own_machines(&state, &account).await?;
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let now = state.engine.now().0;
-    let cx = ViewContext::new(&est, policy, now);
+    let cx = ViewContext::new(&est, policy, est.as_of.0);
     // The open month's machines: bound to this account at some time in it. A
     // machine that moved away in an earlier month keeps its settled history
     // (`/v1/provider/history`, `/v1/provider/machines/{id}`) but leaves this list.
-    let views: Vec<Value> = own
+    // Each view is rendered once per estimate and reused by every request.
+    let views: Vec<&str> = own
         .iter()
         .filter(|m| cx.bound_this_month(m, &account))
-        .filter_map(|m| machine_view(&cx, m))
+        .filter_map(|m| est.rendered(m, || machine_view(&cx, m).map(|v| v.to_string())))
         .collect();
     let tiers: Vec<Value> = policy
         .tiers
         .iter()
         .map(|t| json!({"min_gb": t.min_gb, "floor_micro_usd": t.floor_micro_usd, "workhorse": policy.is_workhorse(t.min_gb)}))
         .collect();
-    Ok(Json(
-        json!({"account_id": account, "epoch": epoch, "machines": views, "tiers": tiers, "note": ESTIMATE_NOTE}),
-    ))
+    // The page around the pre-rendered views; keys in the order `json!` sorts them.
+    let mut body = String::with_capacity(views.iter().map(|v| v.len() + 1).sum::<usize>() + 1024);
+    body.push_str(&format!(
+        "{{\"account_id\":{},\"as_of\":{},\"epoch\":{},\"machines\":[",
+        Value::from(account.as_str()),
+        Value::from(est.as_of.to_rfc3339()),
+        Value::from(epoch.to_string()),
+    ));
+    body.push_str(&views.join(","));
+    body.push_str(&format!(
+        "],\"note\":{},\"tiers\":{}}}",
+        Value::from(ESTIMATE_NOTE),
+        Value::Array(tiers),
+    ));
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One own machine (404 for any other): the view, plus its settled history.
@@ -224,7 +238,7 @@ pub async fn machine(
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let cx = ViewContext::new(&est, policy, state.engine.now().0);
+    let cx = ViewContext::new(&est, policy, est.as_of.0);
     let mut view = machine_view(&cx, &id)
         .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
     let one: BTreeSet<String> = [id].into_iter().collect();
