@@ -57,6 +57,8 @@ pub struct Estimate {
     index: HashMap<String, (usize, usize, Option<usize>)>,
     /// Rendered views, by index in `plan.machines`.
     rendered: Vec<OnceLock<Option<String>>>,
+    /// account → the machines bound to it at some time in the epoch, sorted.
+    held: HashMap<String, Vec<String>>,
 }
 
 impl Estimate {
@@ -86,12 +88,33 @@ impl Estimate {
             })
             .collect();
         let rendered = plan.machines.iter().map(|_| OnceLock::new()).collect();
+        let (start, end) = (plan.epoch.start().0, plan.epoch.end().0);
+        let mut held: HashMap<String, Vec<String>> = HashMap::new();
+        for m in &facts.machines {
+            let mut accounts: Vec<&str> = m
+                .bindings
+                .iter()
+                .filter(|b| b.from_ms < end && b.to_ms.is_none_or(|t| t > start))
+                .map(|b| b.account_id.as_str())
+                .collect();
+            accounts.sort_unstable();
+            accounts.dedup();
+            for a in accounts {
+                held.entry(a.to_string())
+                    .or_default()
+                    .push(m.machine_id.clone());
+            }
+        }
+        for machines in held.values_mut() {
+            machines.sort_unstable();
+        }
         Estimate {
             facts,
             plan,
             as_of,
             index,
             rendered,
+            held,
         }
     }
 
@@ -110,6 +133,12 @@ impl Estimate {
             self.plan.context.valuations.get(v)?,
             f.and_then(|f| self.facts.machines.get(f)),
         ))
+    }
+
+    /// The machines bound to `account` at some time in the epoch, sorted (as
+    /// of this estimate).
+    pub fn held_by(&self, account: &str) -> &[String] {
+        self.held.get(account).map_or(&[], Vec::as_slice)
     }
 
     /// `render(machine_id)`, computed once per machine for this estimate.

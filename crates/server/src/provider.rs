@@ -48,21 +48,6 @@ impl<'a> ViewContext<'a> {
     }
 }
 
-impl ViewContext<'_> {
-    /// Whether `machine_id` is bound to `account` at some time in the open month.
-    fn bound_this_month(&self, machine_id: &str, account: &str) -> bool {
-        let (start, end) = (self.windows.start_ms, self.windows.end_ms);
-        self.est
-            .machine(machine_id)
-            .and_then(|(_, _, stored)| stored)
-            .is_some_and(|m| {
-                m.bindings.iter().any(|b| {
-                    b.account_id == account && b.from_ms < end && b.to_ms.is_none_or(|t| t > start)
-                })
-            })
-    }
-}
-
 fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
     let (pm, v, stored) = cx.est.machine(machine_id)?;
     let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.now_ms);
@@ -175,23 +160,20 @@ fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
 
 /// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
 #[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn machines(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Response, ApiError> {
+pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let account = caller.provider_account()?.to_string();
-    let own = own_machines(&state, &account).await?;
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let cx = ViewContext::new(&est, policy, est.as_of.0);
-    // The open month's machines: bound to this account at some time in it. A
-    // machine that moved away in an earlier month keeps its settled history
-    // (`/v1/provider/history`, `/v1/provider/machines/{id}`) but leaves this list.
-    // Each view is rendered once per estimate and reused by every request.
-    let views: Vec<&str> = own
+    // The open month's machines, as of the estimate: bound to this account at
+    // some time in it. A machine that moved away in an earlier month keeps
+    // its settled history (`/v1/provider/history`,
+    // `/v1/provider/machines/{id}`) but leaves this list. Each view is
+    // rendered once per estimate and reused by every request.
+    let views: Vec<&str> = est
+        .held_by(&account)
         .iter()
-        .filter(|m| cx.bound_this_month(m, &account))
         .filter_map(|m| est.rendered(m, || machine_view(&cx, m).map(|v| v.to_string())))
         .collect();
     let tiers: Vec<Value> = policy
