@@ -14,5 +14,6 @@
 //! its own SQL; it never changes floorline's behaviour.
 
 pub mod dst;
+pub mod scale;
 
 pub use dst::{run_seed, run_seed_with, Backend, Options, TrialReport, Violation};

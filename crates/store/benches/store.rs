@@ -9,7 +9,11 @@
 //!   `FLOORLINE_BENCH_LOAD_EARNINGS` earnings (default 10 000 000) generated in
 //!   SQL, then `Store::load_epoch_facts` (seconds, peak RSS from VmHWM reset
 //!   just before) against a plain `SELECT machine_id, SUM(amount) … GROUP BY
-//!   machine_id`, per backend.
+//!   machine_id`, per backend; also the store's own grouping query run bare
+//!   (same SQL and binds, rows fetched as tuples), so store overhead and the
+//!   cost of the richer grouping show apart. `FLOORLINE_BENCH_LOAD_URL_SQLITE`
+//!   / `FLOORLINE_BENCH_LOAD_URL_POSTGRES`: load from that already built
+//!   database instead (neither built nor dropped; the sizes are then labels).
 //!
 //! Backends: `FLOORLINE_BENCH_BACKENDS` (default `sqlite,postgres`); PostgreSQL
 //! uses a fresh database on `FLOORLINE_TEST_PG_URL` (dropped afterwards).
@@ -342,34 +346,80 @@ async fn plain_group_by(backend: &str, url: &str) -> usize {
     }
 }
 
+/// The store's own grouping query (`load::earnings_grouping_sql`, the one
+/// that runs when no owner changes inside the window, as here) run bare:
+/// same SQL, binds and (PostgreSQL) planner setting, rows fetched as tuples,
+/// nothing else.
+async fn raw_grouping(backend: &str, url: &str, policy: &Policy) -> usize {
+    let [(sql, args), _] = floorline_store::load::earnings_grouping_sql(epoch(), policy);
+    type Row = (String, String, String, bool, i64, i64, i64);
+    macro_rules! run {
+        ($conn:ty $(, $setup:expr)?) => {{
+            let mut c = <$conn>::connect(url).await.unwrap();
+            // The planner setting the store runs these queries under.
+            $(sqlx::query($setup).execute(&mut c).await.unwrap();)?
+            let mut q = sqlx::query_as::<_, Row>(&sql);
+            for a in &args {
+                q = q.bind(*a);
+            }
+            q.fetch_all(&mut c).await.unwrap().len()
+        }};
+    }
+    if backend == "sqlite" {
+        run!(sqlx::SqliteConnection)
+    } else {
+        let setting = floorline_store::load::PG_GROUPING_SETTING;
+        run!(sqlx::PgConnection, &format!("SET {setting}"))
+    }
+}
+
 async fn bench_load(backend: &str, n_machines: usize, n_earnings: usize) {
-    let db = fresh(backend, "load").await;
-    let store = Store::connect(&db.url).await.unwrap();
-    store.migrate().await.unwrap();
-    let t = Instant::now();
-    machines(&store, n_machines).await;
-    exec(
-        backend,
-        &db.url,
-        &generate_sql(backend, n_earnings, n_machines),
-    )
-    .await;
-    exec(
-        backend,
-        &db.url,
-        if backend == "sqlite" {
-            "ANALYZE"
-        } else {
-            "VACUUM ANALYZE earnings"
+    // `FLOORLINE_BENCH_LOAD_URL_<BACKEND>`: an already built database (kept).
+    let reuse = std::env::var(format!(
+        "FLOORLINE_BENCH_LOAD_URL_{}",
+        backend.to_uppercase()
+    ))
+    .ok();
+    let db = match &reuse {
+        Some(url) => Db {
+            url: url.clone(),
+            pg_name: None,
+            _dir: tempfile::tempdir().unwrap(),
         },
-    )
-    .await;
+        None => fresh(backend, "load").await,
+    };
+    let store = Store::connect(&db.url).await.unwrap();
+    let t = Instant::now();
+    if reuse.is_none() {
+        store.migrate().await.unwrap();
+        machines(&store, n_machines).await;
+        exec(
+            backend,
+            &db.url,
+            &generate_sql(backend, n_earnings, n_machines),
+        )
+        .await;
+        exec(
+            backend,
+            &db.url,
+            if backend == "sqlite" {
+                "ANALYZE"
+            } else {
+                "VACUUM ANALYZE earnings"
+            },
+        )
+        .await;
+    }
     let build_s = t.elapsed().as_secs_f64();
     let policy = Policy::default();
 
     let t = Instant::now();
     let n_groups = plain_group_by(backend, &db.url).await;
     let plain_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let n_raw = raw_grouping(backend, &db.url, &policy).await;
+    let raw_s = t.elapsed().as_secs_f64();
 
     reset_peak_rss();
     let rss_before = vm("VmRSS:");
@@ -385,8 +435,11 @@ async fn bench_load(backend: &str, n_machines: usize, n_earnings: usize) {
         "load {backend}: {n_machines} machines, {n_earnings} earnings (built in {build_s:.0} s): \
          load_epoch_facts {load_s:.2} s ({groups} earning groups; RSS before {rss_before}, \
          peak {peak}); plain GROUP BY machine_id {plain_s:.2} s ({n_groups} rows); \
-         load/plain ratio {:.2}; core plan {plan_s:.2} s ({} eligible)",
+         load/plain ratio {:.2}; the store's grouping SQL run bare {raw_s:.2} s ({n_raw} rows; \
+         bare/plain {:.2}, load/bare {:.2}); core plan {plan_s:.2} s ({} eligible)",
         load_s / plain_s,
+        raw_s / plain_s,
+        load_s / raw_s,
         plan.machines.iter().filter(|m| m.eligible).count()
     );
     drop(facts);

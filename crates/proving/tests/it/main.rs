@@ -11,4 +11,5 @@
 )]
 
 mod planted;
+mod scale;
 mod smoke;

@@ -325,3 +325,113 @@ fn random_so_far(seed: u64, _tag: &str) -> Bundle {
     }
     all
 }
+
+/// Owners at job time where bindings change inside the earnings window (the
+/// loader's second, joined query) next to machines whose owner is one binding
+/// or none for the whole window (owner attached without a join), at every
+/// edge: a change mid-window, earnings before the first binding (no owner),
+/// after a binding's `to` (no owner), in a gap between bindings, a binding
+/// starting exactly at the window start or ending exactly at its end, one
+/// ended before the window, one starting after it, and no binding at all.
+async fn owners_at_binding_edges(ctx: Ctx) {
+    let policy = Policy::default();
+    let w = Windows::new(epoch(), &policy);
+    let (lo, hi) = (w.earliest_earning_ms(), w.end_ms);
+    let mut b = empty_bundle();
+    // (machine, bindings (account, from, to)).
+    #[allow(clippy::type_complexity)]
+    let cases: &[(&str, &[(&str, i64, Option<i64>)])] = &[
+        (
+            "changes",
+            &[
+                ("a1", lo - 90 * DAY, Some(s() + 10 * DAY)),
+                ("a2", s() + 10 * DAY, None),
+            ],
+        ),
+        ("starts-inside", &[("a3", s() + 5 * DAY, None)]),
+        ("ends-inside", &[("a4", lo - 90 * DAY, Some(s() + 3 * DAY))]),
+        (
+            "gap",
+            &[
+                ("a5", lo - 9 * DAY, Some(s() + DAY)),
+                ("a1", s() + 2 * DAY, None),
+            ],
+        ),
+        ("from-at-start", &[("a6", lo, None)]),
+        ("to-at-end", &[("a7", lo - 90 * DAY, Some(hi))]),
+        ("to-at-start", &[("a8", lo - 90 * DAY, Some(lo))]),
+        (
+            "from-at-end",
+            &[("a9", lo - 90 * DAY, Some(lo - DAY)), ("a2", hi, None)],
+        ),
+        ("unbound", &[]),
+    ];
+    for (m, bs) in cases {
+        b.machines.push(attestation(m, 64));
+        for (account, from, to) in bs.iter() {
+            b.bindings.push(binding(m, account, *from, *to));
+        }
+        // Earnings at both window edges, just outside them, and every binding edge ± 1 ms.
+        let mut times = vec![lo - 1, lo, lo + 1, s(), hi - 1, hi];
+        for (_, from, to) in bs.iter() {
+            times.extend([*from - 1, *from, *from + 1]);
+            if let Some(t) = to {
+                times.extend([*t - 1, *t, *t + 1]);
+            }
+        }
+        for (k, at) in times.into_iter().enumerate() {
+            let mut x = earning(
+                &format!("j-{m}-{k}"),
+                m,
+                &format!("c{}", k % 2),
+                1_000 + k as i64,
+                at,
+            );
+            x.pinned = k % 3 == 0;
+            b.earnings.push(x);
+        }
+    }
+    ingest(&ctx.store, &b).await;
+    let facts = check_round_trip(&ctx, epoch(), &policy).await;
+    let owners = |m: &str| -> Vec<Option<String>> {
+        let mut o: Vec<Option<String>> = facts
+            .machines
+            .iter()
+            .find(|x| x.machine_id == m)
+            .unwrap()
+            .earnings
+            .iter()
+            .map(|g| g.owner.as_ref().map(|o| o.account_id.clone()))
+            .collect();
+        o.sort();
+        o.dedup();
+        o
+    };
+    let some = |a: &str| Some(a.to_string());
+    assert_eq!(owners("changes"), vec![some("a1"), some("a2")]);
+    assert_eq!(owners("starts-inside"), vec![None, some("a3")]);
+    assert_eq!(owners("ends-inside"), vec![None, some("a4")]);
+    assert_eq!(owners("gap"), vec![None, some("a1"), some("a5")]);
+    assert_eq!(owners("from-at-start"), vec![some("a6")]);
+    assert_eq!(owners("to-at-end"), vec![some("a7")]);
+    assert_eq!(owners("to-at-start"), vec![None]);
+    assert_eq!(owners("from-at-end"), vec![None]);
+    assert_eq!(owners("unbound"), vec![None]);
+    // And every machine's groups equal core's `group_earnings`.
+    for m in &facts.machines {
+        let raw: Vec<RawEarning> = b
+            .earnings
+            .iter()
+            .filter(|x| x.machine_id == m.machine_id)
+            .map(to_raw)
+            .collect();
+        assert_eq!(
+            m.earnings,
+            group_earnings(&w, &m.bindings, raw).unwrap(),
+            "groups of {}",
+            m.machine_id
+        );
+    }
+    assert_eq!(facts.machines.len(), cases.len());
+}
+both!(owners_at_binding_edges, super::owners_at_binding_edges);

@@ -11,6 +11,7 @@
 )]
 
 mod conformance;
+mod fleet;
 mod harness;
 mod ingest;
 mod kill;

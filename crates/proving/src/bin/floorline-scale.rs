@@ -1,0 +1,156 @@
+//! `floorline-scale`: the scale bench (issue #7). Ingests a deterministic
+//! fleet through the store, loads, plans and settles it, runs the bare scans
+//! for the ratio, and prints markdown (see `floorline_proving::scale`).
+//!
+//! `cargo run --release -p floorline-proving --bin floorline-scale -- --backend sqlite`
+//!
+//! By default it also runs a fleet a tenth the size first and extrapolates
+//! every figure linearly to `--extrapolate-to` machines. Each size runs in a
+//! child process of its own (`--single`), so the peak memory of one run is
+//! not inflated by what the allocator kept from the other.
+//! `--from-json a.json b.json` prints saved reports (and the fit) again.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::as_conversions
+)]
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use floorline_core::EpochId;
+use floorline_proving::scale::{
+    markdown, markdown_extrapolation, run, ScaleBackend, ScaleOptions, ScaleReport,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "floorline-scale", about = "The scale bench of floorline")]
+struct Args {
+    /// sqlite or postgres (a fresh database on FLOORLINE_TEST_PG_URL, dropped after).
+    #[arg(long, default_value = "sqlite")]
+    backend: ScaleBackend,
+    #[arg(long, default_value_t = 100_000)]
+    machines: u64,
+    #[arg(long, default_value_t = 30)]
+    sessions_per_machine: u64,
+    #[arg(long, default_value_t = 200)]
+    earnings_per_machine: u64,
+    /// Distinct consumers buying jobs (skewed).
+    #[arg(long, default_value_t = 12)]
+    consumers: u64,
+    /// The smaller run for the extrapolation (default: a tenth; 0: none).
+    #[arg(long)]
+    small_machines: Option<u64>,
+    /// Machines to extrapolate to.
+    #[arg(long, default_value_t = 1_000_000)]
+    extrapolate_to: u64,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    #[arg(long, default_value = "2026-10")]
+    epoch: EpochId,
+    /// Also write the reports as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+    /// Run `--machines` only, in this process (no smaller run, no fit).
+    #[arg(long)]
+    single: bool,
+    /// Print saved `--json` reports instead of running (smallest and largest are fitted).
+    #[arg(long, num_args = 1..)]
+    from_json: Vec<PathBuf>,
+}
+
+/// Runs one size in a child process (`--single --json`) and reads its report.
+fn run_child(args: &Args, machines: u64) -> anyhow::Result<ScaleReport> {
+    let dir = tempfile::tempdir()?;
+    let json = dir.path().join("report.json");
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("--single")
+        .args(["--backend", args.backend.as_arg()])
+        .args(["--machines", &machines.to_string()])
+        .args([
+            "--sessions-per-machine",
+            &args.sessions_per_machine.to_string(),
+        ])
+        .args([
+            "--earnings-per-machine",
+            &args.earnings_per_machine.to_string(),
+        ])
+        .args(["--consumers", &args.consumers.to_string()])
+        .args(["--seed", &args.seed.to_string()])
+        .args(["--epoch", &args.epoch.to_string()])
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::null());
+    if args.quiet {
+        cmd.arg("--quiet");
+    }
+    let status = cmd.status().context("start the child run")?;
+    if !status.success() {
+        bail!("the run of {machines} machines failed ({status})");
+    }
+    read_reports(&json)?
+        .pop()
+        .with_context(|| format!("no report in {}", json.display()))
+}
+
+fn read_reports(path: &std::path::Path) -> anyhow::Result<Vec<ScaleReport>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))
+}
+
+fn print(mut reports: Vec<ScaleReport>, target: u64) {
+    reports.sort_by_key(|r| r.machines);
+    for r in &reports {
+        println!("{}", markdown(r));
+    }
+    if let (Some(small), Some(large)) = (reports.first(), reports.last()) {
+        if large.machines > small.machines {
+            println!("{}", markdown_extrapolation(small, large, target));
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.machines == 0 {
+        bail!("--machines must be at least 1");
+    }
+    let options = |machines: u64| ScaleOptions {
+        sessions_per_machine: args.sessions_per_machine,
+        earnings_per_machine: args.earnings_per_machine,
+        consumers: args.consumers,
+        seed: args.seed,
+        progress: !args.quiet,
+        ..ScaleOptions::new(args.backend, machines, args.epoch)
+    };
+    if !args.from_json.is_empty() {
+        let mut all = Vec::new();
+        for path in &args.from_json {
+            all.extend(read_reports(path)?);
+        }
+        print(all, args.extrapolate_to);
+        return Ok(());
+    }
+    let small = args
+        .small_machines
+        .unwrap_or(args.machines / 10)
+        .min(args.machines.saturating_sub(1));
+    let reports = if args.single || small == 0 {
+        vec![run(&options(args.machines)).await.context("run")?]
+    } else {
+        vec![run_child(&args, small)?, run_child(&args, args.machines)?]
+    };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    print(reports, args.extrapolate_to);
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! The scale bench at a tiny size, on both backends: the same code as
+//! `floorline-scale`, checked for what it claims (not for its timings).
+
+use floorline_proving::scale::{
+    extrapolate, markdown, markdown_extrapolation, run, ScaleBackend, ScaleOptions, ScaleReport,
+};
+
+fn opts(backend: ScaleBackend, machines: u64) -> ScaleOptions {
+    ScaleOptions::new(backend, machines, "2026-10".parse().unwrap())
+}
+
+fn excluded(r: &ScaleReport, reason: &str) -> u64 {
+    r.excluded_by_reason.get(reason).copied().unwrap_or(0)
+}
+
+fn check(r: &ScaleReport) {
+    let n = r.machines;
+    // Every generated row is in the database, kind by kind.
+    assert_eq!(r.db_rows, r.generated_rows);
+    assert_eq!(r.db_rows["machines"], n);
+    assert_eq!(r.db_rows["sessions"], n * r.sessions_per_machine);
+    assert_eq!(r.db_rows["earnings"], n * r.earnings_per_machine);
+    assert!(r.db_rows["attestations"] > n, "some machines re-attest");
+    assert!(
+        r.db_rows["bindings"] > n * 9 / 10,
+        "most machines are bound"
+    );
+    assert!(r.db_rows["health"] > 0 && r.db_rows["probes"] >= n);
+    let ingested: u64 = r.ingest.iter().map(|k| k.rows).sum();
+    assert_eq!(
+        ingested,
+        r.generated_rows
+            .iter()
+            .filter(|(k, _)| k.as_str() != "machines")
+            .map(|(_, v)| v)
+            .sum::<u64>()
+    );
+
+    // The load returned every machine and (nearly) every session of the epoch.
+    assert_eq!(r.load_machines, n);
+    assert!(r.load_sessions > n * r.sessions_per_machine * 9 / 10);
+    assert!(r.load_earning_groups > n);
+    assert_eq!(r.bare_sessions_rows, n);
+
+    // The settlement committed the plan computed from the same facts.
+    assert_eq!(r.settle_manifest, r.plan_manifest);
+    assert_eq!(r.settle_granted_micro_usd, r.plan_granted_micro_usd);
+    assert_eq!(r.settle_eligible, r.plan_eligible);
+    assert!(r.settle_shares > 0, "money moved");
+    assert!(r.settle_granted_micro_usd > 0);
+    assert!(
+        r.settle_granted_micro_usd <= r.pool_micro_usd,
+        "Σ granted ≤ pool"
+    );
+    assert_eq!(
+        r.settle_granted_micro_usd + r.settle_unallocated_micro_usd,
+        r.pool_micro_usd
+    );
+    // The fleet is mixed: some machines eligible, some excluded.
+    assert!(r.settle_eligible > 0 && r.settle_eligible < n);
+    for reason in ["below_min_memory", "uptime_below_gate"] {
+        assert!(
+            excluded(r, reason) > 0,
+            "no machine excluded for {reason}: {:?}",
+            r.excluded_by_reason
+        );
+    }
+    assert!(r.settle.secs > 0.0 && r.settle.peak_mb > 0.0);
+    assert!(markdown(r).contains("settle / bare"));
+}
+
+async fn both_sizes(backend: ScaleBackend) {
+    let small = run(&opts(backend, 100)).await.unwrap();
+    let large = run(&opts(backend, 300)).await.unwrap();
+    check(&small);
+    check(&large);
+    // The rarer traits (2 % untrusted, 1 % never bound) show up across the two.
+    for reason in ["not_attested", "no_payout_account"] {
+        assert!(
+            excluded(&small, reason) + excluded(&large, reason) > 0,
+            "no machine excluded for {reason}"
+        );
+    }
+    let fit = extrapolate(&small, &large, 1_000);
+    assert!(fit.iter().any(|x| x.what.starts_with("settle")));
+    assert!(markdown_extrapolation(&small, &large, 1_000).contains("1 000 machines"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_bench_runs_small_on_sqlite() {
+    both_sizes(ScaleBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_bench_runs_small_on_postgres() {
+    both_sizes(ScaleBackend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_seed_settles_the_same_manifest() {
+    let a = run(&opts(ScaleBackend::Sqlite, 150)).await.unwrap();
+    let b = run(&opts(ScaleBackend::Postgres, 150)).await.unwrap();
+    assert_eq!(a.generated_rows, b.generated_rows);
+    assert_eq!(a.settle_manifest, b.settle_manifest);
+}
