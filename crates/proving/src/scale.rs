@@ -48,6 +48,8 @@ use floorline_engine::config::Config;
 use floorline_engine::{Engine, SettleOptions};
 use floorline_store::{IngestReport, Store, Watermark, MAX_BATCH_ITEMS};
 use serde::{Deserialize, Serialize};
+
+use crate::dst::with_database;
 use sqlx::Connection as _;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -777,25 +779,6 @@ pub struct ScaleDb {
     pub url: String,
     dir: tempfile::TempDir,
     pg: Option<(String, String)>,
-}
-
-/// `admin` with its database name replaced.
-fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base
-        .get(scheme_end..)
-        .and_then(|rest| rest.find('/'))
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", base.get(..path_start).unwrap_or(base));
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
 }
 
 impl ScaleDb {
