@@ -65,6 +65,11 @@ impl BindingFact {
     pub fn covers(&self, t_ms: i64) -> bool {
         self.from_ms <= t_ms && self.to_ms.is_none_or(|to| t_ms < to)
     }
+
+    /// Whether the binding holds at some instant of `[start_ms, end_ms)`.
+    pub fn overlaps(&self, start_ms: i64, end_ms: i64) -> bool {
+        self.from_ms < end_ms && self.to_ms.is_none_or(|to| to > start_ms)
+    }
 }
 
 /// One connection of a machine to the coordinator.

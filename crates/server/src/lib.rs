@@ -94,7 +94,7 @@ impl Estimate {
             let mut accounts: Vec<&str> = m
                 .bindings
                 .iter()
-                .filter(|b| b.from_ms < end && b.to_ms.is_none_or(|t| t > start))
+                .filter(|b| b.overlaps(start, end))
                 .map(|b| b.account_id.as_str())
                 .collect();
             accounts.sort_unstable();

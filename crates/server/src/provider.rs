@@ -30,27 +30,26 @@ const GATES: [(&str, Reason); 5] = [
 ];
 
 /// What a provider view needs of the open month, computed once per request.
+/// "So far" figures are as of the estimate (`est.as_of`).
 struct ViewContext<'a> {
     est: &'a Estimate,
     policy: &'a Policy,
     windows: Windows,
-    now_ms: i64,
 }
 
 impl<'a> ViewContext<'a> {
-    fn new(est: &'a Estimate, policy: &'a Policy, now_ms: i64) -> ViewContext<'a> {
+    fn new(est: &'a Estimate, policy: &'a Policy) -> ViewContext<'a> {
         ViewContext {
             est,
             policy,
             windows: Windows::new(est.plan.epoch, policy),
-            now_ms,
         }
     }
 }
 
 fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
     let (pm, v, stored) = cx.est.machine(machine_id)?;
-    let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.now_ms);
+    let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.est.as_of.0);
     let elapsed = now_ms
         .clamp(w.start_ms, w.end_ms)
         .saturating_sub(w.start_ms);
@@ -165,7 +164,7 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let cx = ViewContext::new(&est, policy, est.as_of.0);
+    let cx = ViewContext::new(&est, policy);
     // The open month's machines, as of the estimate: bound to this account at
     // some time in it. A machine that moved away in an earlier month keeps
     // its settled history (`/v1/provider/history`,
@@ -220,7 +219,7 @@ pub async fn machine(
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
-    let cx = ViewContext::new(&est, policy, est.as_of.0);
+    let cx = ViewContext::new(&est, policy);
     let mut view = machine_view(&cx, &id)
         .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
     let one: BTreeSet<String> = [id].into_iter().collect();

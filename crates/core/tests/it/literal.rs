@@ -393,3 +393,23 @@ fn k_half_reduces_the_draw_by_half_the_earnings() {
     let p = run(&facts(vec![m]), &policy);
     assert_eq!(p.machines[0].desired_draw_micro_usd, 13 * USD);
 }
+
+#[test]
+fn a_binding_overlaps_an_interval_when_it_holds_at_some_instant_of_it() {
+    let b = |from_ms, to_ms| BindingFact {
+        account_id: "a".into(),
+        payout_identity: "p".into(),
+        from_ms,
+        to_ms,
+    };
+    // [10, 20) against bindings ending at or starting at its edges.
+    assert!(
+        !b(0, Some(10)).overlaps(10, 20),
+        "ends as the interval starts"
+    );
+    assert!(b(0, Some(11)).overlaps(10, 20));
+    assert!(b(19, None).overlaps(10, 20));
+    assert!(!b(20, None).overlaps(10, 20), "starts as the interval ends");
+    assert!(b(0, None).overlaps(10, 20));
+    assert!(b(12, Some(15)).overlaps(10, 20));
+}
