@@ -46,25 +46,6 @@ fn failure(e: FleetError, listen: &str) -> Failure {
     }
 }
 
-async fn stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        () = term => {}
-    }
-}
-
 /// Runs the demo; `listen` defaults to [`DEFAULT_LISTEN`] (a free port with `no_serve`).
 pub async fn run(seed: u64, no_serve: bool, listen: Option<String>) -> Result<(), Failure> {
     let started = Instant::now();
@@ -100,7 +81,7 @@ pub async fn run(seed: u64, no_serve: bool, listen: Option<String>) -> Result<()
             "serving {}/provider and {}/admin until Ctrl-C (no scheduler, no background prober)",
             run.url, run.url
         );
-        stop_signal().await;
+        crate::serve::stop_signal().await;
         eprintln!("stopping");
     }
     run.shutdown().await.map_err(Failure::other)?;

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::failure::Failure;
 
-async fn shutdown_signal(cancel: CancellationToken) {
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub(crate) async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let term = async {
@@ -27,6 +28,12 @@ async fn shutdown_signal(cancel: CancellationToken) {
     tokio::select! {
         _ = ctrl_c => {}
         () = term => {}
+    }
+}
+
+async fn shutdown_signal(cancel: CancellationToken) {
+    tokio::select! {
+        () = stop_signal() => {}
         () = cancel.cancelled() => {}
     }
     cancel.cancel();
