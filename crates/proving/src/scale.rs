@@ -105,6 +105,11 @@ pub struct ScaleOptions {
     pub pg_admin_url: String,
     /// Progress lines on stderr.
     pub progress: bool,
+    /// Run on this database and keep it (instead of a fresh one, dropped
+    /// after). If it already holds exactly this fleet, the ingest is skipped
+    /// and an earlier run's settlement is deleted first: for measuring load,
+    /// plan and settle again without a long ingest.
+    pub database: Option<String>,
 }
 
 impl ScaleOptions {
@@ -121,6 +126,7 @@ impl ScaleOptions {
             pg_admin_url: std::env::var("FLOORLINE_TEST_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
             progress: false,
+            database: None,
         }
     }
 }
@@ -779,6 +785,8 @@ pub struct ScaleDb {
     pub url: String,
     dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// `--database`: kept, never dropped.
+    kept: bool,
 }
 
 impl ScaleDb {
@@ -787,11 +795,20 @@ impl ScaleDb {
             .prefix("floorline-scale-")
             .tempdir()
             .context("temporary directory")?;
+        if let Some(url) = &opts.database {
+            return Ok(ScaleDb {
+                url: url.clone(),
+                dir,
+                pg: None,
+                kept: true,
+            });
+        }
         match opts.backend {
             ScaleBackend::Sqlite => Ok(ScaleDb {
                 url: format!("sqlite://{}", dir.path().join("scale.db").display()),
                 dir,
                 pg: None,
+                kept: false,
             }),
             ScaleBackend::Postgres => {
                 let admin = opts.pg_admin_url.clone();
@@ -812,6 +829,7 @@ impl ScaleDb {
                     url: with_database(&admin, &name),
                     dir,
                     pg: Some((admin, name)),
+                    kept: false,
                 })
             }
         }
@@ -826,6 +844,14 @@ impl ScaleDb {
                     .await
                     .map_or(0, |(n,)| i64_u64(n))
             }
+            Raw::Sqlite(_) if self.kept => {
+                let path = self.url.trim_start_matches("sqlite://");
+                ["", "-wal", "-shm"]
+                    .iter()
+                    .filter_map(|x| std::fs::metadata(format!("{path}{x}")).ok())
+                    .map(|m| m.len())
+                    .sum()
+            }
             Raw::Sqlite(_) => std::fs::read_dir(self.dir.path())
                 .map(|d| {
                     d.filter_map(|e| e.ok())
@@ -838,6 +864,9 @@ impl ScaleDb {
     }
 
     pub async fn destroy(self) {
+        if self.kept {
+            return;
+        }
         if let Some((admin, name)) = &self.pg {
             if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -1094,70 +1123,15 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         }
     };
 
-    // 1. Ingest.
+    // 1. Ingest (unless a kept database already holds this fleet).
     let rss = reset_peak();
     let mut ingest = Vec::new();
-    ingest.push(
-        ingest_kind("attestations", fleet.attestations(), n, opts, |b| {
-            let store = store.clone();
-            async move { store.ingest_attestations(&b).await.map(|r| (r, b.len())) }
-        })
-        .await?,
-    );
-    ingest.push(
-        ingest_kind("bindings", fleet.bindings(), n, opts, |b| {
-            let store = store.clone();
-            async move { store.ingest_bindings(&b).await.map(|r| (r, b.len())) }
-        })
-        .await?,
-    );
-    ingest.push(
-        ingest_kind(
-            "sessions",
-            fleet.sessions(),
-            n.saturating_mul(opts.sessions_per_machine),
-            opts,
-            |b| {
-                let store = store.clone();
-                async move { store.ingest_sessions(&b).await.map(|r| (r, b.len())) }
-            },
-        )
-        .await?,
-    );
-    ingest.push(
-        ingest_kind("health", fleet.health(), n / 5, opts, |b| {
-            let store = store.clone();
-            async move { store.ingest_health(&b).await.map(|r| (r, b.len())) }
-        })
-        .await?,
-    );
-    ingest.push(
-        ingest_kind("probes", fleet.probes(), n, opts, |b| {
-            let store = store.clone();
-            async move { store.ingest_probes(&b).await.map(|r| (r, b.len())) }
-        })
-        .await?,
-    );
-    ingest.push(
-        ingest_kind(
-            "earnings",
-            fleet.earnings(),
-            n.saturating_mul(opts.earnings_per_machine),
-            opts,
-            |b| {
-                let store = store.clone();
-                async move { store.ingest_earnings(&b).await.map(|r| (r, b.len())) }
-            },
-        )
-        .await?,
-    );
-    store
-        .ingest_watermarks(&[Watermark {
-            source: "coordinator".into(),
-            up_to: Timestamp(epoch.end().0 + HOUR_MS),
-        }])
-        .await
-        .context("watermark")?;
+    let reused = holds_fleet(&db.url, opts).await?;
+    if reused {
+        say("the database holds this fleet: ingest skipped, earlier settlement deleted".into());
+    } else {
+        ingest_fleet(&store, &fleet, opts, &mut ingest).await?;
+    }
     let ingest_phase = Phase {
         secs: ingest.iter().map(|k| k.secs).sum(),
         rss_start_mb: rss,
@@ -1171,8 +1145,11 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
 
     // Row counts: the database holds exactly what was generated.
     let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
-    let mut generated_rows: BTreeMap<String, u64> =
-        ingest.iter().map(|k| (k.kind.clone(), k.rows)).collect();
+    let mut generated_rows: BTreeMap<String, u64> = if reused {
+        generated_counts(&fleet)
+    } else {
+        ingest.iter().map(|k| (k.kind.clone(), k.rows)).collect()
+    };
     generated_rows.insert("machines".into(), n);
     let mut db_rows = BTreeMap::new();
     for table in [
@@ -1321,6 +1298,121 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         bare_sessions_rows,
         db_bytes,
     })
+}
+
+/// Ingests the whole fleet through the store, kind by kind, then the watermark.
+async fn ingest_fleet(
+    store: &Store,
+    fleet: &Fleet,
+    opts: &ScaleOptions,
+    ingest: &mut Vec<KindFigures>,
+) -> anyhow::Result<()> {
+    let n = opts.machines;
+    let epoch = opts.epoch;
+    ingest.push(
+        ingest_kind("attestations", fleet.attestations(), n, opts, |b| {
+            let store = store.clone();
+            async move { store.ingest_attestations(&b).await.map(|r| (r, b.len())) }
+        })
+        .await?,
+    );
+    ingest.push(
+        ingest_kind("bindings", fleet.bindings(), n, opts, |b| {
+            let store = store.clone();
+            async move { store.ingest_bindings(&b).await.map(|r| (r, b.len())) }
+        })
+        .await?,
+    );
+    ingest.push(
+        ingest_kind(
+            "sessions",
+            fleet.sessions(),
+            n.saturating_mul(opts.sessions_per_machine),
+            opts,
+            |b| {
+                let store = store.clone();
+                async move { store.ingest_sessions(&b).await.map(|r| (r, b.len())) }
+            },
+        )
+        .await?,
+    );
+    ingest.push(
+        ingest_kind("health", fleet.health(), n / 5, opts, |b| {
+            let store = store.clone();
+            async move { store.ingest_health(&b).await.map(|r| (r, b.len())) }
+        })
+        .await?,
+    );
+    ingest.push(
+        ingest_kind("probes", fleet.probes(), n, opts, |b| {
+            let store = store.clone();
+            async move { store.ingest_probes(&b).await.map(|r| (r, b.len())) }
+        })
+        .await?,
+    );
+    ingest.push(
+        ingest_kind(
+            "earnings",
+            fleet.earnings(),
+            n.saturating_mul(opts.earnings_per_machine),
+            opts,
+            |b| {
+                let store = store.clone();
+                async move { store.ingest_earnings(&b).await.map(|r| (r, b.len())) }
+            },
+        )
+        .await?,
+    );
+    store
+        .ingest_watermarks(&[Watermark {
+            source: "coordinator".into(),
+            up_to: Timestamp(epoch.end().0 + HOUR_MS),
+        }])
+        .await
+        .context("watermark")?;
+    Ok(())
+}
+
+/// The rows of each kind the fleet generates (counted, not ingested).
+fn generated_counts(fleet: &Fleet) -> BTreeMap<String, u64> {
+    [
+        ("attestations", usize_u64(fleet.attestations().count())),
+        ("bindings", usize_u64(fleet.bindings().count())),
+        ("sessions", usize_u64(fleet.sessions().count())),
+        ("health", usize_u64(fleet.health().count())),
+        ("probes", usize_u64(fleet.probes().count())),
+        ("earnings", usize_u64(fleet.earnings().count())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Whether the database at `url` already holds this fleet (its machines and
+/// earnings counted); if so the settlement of an earlier run is deleted, so
+/// that the settle measured is again the epoch's first.
+async fn holds_fleet(url: &str, opts: &ScaleOptions) -> anyhow::Result<bool> {
+    let mut raw = Raw::connect(url).await.context("raw connect")?;
+    let machines = raw.count("machines").await?;
+    let earnings = raw
+        .count("earnings WHERE kind <> 'base_reward'")
+        .await?;
+    let holds = machines == opts.machines
+        && earnings == opts.machines.saturating_mul(opts.earnings_per_machine);
+    if holds {
+        for sql in [
+            "DELETE FROM floor_draws",
+            "DELETE FROM ledger_entries",
+            "DELETE FROM machine_totals",
+            "DELETE FROM settlement_runs",
+            "DELETE FROM earnings WHERE kind = 'base_reward'",
+            "UPDATE accounts SET balance_micro_usd = 0",
+        ] {
+            raw.execute(sql).await.with_context(|| sql.to_string())?;
+        }
+    }
+    raw.close().await;
+    Ok(holds)
 }
 
 // ---------------------------------------------------------------------------

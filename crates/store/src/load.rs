@@ -422,9 +422,12 @@ pub(crate) async fn load_epoch_facts(
     epoch: EpochId,
     policy: &Policy,
 ) -> Result<EpochFacts> {
+    let started = std::time::Instant::now();
     let raw = read_raw(link, epoch, policy).await?;
+    let raw_done = started.elapsed();
     let w = Windows::new(epoch, policy);
     let mut groups = grouped_earnings(link, &w, &raw.bindings).await?;
+    let grouped_done = started.elapsed();
 
     let mut machines: BTreeMap<String, MachineFacts> = BTreeMap::new();
     for a in raw.attestations {
@@ -508,6 +511,14 @@ pub(crate) async fn load_epoch_facts(
     if let Some(id) = groups.keys().min() {
         return Err(missing("earning", id));
     }
+    tracing::debug!(
+        %epoch,
+        machines = machines.len(),
+        raw_ms = raw_done.as_millis(),
+        earnings_ms = grouped_done.saturating_sub(raw_done).as_millis(),
+        assemble_ms = started.elapsed().saturating_sub(grouped_done).as_millis(),
+        "Loaded the epoch's facts."
+    );
     Ok(EpochFacts {
         epoch,
         machines: machines.into_values().collect(),

@@ -7,6 +7,7 @@
 )]
 
 mod concurrent;
+mod dst;
 mod fleet;
 mod plan;
 mod settle;

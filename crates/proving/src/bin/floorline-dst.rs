@@ -60,6 +60,7 @@ struct Totals {
     ticks: u64,
     verifies: u64,
     concurrent_rounds: u64,
+    concurrent_process_rounds: u64,
     batches_sent: u64,
     batches_rejected: u64,
     duplicates: u64,
@@ -88,6 +89,7 @@ impl Totals {
         self.ticks += r.ticks;
         self.verifies += r.verifies;
         self.concurrent_rounds += r.concurrent_rounds;
+        self.concurrent_process_rounds += r.concurrent_process_rounds;
         self.batches_sent += r.batches_sent;
         self.batches_rejected += r.batches_rejected;
         self.duplicates += r.duplicates;
@@ -147,7 +149,10 @@ impl Totals {
         println!("previews:            {}", self.previews);
         println!("scheduler ticks:     {}", self.ticks);
         println!("verifies:            {}", self.verifies);
-        println!("concurrent rounds:   {}", self.concurrent_rounds);
+        println!(
+            "concurrent rounds:   {} in one process (a pool each), {} of real processes",
+            self.concurrent_rounds, self.concurrent_process_rounds
+        );
         println!(
             "fact batches:        {} sent, {} rejected whole, {} duplicates, {} conflicts",
             self.batches_sent, self.batches_rejected, self.duplicates, self.conflicts

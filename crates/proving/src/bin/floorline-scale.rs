@@ -60,6 +60,11 @@ struct Args {
     /// Run `--machines` only, in this process (no smaller run, no fit).
     #[arg(long)]
     single: bool,
+    /// Run on this database URL and keep it (implies `--single`); if it
+    /// already holds this fleet the ingest is skipped and the earlier run's
+    /// settlement deleted, so load, plan and settle can be measured again.
+    #[arg(long)]
+    database: Option<String>,
     /// Print saved `--json` reports instead of running (smallest and largest are fitted).
     #[arg(long, num_args = 1..)]
     from_json: Vec<PathBuf>,
@@ -128,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
         consumers: args.consumers,
         seed: args.seed,
         progress: !args.quiet,
+        database: args.database.clone(),
         ..ScaleOptions::new(args.backend, machines, args.epoch)
     };
     if !args.from_json.is_empty() {
@@ -142,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
         .small_machines
         .unwrap_or(args.machines / 10)
         .min(args.machines.saturating_sub(1));
-    let reports = if args.single || small == 0 {
+    let reports = if args.single || small == 0 || args.database.is_some() {
         vec![run(&options(args.machines)).await.context("run")?]
     } else {
         vec![run_child(&args, small)?, run_child(&args, args.machines)?]

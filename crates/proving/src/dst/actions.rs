@@ -82,6 +82,9 @@ impl Trial {
             67..=68 => self.preview().await,
             69..=78 => self.tick().await,
             79..=81 => self.verify_step().await,
+            82..=84 if self.opts.floorline_bin.is_some() && self.rng.gen_bool(0.5) => {
+                self.concurrent_processes().await
+            }
             82..=84 => self.concurrent().await,
             85..=86 => self.restart().await,
             87..=88 => self.adjust().await,

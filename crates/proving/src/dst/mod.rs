@@ -10,7 +10,9 @@
 //! previews, scheduler ticks, `verify`, admin adjustments, restarts (a new
 //! `Store::connect`), rounds of concurrent settlers each with its own
 //! `Store::connect` on the same database, and — with a `floorline` binary —
-//! settlements by a real process killed at a failpoint (`abort`). It ends by
+//! settlements by a real process killed at a failpoint (`abort`) and rounds of
+//! 8 (PostgreSQL; 4 on SQLite) concurrent `floorline settle` processes, one
+//! sometimes armed to abort ([`process`]). It ends by
 //! sending every remaining fact and settling every epoch once more.
 //!
 //! After every step the [`check`]er reads the database with its own SQL and
@@ -118,7 +120,10 @@ pub struct TrialReport {
     pub crash_points: BTreeMap<&'static str, u64>,
     /// Real `floorline` processes that died at a failpoint, per failpoint.
     pub process_crashes: BTreeMap<&'static str, u64>,
+    /// Rounds of concurrent settlers: tokio tasks, each with its own pool.
     pub concurrent_rounds: u64,
+    /// Rounds of concurrent settlers: real `floorline settle` processes.
+    pub concurrent_process_rounds: u64,
     pub batches_sent: u64,
     pub batches_rejected: u64,
     pub duplicates: u64,

@@ -1,13 +1,23 @@
-//! Process-level crashes: the real `floorline` binary settles the trial's
-//! database with `FLOORLINE_FAILPOINT=<point>[@skip]:abort`, so the process
-//! dies mid-settlement (`std::process::abort`, no unwinding, no rollback
-//! code runs). A death before `COMMIT` must leave nothing; a death after it
-//! must leave exactly the committed run; the model judges both.
+//! Real `floorline` processes on the trial's database:
+//!
+//! - **crashes**: one `floorline settle` with
+//!   `FLOORLINE_FAILPOINT=<point>[@skip]:abort`, so the process dies
+//!   mid-settlement (`std::process::abort`, no unwinding, no rollback code
+//!   runs). A death before `COMMIT` must leave nothing; a death after it must
+//!   leave exactly the committed run; the model judges both.
+//! - **concurrent processes**: 8 `floorline settle` processes on PostgreSQL
+//!   (4 on SQLite) started at once on one epoch, one of them sometimes armed
+//!   to abort at a failpoint. The new runs must be exactly the processes that
+//!   committed, and each, in id order, the model's plan given the runs before.
 //!
 //! The binary reads the system clock, so only epochs that are closed in real
-//! time are settled this way (the scenario's epochs all are, by late 2026).
+//! time are settled this way (the scenario's epochs all are, by late 2026),
+//! and always with `--force` (the trial's watermarks follow its own clock).
+
+use std::path::{Path, PathBuf};
 
 use floorline_core::policy::{Policy, PolicyPatch};
+use floorline_core::EpochId;
 use floorline_engine::clock::{Clock, SystemClock};
 use floorline_store::{FailPoint, Mode as RunMode};
 use rand::seq::SliceRandom;
@@ -20,29 +30,82 @@ pub fn config_text(policy: &Policy) -> Result<String, String> {
     toml::to_string(&PolicyPatch::from(policy)).map_err(|e| format!("policy as TOML: {e}"))
 }
 
+/// How one `floorline settle` process ended.
+enum Exit {
+    /// Exit code 0: the run committed.
+    Settled,
+    /// Killed by a signal (the armed `abort`): committed only after `COMMIT`.
+    Died,
+    /// Any other exit: never expected.
+    Failed(String),
+}
+
+/// Starts one `floorline settle --force` of `epoch` on `url`, with
+/// `failpoint` (`FLOORLINE_FAILPOINT`) when given.
+fn start_settle(
+    bin: &Path,
+    url: &str,
+    cfg: &Path,
+    dir: &Path,
+    epoch: EpochId,
+    actor: &str,
+    failpoint: Option<&str>,
+) -> std::io::Result<tokio::process::Child> {
+    let mut cmd = tokio::process::Command::new(bin);
+    cmd.env_clear().env("FLOORLINE_LOG", "off");
+    if let Some(spec) = failpoint {
+        cmd.env("FLOORLINE_FAILPOINT", spec);
+    }
+    cmd.arg("--database-url")
+        .arg(url)
+        .arg("--config")
+        .arg(cfg)
+        .args(["settle", "--epoch", &epoch.to_string(), "--force"])
+        .args(["--actor", actor])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// How a process started by [`start_settle`] ended.
+async fn exit_of(actor: &str, child: std::io::Result<tokio::process::Child>) -> Exit {
+    let out = match child {
+        Ok(c) => c.wait_with_output().await,
+        Err(e) => Err(e),
+    };
+    match out {
+        Err(e) => Exit::Failed(format!("running {actor}: {e}")),
+        Ok(o) if o.status.success() => Exit::Settled,
+        Ok(o) if o.status.code().is_none() => Exit::Died,
+        Ok(o) => Exit::Failed(format!(
+            "{actor} exited with {:?}: {}",
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr)
+        )),
+    }
+}
+
 impl Trial {
-    pub(crate) async fn process_crash(&mut self) -> (String, Vec<String>) {
-        let Some(bin) = self.opts.floorline_bin.clone() else {
-            return self.move_clock();
-        };
+    /// The binary, its config for the trial's policy and an epoch closed in
+    /// real time; `None` when there is no binary or no such epoch.
+    fn process_setup(&mut self) -> Option<Result<(PathBuf, PathBuf, EpochId), String>> {
+        let bin = self.opts.floorline_bin.clone()?;
         let epochs = self.scenario.epochs.clone();
-        let Some(epoch) = epochs.choose(&mut self.rng).copied() else {
-            return self.move_clock();
-        };
+        let epoch = epochs.choose(&mut self.rng).copied()?;
         if !epoch.is_closed(SystemClock.now()) {
-            return self.move_clock();
+            return None;
         }
         let cfg = self.db.dir.path().join("floorline.toml");
-        let text = match config_text(&self.scenario.policy) {
-            Ok(t) => t,
-            Err(e) => return ("process crash".into(), vec![e]),
-        };
-        if let Err(e) = std::fs::write(&cfg, text) {
-            return (
-                "process crash".into(),
-                vec![format!("writing the config: {e}")],
-            );
-        }
+        let written = config_text(&self.scenario.policy)
+            .and_then(|text| std::fs::write(&cfg, text).map_err(|e| format!("writing the config: {e}")));
+        Some(written.map(|()| (bin, cfg, epoch)))
+    }
+
+    /// A failpoint spec that aborts the process (`point[@skip]:abort`).
+    fn pick_abort(&mut self) -> (FailPoint, String) {
         let point = FailPoint::ALL
             .choose(&mut self.rng)
             .copied()
@@ -57,46 +120,96 @@ impl Trial {
         } else {
             format!("{}:abort", point.as_str())
         };
-        let out = tokio::process::Command::new(&bin)
-            .env_clear()
-            .env("FLOORLINE_FAILPOINT", &spec)
-            .env("FLOORLINE_LOG", "off")
-            .arg("--database-url")
-            .arg(&self.db.url)
-            .arg("--config")
-            .arg(&cfg)
-            .args(["settle", "--epoch", &epoch.to_string(), "--force"])
-            .args(["--actor", "dst-process"])
-            .current_dir(self.db.dir.path())
-            .output()
-            .await;
-        let name = format!("process settle {epoch} {spec}");
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => return (name, vec![format!("running {}: {e}", bin.display())]),
+        (point, spec)
+    }
+
+    pub(crate) async fn process_crash(&mut self) -> (String, Vec<String>) {
+        let (bin, cfg, epoch) = match self.process_setup() {
+            None => return self.move_clock(),
+            Some(Err(e)) => return ("process crash".into(), vec![e]),
+            Some(Ok(s)) => s,
         };
-        // Killed by a signal: no exit code.
-        let died = out.status.code().is_none();
-        let committed = if out.status.success() {
-            1
-        } else if died {
-            *self
-                .report
-                .process_crashes
-                .entry(point.as_str())
-                .or_insert(0) += 1;
-            usize::from(point == FailPoint::AfterCommit)
-        } else {
-            return (
-                name,
-                vec![format!(
-                    "floorline exited with {:?}: {}",
-                    out.status.code(),
-                    String::from_utf8_lossy(&out.stderr)
-                )],
-            );
+        let (point, spec) = self.pick_abort();
+        let name = format!("process settle {epoch} {spec}");
+        let child = start_settle(
+            &bin,
+            &self.db.url,
+            &cfg,
+            self.db.dir.path(),
+            epoch,
+            "dst-process",
+            Some(&spec),
+        );
+        let exit = exit_of("dst-process", child).await;
+        let committed = match exit {
+            Exit::Settled => 1,
+            Exit::Died => {
+                *self
+                    .report
+                    .process_crashes
+                    .entry(point.as_str())
+                    .or_insert(0) += 1;
+                usize::from(point == FailPoint::AfterCommit)
+            }
+            Exit::Failed(e) => return (name, vec![e]),
         };
         let found = self.take_new_runs(epoch, RunMode::Live, committed).await;
+        (name, found)
+    }
+
+    /// Several `floorline settle` processes on one epoch at once (see the module docs).
+    pub(crate) async fn concurrent_processes(&mut self) -> (String, Vec<String>) {
+        let (bin, cfg, epoch) = match self.process_setup() {
+            None => return self.move_clock(),
+            Some(Err(e)) => return ("concurrent processes".into(), vec![e]),
+            Some(Ok(s)) => s,
+        };
+        let n = match self.backend {
+            super::Backend::Postgres => 8,
+            super::Backend::Sqlite => 4,
+        };
+        let armed_at = self.rng.gen_bool(0.5).then(|| self.rng.gen_range(0..n));
+        let (point, spec) = self.pick_abort();
+        let name = match armed_at {
+            Some(i) => format!("concurrent ×{n} processes {epoch}, settler-{i} {spec}"),
+            None => format!("concurrent ×{n} processes {epoch}"),
+        };
+        self.report.concurrent_process_rounds += 1;
+        // All started before any is waited for: they race for the epoch's lock.
+        let children: Vec<_> = (0..n)
+            .map(|i| {
+                let actor = format!("dst-settler-{i}");
+                let failpoint = (armed_at == Some(i)).then_some(spec.as_str());
+                let child = start_settle(
+                    &bin,
+                    &self.db.url,
+                    &cfg,
+                    self.db.dir.path(),
+                    epoch,
+                    &actor,
+                    failpoint,
+                );
+                (actor, child)
+            })
+            .collect();
+        let mut committed = 0;
+        let mut found = Vec::new();
+        for (i, (actor, child)) in children.into_iter().enumerate() {
+            match exit_of(&actor, child).await {
+                Exit::Settled => committed += 1,
+                Exit::Died if armed_at == Some(i) => {
+                    *self
+                        .report
+                        .process_crashes
+                        .entry(point.as_str())
+                        .or_insert(0) += 1;
+                    committed += usize::from(point == FailPoint::AfterCommit);
+                }
+                Exit::Died => found.push(format!("settler-{i} died without a failpoint armed")),
+                Exit::Failed(e) => found.push(e),
+            }
+        }
+        found.extend(self.take_new_runs(epoch, RunMode::Live, committed).await);
         (name, found)
     }
 }
