@@ -1394,9 +1394,7 @@ fn generated_counts(fleet: &Fleet) -> BTreeMap<String, u64> {
 async fn holds_fleet(url: &str, opts: &ScaleOptions) -> anyhow::Result<bool> {
     let mut raw = Raw::connect(url).await.context("raw connect")?;
     let machines = raw.count("machines").await?;
-    let earnings = raw
-        .count("earnings WHERE kind <> 'base_reward'")
-        .await?;
+    let earnings = raw.count("earnings WHERE kind <> 'base_reward'").await?;
     let holds = machines == opts.machines
         && earnings == opts.machines.saturating_mul(opts.earnings_per_machine);
     if holds {

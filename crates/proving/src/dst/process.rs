@@ -99,8 +99,9 @@ impl Trial {
             return None;
         }
         let cfg = self.db.dir.path().join("floorline.toml");
-        let written = config_text(&self.scenario.policy)
-            .and_then(|text| std::fs::write(&cfg, text).map_err(|e| format!("writing the config: {e}")));
+        let written = config_text(&self.scenario.policy).and_then(|text| {
+            std::fs::write(&cfg, text).map_err(|e| format!("writing the config: {e}"))
+        });
         Some(written.map(|()| (bin, cfg, epoch)))
     }
 
