@@ -235,9 +235,18 @@ fn main() -> ExitCode {
         Which::Postgres => vec![Backend::Postgres],
         Which::Both => vec![Backend::Sqlite, Backend::Postgres],
     };
+    // Absolute: the processes run in each trial's own directory.
+    let floorline_bin = match args.floorline.as_deref().map(std::fs::canonicalize) {
+        None => None,
+        Some(Ok(path)) => Some(path),
+        Some(Err(e)) => {
+            eprintln!("floorline-dst: --floorline: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = Options {
         pg_admin_url: args.pg_url.clone(),
-        floorline_bin: args.floorline.clone(),
+        floorline_bin,
         trace: args.trace,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
