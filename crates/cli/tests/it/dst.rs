@@ -24,28 +24,25 @@ async fn seeds(backend: Backend, seeds: std::ops::Range<u64>) -> Vec<TrialReport
     out
 }
 
-fn process_rounds(reports: &[TrialReport]) -> (u64, u64) {
-    (
-        reports.iter().map(|r| r.concurrent_process_rounds).sum(),
-        reports
-            .iter()
-            .flat_map(|r| r.process_crashes.values())
-            .sum(),
-    )
+/// Six seeds on `backend` pass, with at least one round of concurrent
+/// processes and one process killed at its failpoint among them.
+async fn processes_race_and_die(backend: Backend) {
+    let reports = seeds(backend, 200..206).await;
+    let rounds: u64 = reports.iter().map(|r| r.concurrent_process_rounds).sum();
+    let deaths: u64 = reports
+        .iter()
+        .flat_map(|r| r.process_crashes.values())
+        .sum();
+    assert!(rounds > 0, "no round of concurrent processes ran");
+    assert!(deaths > 0, "no process died at a failpoint");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settler_processes_race_and_die_on_postgres_without_a_violation() {
-    let reports = seeds(Backend::Postgres, 200..206).await;
-    let (rounds, deaths) = process_rounds(&reports);
-    assert!(rounds > 0, "no round of concurrent processes ran");
-    assert!(deaths > 0, "no process died at a failpoint");
+    processes_race_and_die(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settler_processes_race_and_die_on_sqlite_without_a_violation() {
-    let reports = seeds(Backend::Sqlite, 200..206).await;
-    let (rounds, deaths) = process_rounds(&reports);
-    assert!(rounds > 0, "no round of concurrent processes ran");
-    assert!(deaths > 0, "no process died at a failpoint");
+    processes_race_and_die(Backend::Sqlite).await;
 }

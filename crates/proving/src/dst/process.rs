@@ -14,7 +14,7 @@
 //! time are settled this way (the scenario's epochs all are, by late 2026),
 //! and always with `--force` (the trial's watermarks follow its own clock).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
@@ -40,37 +40,46 @@ enum Exit {
     Failed(String),
 }
 
-/// Starts one `floorline settle --force` of `epoch` on `url`, with
-/// `failpoint` (`FLOORLINE_FAILPOINT`) when given.
-fn start_settle(
-    bin: &Path,
-    url: &str,
-    cfg: &Path,
-    dir: &Path,
-    epoch: EpochId,
-    actor: &str,
-    failpoint: Option<&str>,
-) -> std::io::Result<tokio::process::Child> {
-    let mut cmd = tokio::process::Command::new(bin);
-    cmd.env_clear().env("FLOORLINE_LOG", "off");
-    if let Some(spec) = failpoint {
-        cmd.env("FLOORLINE_FAILPOINT", spec);
-    }
-    cmd.arg("--database-url")
-        .arg(url)
-        .arg("--config")
-        .arg(cfg)
-        .args(["settle", "--epoch", &epoch.to_string(), "--force"])
-        .args(["--actor", actor])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+/// What every `floorline settle` of a trial is started with.
+struct Launcher {
+    bin: PathBuf,
+    url: String,
+    /// The `floorline.toml` with the trial's policy.
+    cfg: PathBuf,
+    /// The working directory (the trial's own).
+    dir: PathBuf,
 }
 
-/// How a process started by [`start_settle`] ended.
+impl Launcher {
+    /// Starts one `floorline settle --force` of `epoch` as `actor`, with
+    /// `failpoint` (`FLOORLINE_FAILPOINT`) when given.
+    fn start(
+        &self,
+        epoch: EpochId,
+        actor: &str,
+        failpoint: Option<&str>,
+    ) -> std::io::Result<tokio::process::Child> {
+        let mut cmd = tokio::process::Command::new(&self.bin);
+        cmd.env_clear().env("FLOORLINE_LOG", "off");
+        if let Some(spec) = failpoint {
+            cmd.env("FLOORLINE_FAILPOINT", spec);
+        }
+        cmd.arg("--database-url")
+            .arg(&self.url)
+            .arg("--config")
+            .arg(&self.cfg)
+            .args(["settle", "--epoch", &epoch.to_string(), "--force"])
+            .args(["--actor", actor])
+            .current_dir(&self.dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+    }
+}
+
+/// How a process started by [`Launcher::start`] ended.
 async fn exit_of(actor: &str, child: std::io::Result<tokio::process::Child>) -> Exit {
     let out = match child {
         Ok(c) => c.wait_with_output().await,
@@ -91,7 +100,7 @@ async fn exit_of(actor: &str, child: std::io::Result<tokio::process::Child>) -> 
 impl Trial {
     /// The binary, its config for the trial's policy and an epoch closed in
     /// real time; `None` when there is no binary or no such epoch.
-    fn process_setup(&mut self) -> Option<Result<(PathBuf, PathBuf, EpochId), String>> {
+    fn process_setup(&mut self) -> Option<Result<(Launcher, EpochId), String>> {
         let bin = self.opts.floorline_bin.clone()?;
         let epochs = self.scenario.epochs.clone();
         let epoch = epochs.choose(&mut self.rng).copied()?;
@@ -102,7 +111,13 @@ impl Trial {
         let written = config_text(&self.scenario.policy).and_then(|text| {
             std::fs::write(&cfg, text).map_err(|e| format!("writing the config: {e}"))
         });
-        Some(written.map(|()| (bin, cfg, epoch)))
+        let launcher = Launcher {
+            bin,
+            url: self.db.url.clone(),
+            cfg,
+            dir: self.db.dir.path().to_path_buf(),
+        };
+        Some(written.map(|()| (launcher, epoch)))
     }
 
     /// A failpoint spec that aborts the process (`point[@skip]:abort`).
@@ -124,34 +139,30 @@ impl Trial {
         (point, spec)
     }
 
+    /// Counts a process killed at `point`: 1 if it died after `COMMIT` (its
+    /// run is in the store), else 0.
+    fn died_at(&mut self, point: FailPoint) -> usize {
+        *self
+            .report
+            .process_crashes
+            .entry(point.as_str())
+            .or_insert(0) += 1;
+        usize::from(point == FailPoint::AfterCommit)
+    }
+
     pub(crate) async fn process_crash(&mut self) -> (String, Vec<String>) {
-        let (bin, cfg, epoch) = match self.process_setup() {
+        let (launcher, epoch) = match self.process_setup() {
             None => return self.move_clock(),
             Some(Err(e)) => return ("process crash".into(), vec![e]),
             Some(Ok(s)) => s,
         };
         let (point, spec) = self.pick_abort();
         let name = format!("process settle {epoch} {spec}");
-        let child = start_settle(
-            &bin,
-            &self.db.url,
-            &cfg,
-            self.db.dir.path(),
-            epoch,
-            "dst-process",
-            Some(&spec),
-        );
+        let child = launcher.start(epoch, "dst-process", Some(&spec));
         let exit = exit_of("dst-process", child).await;
         let committed = match exit {
             Exit::Settled => 1,
-            Exit::Died => {
-                *self
-                    .report
-                    .process_crashes
-                    .entry(point.as_str())
-                    .or_insert(0) += 1;
-                usize::from(point == FailPoint::AfterCommit)
-            }
+            Exit::Died => self.died_at(point),
             Exit::Failed(e) => return (name, vec![e]),
         };
         let found = self.take_new_runs(epoch, RunMode::Live, committed).await;
@@ -160,7 +171,7 @@ impl Trial {
 
     /// Several `floorline settle` processes on one epoch at once (see the module docs).
     pub(crate) async fn concurrent_processes(&mut self) -> (String, Vec<String>) {
-        let (bin, cfg, epoch) = match self.process_setup() {
+        let (launcher, epoch) = match self.process_setup() {
             None => return self.move_clock(),
             Some(Err(e)) => return ("concurrent processes".into(), vec![e]),
             Some(Ok(s)) => s,
@@ -181,15 +192,7 @@ impl Trial {
             .map(|i| {
                 let actor = format!("dst-settler-{i}");
                 let failpoint = (armed_at == Some(i)).then_some(spec.as_str());
-                let child = start_settle(
-                    &bin,
-                    &self.db.url,
-                    &cfg,
-                    self.db.dir.path(),
-                    epoch,
-                    &actor,
-                    failpoint,
-                );
+                let child = launcher.start(epoch, &actor, failpoint);
                 (actor, child)
             })
             .collect();
@@ -198,14 +201,7 @@ impl Trial {
         for (i, (actor, child)) in children.into_iter().enumerate() {
             match exit_of(&actor, child).await {
                 Exit::Settled => committed += 1,
-                Exit::Died if armed_at == Some(i) => {
-                    *self
-                        .report
-                        .process_crashes
-                        .entry(point.as_str())
-                        .or_insert(0) += 1;
-                    committed += usize::from(point == FailPoint::AfterCommit);
-                }
+                Exit::Died if armed_at == Some(i) => committed += self.died_at(point),
                 Exit::Died => found.push(format!("settler-{i} died without a failpoint armed")),
                 Exit::Failed(e) => found.push(e),
             }
