@@ -63,6 +63,7 @@ struct Args {
     /// Run on this database URL and keep it (implies `--single`); if it
     /// already holds this fleet the ingest is skipped and the earlier run's
     /// settlement deleted, so load, plan and settle can be measured again.
+    /// A bench database only: it deletes draws, ledger entries and runs.
     #[arg(long)]
     database: Option<String>,
     /// Print saved `--json` reports instead of running (smallest and largest are fitted).
