@@ -197,6 +197,18 @@ pub struct ScaleReport {
     pub bare_earnings_rows: u64,
     pub bare_sessions_secs: f64,
     pub bare_sessions_rows: u64,
+    /// The store's own earnings grouping and sessions queries run bare on the
+    /// raw connection, rows fetched as tuples (after the settle, warm): what
+    /// the load costs before sqlx decoding into facts and assembly. Not part
+    /// of the ratio's denominator. Absent (0) in reports of earlier versions.
+    #[serde(default)]
+    pub store_grouping_secs: f64,
+    #[serde(default)]
+    pub store_grouping_rows: u64,
+    #[serde(default)]
+    pub store_sessions_secs: f64,
+    #[serde(default)]
+    pub store_sessions_rows: u64,
     pub db_bytes: u64,
 }
 
@@ -891,6 +903,14 @@ const BARE_SESSIONS_SQL: &str = "SELECT machine_id, COUNT(*), MIN(connected_at_m
        AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $2 \
      GROUP BY machine_id";
 
+/// The sessions query of `load_epoch_facts` (its `WHERE` and `ORDER BY`).
+const STORE_SESSIONS_SQL: &str = "SELECT session_id, machine_id, connected_at_ms, \
+       last_seen_at_ms, disconnected_at_ms FROM sessions \
+     WHERE connected_at_ms < $1 \
+       AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
+       AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
+     ORDER BY machine_id, connected_at_ms, session_id";
+
 /// `$n` → `?` for SQLite (each placeholder used once, in order).
 fn sqlite_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
@@ -974,6 +994,72 @@ impl Raw {
             Raw::Pg(c) => {
                 sqlx::query_as(BARE_SESSIONS_SQL)
                     .bind(end)
+                    .bind(alive_after)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+        };
+        Ok((t.elapsed().as_secs_f64(), usize_u64(rows.len())))
+    }
+
+    /// The store's main earnings grouping query (`load::earnings_grouping_sql`,
+    /// under `load::PG_GROUPING_SETTING` on PostgreSQL): (seconds, rows).
+    async fn store_grouping(
+        &mut self,
+        epoch: EpochId,
+        policy: &Policy,
+    ) -> anyhow::Result<(f64, u64)> {
+        let [(sql, args), _] = floorline_store::load::earnings_grouping_sql(epoch, policy);
+        type Row = (String, String, String, bool, i64, i64, i64);
+        let t = Instant::now();
+        let rows: Vec<Row> = match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query_as(&sql);
+                for a in &args {
+                    q = q.bind(*a);
+                }
+                q.fetch_all(&mut *c).await?
+            }
+            Raw::Pg(c) => {
+                let setting = floorline_store::load::PG_GROUPING_SETTING;
+                sqlx::query(&format!("SET {setting}"))
+                    .execute(&mut *c)
+                    .await?;
+                let mut q = sqlx::query_as(&sql);
+                for a in &args {
+                    q = q.bind(*a);
+                }
+                let rows = q.fetch_all(&mut *c).await?;
+                sqlx::query("RESET enable_sort").execute(&mut *c).await?;
+                rows
+            }
+        };
+        Ok((t.elapsed().as_secs_f64(), usize_u64(rows.len())))
+    }
+
+    /// The store's sessions query (the same `WHERE` and `ORDER BY`), every
+    /// row fetched: (seconds, rows).
+    async fn store_sessions(
+        &mut self,
+        end: i64,
+        start: i64,
+        alive_after: i64,
+    ) -> anyhow::Result<(f64, u64)> {
+        type Row = (String, String, i64, Option<i64>, Option<i64>);
+        let t = Instant::now();
+        let rows: Vec<Row> = match self {
+            Raw::Sqlite(c) => {
+                sqlx::query_as(&sqlite_sql(STORE_SESSIONS_SQL))
+                    .bind(end)
+                    .bind(start)
+                    .bind(alive_after)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+            Raw::Pg(c) => {
+                sqlx::query_as(STORE_SESSIONS_SQL)
+                    .bind(end)
+                    .bind(start)
                     .bind(alive_after)
                     .fetch_all(&mut *c)
                     .await?
@@ -1260,6 +1346,10 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
     // The bare scans again (warm); the best of the two counts.
     let (e2, _) = raw.bare_earnings(from, to).await?;
     let (s2, _) = raw.bare_sessions(w.end_ms, alive_after).await?;
+    let (store_grouping_secs, store_grouping_rows) = raw.store_grouping(epoch, &policy).await?;
+    let (store_sessions_secs, store_sessions_rows) = raw
+        .store_sessions(w.end_ms, w.start_ms, alive_after)
+        .await?;
     let db_bytes = db.size_bytes(&mut raw).await;
     raw.close().await;
     store.close().await;
@@ -1296,6 +1386,10 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         bare_earnings_rows,
         bare_sessions_secs: s1.min(s2),
         bare_sessions_rows,
+        store_grouping_secs,
+        store_grouping_rows,
+        store_sessions_secs,
+        store_sessions_rows,
         db_bytes,
     })
 }
@@ -1581,7 +1675,23 @@ pub fn markdown(r: &ScaleReport) -> String {
         grouped(r.bare_sessions_rows),
         r.bare_sessions_secs
     );
-    let _ = writeln!(s, "| bare scans, total | | {:.2} s | | |\n", r.bare_secs());
+    let _ = writeln!(s, "| bare scans, total | | {:.2} s | | |", r.bare_secs());
+    if r.store_grouping_rows > 0 {
+        let _ = writeln!(
+            s,
+            "| not in the ratio: the store's earnings grouping SQL run bare | {} groups | {:.2} s ({:.2} × the bare earnings scan) | | |",
+            grouped(r.store_grouping_rows),
+            r.store_grouping_secs,
+            ratio(r.store_grouping_secs, r.bare_earnings_secs)
+        );
+        let _ = writeln!(
+            s,
+            "| not in the ratio: the store's sessions query run bare, rows fetched | {} | {:.2} s | | |",
+            grouped(r.store_sessions_rows),
+            r.store_sessions_secs
+        );
+    }
+    s.push('\n');
     let _ = writeln!(
         s,
         "settle / bare = **{:.2}** (target ≤ {:.0} {}); load / bare = {:.2}; settle peak {:.0} MB (target < {:.0} MB {}). \

@@ -41,6 +41,9 @@ fn check(r: &ScaleReport) {
     assert!(r.load_sessions > n * r.sessions_per_machine * 9 / 10);
     assert!(r.load_earning_groups > n);
     assert_eq!(r.bare_sessions_rows, n);
+    // The store's own queries run bare read what the load read.
+    assert_eq!(r.store_sessions_rows, r.load_sessions);
+    assert!(r.store_grouping_rows > 0 && r.store_grouping_rows <= r.load_earning_groups);
 
     // The settlement committed the plan computed from the same facts.
     assert_eq!(r.settle_manifest, r.plan_manifest);
