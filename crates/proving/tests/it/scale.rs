@@ -106,3 +106,28 @@ async fn the_same_seed_settles_the_same_manifest() {
     assert_eq!(a.generated_rows, b.generated_rows);
     assert_eq!(a.settle_manifest, b.settle_manifest);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_database_is_reused_without_ingest_and_settles_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = ScaleOptions {
+        database: Some(format!("sqlite://{}", dir.path().join("kept.db").display())),
+        ..opts(ScaleBackend::Sqlite, 100)
+    };
+    let first = run(&kept).await.unwrap();
+    check(&first);
+    let again = run(&kept).await.unwrap();
+    // No ingest the second time, and the database still holds exactly the fleet.
+    assert!(again.ingest.is_empty());
+    assert_eq!(again.generated_rows, first.generated_rows);
+    assert_eq!(again.db_rows, first.db_rows);
+    // The earlier settlement was deleted: the epoch settles as the first time
+    // (a second settlement on top would pay no new shares).
+    assert_eq!(again.settle_manifest, first.settle_manifest);
+    assert_eq!(again.settle_shares, first.settle_shares);
+    assert!(again.settle_shares > 0);
+    assert_eq!(
+        again.settle_granted_micro_usd,
+        first.settle_granted_micro_usd
+    );
+}
