@@ -795,10 +795,11 @@ pub fn peak_mb() -> f64 {
 /// A fresh database of one run; [`ScaleDb::destroy`] removes it.
 pub struct ScaleDb {
     pub url: String,
-    dir: tempfile::TempDir,
+    /// Holds a fresh SQLite database's files; removed when dropped.
+    _dir: tempfile::TempDir,
+    /// The PostgreSQL database this bench created (admin URL, name), dropped
+    /// by [`ScaleDb::destroy`]; `None` for SQLite and for `--database`.
     pg: Option<(String, String)>,
-    /// `--database`: kept, never dropped.
-    kept: bool,
 }
 
 impl ScaleDb {
@@ -810,17 +811,15 @@ impl ScaleDb {
         if let Some(url) = &opts.database {
             return Ok(ScaleDb {
                 url: url.clone(),
-                dir,
+                _dir: dir,
                 pg: None,
-                kept: true,
             });
         }
         match opts.backend {
             ScaleBackend::Sqlite => Ok(ScaleDb {
                 url: format!("sqlite://{}", dir.path().join("scale.db").display()),
-                dir,
+                _dir: dir,
                 pg: None,
-                kept: false,
             }),
             ScaleBackend::Postgres => {
                 let admin = opts.pg_admin_url.clone();
@@ -839,9 +838,8 @@ impl ScaleDb {
                 let _ = c.close().await;
                 Ok(ScaleDb {
                     url: with_database(&admin, &name),
-                    dir,
+                    _dir: dir,
                     pg: Some((admin, name)),
-                    kept: false,
                 })
             }
         }
@@ -856,7 +854,7 @@ impl ScaleDb {
                     .await
                     .map_or(0, |(n,)| i64_u64(n))
             }
-            Raw::Sqlite(_) if self.kept => {
+            Raw::Sqlite(_) => {
                 let path = self.url.trim_start_matches("sqlite://");
                 ["", "-wal", "-shm"]
                     .iter()
@@ -864,21 +862,10 @@ impl ScaleDb {
                     .map(|m| m.len())
                     .sum()
             }
-            Raw::Sqlite(_) => std::fs::read_dir(self.dir.path())
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .filter_map(|e| e.metadata().ok())
-                        .map(|m| m.len())
-                        .sum()
-                })
-                .unwrap_or(0),
         }
     }
 
     pub async fn destroy(self) {
-        if self.kept {
-            return;
-        }
         if let Some((admin, name)) = &self.pg {
             if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
                 let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -902,14 +889,6 @@ const BARE_SESSIONS_SQL: &str = "SELECT machine_id, COUNT(*), MIN(connected_at_m
      FROM sessions WHERE connected_at_ms < $1 \
        AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $2 \
      GROUP BY machine_id";
-
-/// The sessions query of `load_epoch_facts` (its `WHERE` and `ORDER BY`).
-const STORE_SESSIONS_SQL: &str = "SELECT session_id, machine_id, connected_at_ms, \
-       last_seen_at_ms, disconnected_at_ms FROM sessions \
-     WHERE connected_at_ms < $1 \
-       AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
-       AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
-     ORDER BY machine_id, connected_at_ms, session_id";
 
 impl Raw {
     async fn connect(url: &str) -> anyhow::Result<Raw> {
@@ -1005,17 +984,16 @@ impl Raw {
         out
     }
 
-    /// The store's sessions query (the same `WHERE` and `ORDER BY`), every
-    /// row fetched: (seconds, rows).
+    /// The store's sessions query (`load::sessions_sql`), every row fetched:
+    /// (seconds, rows).
     async fn store_sessions(
         &mut self,
-        end: i64,
-        start: i64,
-        alive_after: i64,
+        epoch: EpochId,
+        policy: &Policy,
     ) -> anyhow::Result<(f64, u64)> {
+        let (sql, args) = floorline_store::load::sessions_sql(epoch, policy);
         type Row = (String, String, i64, Option<i64>, Option<i64>);
-        self.timed_rows::<Row>(STORE_SESSIONS_SQL, &[end, start, alive_after])
-            .await
+        self.timed_rows::<Row>(&sql, &args).await
     }
 
     async fn close(self) {
@@ -1297,9 +1275,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
     let (e2, _) = raw.bare_earnings(from, to).await?;
     let (s2, _) = raw.bare_sessions(w.end_ms, alive_after).await?;
     let (store_grouping_secs, store_grouping_rows) = raw.store_grouping(epoch, &policy).await?;
-    let (store_sessions_secs, store_sessions_rows) = raw
-        .store_sessions(w.end_ms, w.start_ms, alive_after)
-        .await?;
+    let (store_sessions_secs, store_sessions_rows) = raw.store_sessions(epoch, &policy).await?;
     let db_bytes = db.size_bytes(&mut raw).await;
     raw.close().await;
     store.close().await;
@@ -1417,15 +1393,25 @@ async fn ingest_fleet(
     Ok(())
 }
 
+/// How many items `it` yields: its exact size hint when it has one (the
+/// sessions and earnings are ranges mapped to facts, so their millions of
+/// rows are not built just to be counted), else a count.
+fn rows_of<T>(it: impl Iterator<Item = T>) -> u64 {
+    match it.size_hint() {
+        (lo, Some(hi)) if lo == hi => usize_u64(lo),
+        _ => usize_u64(it.count()),
+    }
+}
+
 /// The rows of each kind the fleet generates (counted, not ingested).
 fn generated_counts(fleet: &Fleet) -> BTreeMap<String, u64> {
     [
-        ("attestations", usize_u64(fleet.attestations().count())),
-        ("bindings", usize_u64(fleet.bindings().count())),
-        ("sessions", usize_u64(fleet.sessions().count())),
-        ("health", usize_u64(fleet.health().count())),
-        ("probes", usize_u64(fleet.probes().count())),
-        ("earnings", usize_u64(fleet.earnings().count())),
+        ("attestations", rows_of(fleet.attestations())),
+        ("bindings", rows_of(fleet.bindings())),
+        ("sessions", rows_of(fleet.sessions())),
+        ("health", rows_of(fleet.health())),
+        ("probes", rows_of(fleet.probes())),
+        ("earnings", rows_of(fleet.earnings())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -84,24 +84,9 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
         .into_iter()
         .map(Binding::from_row)
         .collect::<Result<Vec<_>>>()?;
-    // b = min(E, disconnected_at, last_seen + G) > S needs both
-    // disconnected_at > S and last_seen > S − G; a = max(connected_at, S) < E.
+    let (sql, args) = sessions_sql(epoch, policy);
     let sessions = link
-        .fetch_all::<SessionRow>(
-            &format!(
-                "SELECT {} FROM sessions \
-                 WHERE connected_at_ms < $1 \
-                   AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
-                   AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
-                 ORDER BY machine_id, connected_at_ms, session_id",
-                cols::<Session>()
-            ),
-            vec![
-                w.end_ms.into(),
-                w.start_ms.into(),
-                w.start_ms.saturating_sub(policy.grace_ms).into(),
-            ],
-        )
+        .fetch_all::<SessionRow>(&sql, args.into_iter().map(Val::from).collect())
         .await?
         .into_iter()
         .map(Session::from_row)
@@ -158,6 +143,29 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
         prior_draws,
         previous_totals,
     })
+}
+
+/// The sessions query of the load, as run (`$n` placeholders and their
+/// `BIGINT` values): the sessions that can overlap the epoch. For benchmarks
+/// that time the bare SQL.
+pub fn sessions_sql(epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {
+    let w = Windows::new(epoch, policy);
+    // b = min(E, disconnected_at, last_seen + G) > S needs both
+    // disconnected_at > S and last_seen > S − G; a = max(connected_at, S) < E.
+    let sql = format!(
+        "SELECT {} FROM sessions \
+         WHERE connected_at_ms < $1 \
+           AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
+           AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
+         ORDER BY machine_id, connected_at_ms, session_id",
+        cols::<Session>()
+    );
+    let args = vec![
+        w.end_ms,
+        w.start_ms,
+        w.start_ms.saturating_sub(policy.grace_ms),
+    ];
+    (sql, args)
 }
 
 pub(crate) async fn prior_draws(link: &mut Link, epoch: EpochId) -> Result<Vec<PriorDraw>> {
