@@ -7,8 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use floorline_core::facts::{
-    group_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
-    MachineFacts, ProbeFact, RawEarning, SessionFact, Windows,
+    organic_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
+    MachineFacts, OrganicEarnings, ProbeFact, RawEarning, SessionFact, Windows,
 };
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::{plan, EpochId};
@@ -104,7 +104,7 @@ fn fleet() -> (EpochFacts, Vec<Vec<RawEarning>>) {
                 passed: true,
                 verified_memory_gb: None,
             }],
-            earnings: Vec::new(),
+            earnings: OrganicEarnings::default(),
             previous_total_micro_usd: next(30_000_000),
         });
     }
@@ -122,7 +122,7 @@ fn fleet() -> (EpochFacts, Vec<Vec<RawEarning>>) {
 fn group_all(facts: &mut EpochFacts, raw: Vec<Vec<RawEarning>>, policy: &Policy) {
     let w = Windows::new(facts.epoch, policy);
     for (m, r) in facts.machines.iter_mut().zip(raw) {
-        m.earnings = group_earnings(&w, &m.bindings, r).unwrap();
+        m.earnings = organic_earnings(&w, &m.bindings, &facts.payout_accounts, r).unwrap();
     }
 }
 

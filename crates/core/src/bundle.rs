@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{CoreError, Invalid};
 use crate::facts::{
-    group_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
+    organic_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
     MachineFacts, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows,
 };
 use crate::policy::{Policy, PolicyPatch, Trust};
@@ -708,7 +708,7 @@ impl Bundle {
         let windows = Windows::new(self.epoch, policy);
         for (m, list) in raw {
             if let Some(mf) = machines.get_mut(&m) {
-                mf.earnings = group_earnings(&windows, &mf.bindings, list)?;
+                mf.earnings = organic_earnings(&windows, &mf.bindings, &payout_accounts, list)?;
             }
         }
         Ok(EpochFacts {

@@ -1,12 +1,15 @@
 //! [`EpochFacts`]: the durable facts one epoch's plan reads, already validated,
 //! with aliases resolved to machine ids and earnings grouped.
 //!
-//! Earnings are the one fact with millions of rows, so they arrive grouped by
-//! `(machine, consumer, kind, pinned, owner at job time)` with the sums the
-//! plan needs per window ([`EarningGroup`]). The grouping itself decides
-//! nothing; [`crate::valuation`] decides which groups are organic. The store
-//! builds the same groups with one `GROUP BY`; [`group_earnings`] is the
-//! reference both paths are tested against.
+//! Earnings are the one fact with millions of rows, and the plan reads only
+//! three numbers of them per machine: the sums of its organic earnings (D9)
+//! over the epoch and over the taper's trailing window, and how many fall in
+//! the work window ([`OrganicEarnings`]). [`organic_earnings`] is the
+//! reference: it groups raw earnings by `(consumer, kind, pinned, owner at job
+//! time)` ([`group_earnings`], also what an explanation shows), keeps the
+//! groups [`is_organic`] accepts and adds them up. The store computes the same
+//! three numbers in SQL, one aggregate query for the whole fleet, and is
+//! tested against this reference.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -119,6 +122,30 @@ pub struct EarningGroup {
     pub n_positive_in_work_window: i64,
 }
 
+/// A machine's organic earnings (D9), summed per window the plan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OrganicEarnings {
+    /// Σ organic amounts with `at ∈ [S, E)`: the machine's `earned`.
+    pub epoch_micro_usd: i64,
+    /// Σ organic amounts with `at ∈ [E − 30 days, E)`: its part of the taper's `R` (D11).
+    pub trailing_micro_usd: i64,
+    /// Number of organic earnings (all positive) with `at` in the work window
+    /// `[E − work_window_days, E)` (D12 `no_proven_work`).
+    pub n_in_work_window: i64,
+}
+
+impl OrganicEarnings {
+    /// Adds `other` window by window.
+    pub fn checked_add(self, other: OrganicEarnings) -> Result<OrganicEarnings, CoreError> {
+        let sum = |a: i64, b: i64| a.checked_add(b).ok_or(CoreError::Overflow("earnings sum"));
+        Ok(OrganicEarnings {
+            epoch_micro_usd: sum(self.epoch_micro_usd, other.epoch_micro_usd)?,
+            trailing_micro_usd: sum(self.trailing_micro_usd, other.trailing_micro_usd)?,
+            n_in_work_window: sum(self.n_in_work_window, other.n_in_work_window)?,
+        })
+    }
+}
+
 /// Everything the plan knows about one machine.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MachineFacts {
@@ -130,7 +157,8 @@ pub struct MachineFacts {
     pub sessions: Vec<SessionFact>,
     pub health: Vec<HealthFact>,
     pub probes: Vec<ProbeFact>,
-    pub earnings: Vec<EarningGroup>,
+    /// Its organic earnings (zero when it has none).
+    pub earnings: OrganicEarnings,
     /// The previous epoch's total (organic earned + draws), 0 if none.
     pub previous_total_micro_usd: i64,
 }
@@ -258,6 +286,57 @@ pub fn group_earnings(
         ))
     });
     Ok(out)
+}
+
+/// D9: is a group of earnings organic? (Zero amounts add nothing to a
+/// group's sums and are not counted in its `n_positive_in_work_window`.)
+pub fn is_organic(
+    group: &EarningGroup,
+    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
+) -> bool {
+    if group.kind != EarningKind::Inference || group.pinned {
+        return false;
+    }
+    match &group.owner {
+        None => true,
+        Some(owner) => {
+            let consumer = group.consumer_account_id.as_str();
+            consumer != owner.account_id
+                && !payout_accounts
+                    .get(&owner.payout_identity)
+                    .is_some_and(|linked| linked.contains(consumer))
+        }
+    }
+}
+
+/// D9: the sums of the groups [`is_organic`] accepts.
+pub fn organic_of(
+    groups: &[EarningGroup],
+    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
+) -> Result<OrganicEarnings, CoreError> {
+    groups
+        .iter()
+        .filter(|g| is_organic(g, payout_accounts))
+        .try_fold(OrganicEarnings::default(), |acc, g| {
+            acc.checked_add(OrganicEarnings {
+                epoch_micro_usd: g.epoch_micro_usd,
+                trailing_micro_usd: g.trailing_micro_usd,
+                n_in_work_window: g.n_positive_in_work_window,
+            })
+        })
+}
+
+/// D9 from one machine's raw earnings: the reference for the store's SQL.
+pub fn organic_earnings(
+    windows: &Windows,
+    bindings: &[BindingFact],
+    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
+    earnings: impl IntoIterator<Item = RawEarning>,
+) -> Result<OrganicEarnings, CoreError> {
+    organic_of(
+        &group_earnings(windows, bindings, earnings)?,
+        payout_accounts,
+    )
 }
 
 /// For a live estimate of an open epoch: every session still alive at `now_ms`

@@ -14,7 +14,7 @@ use crate::facts::{EpochFacts, Windows};
 use crate::money::{apply_ppm, to_money, Ratio};
 use crate::policy::Policy;
 use crate::time::EpochId;
-use crate::valuation::{self, is_organic, Context, Reason, Valuation};
+use crate::valuation::{self, Context, Reason, Valuation};
 
 /// One account's part of a machine in the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,19 +89,12 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
     // D11: trailing fleet revenue and the taper.
     let mut trailing: i128 = 0;
     for m in &facts.machines {
-        for g in m
-            .earnings
-            .iter()
-            .filter(|g| is_organic(g, &facts.payout_accounts))
-        {
-            trailing += i128::from(g.trailing_micro_usd);
-        }
+        trailing += i128::from(m.earnings.trailing_micro_usd);
     }
     let taper = valuation::taper(policy, &windows, trailing);
     let ctx = Context {
         policy,
         windows,
-        payout_accounts: &facts.payout_accounts,
         taper,
     };
 

@@ -3,10 +3,10 @@
 //! and ownership shares. Pure functions of one machine's facts and the policy.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::error::CoreError;
-use crate::facts::{EarningGroup, EarningKind, MachineFacts, Windows};
+use crate::facts::{MachineFacts, Windows};
 use crate::intervals::Set;
 use crate::money::{floor_div, mul_div_floor, mul_div_round, to_money, Ratio, PPM_ONE};
 use crate::policy::Policy;
@@ -47,8 +47,6 @@ impl Reason {
 pub struct Context<'a> {
     pub policy: &'a Policy,
     pub windows: Windows,
-    /// Every payout identity's linked accounts (D9).
-    pub payout_accounts: &'a BTreeMap<String, BTreeSet<String>>,
     /// The taper τ (D11); `1/1` when off.
     pub taper: Ratio,
 }
@@ -92,26 +90,6 @@ pub struct Valuation {
 impl Valuation {
     pub fn eligible(&self) -> bool {
         self.reasons.is_empty()
-    }
-}
-
-/// D9: is a group of earnings organic?
-pub fn is_organic(
-    group: &EarningGroup,
-    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
-) -> bool {
-    if group.kind != EarningKind::Inference || group.pinned {
-        return false;
-    }
-    match &group.owner {
-        None => true,
-        Some(owner) => {
-            let consumer = group.consumer_account_id.as_str();
-            consumer != owner.account_id
-                && !payout_accounts
-                    .get(&owner.payout_identity)
-                    .is_some_and(|linked| linked.contains(consumer))
-        }
     }
 }
 
@@ -238,19 +216,9 @@ pub fn value(machine: &MachineFacts, ctx: &Context<'_>) -> Result<Valuation, Cor
     let floor_untapered = scaled_floor(tier_floor, available_ms, ctx, Ratio::ONE)?;
     let floor = scaled_floor(tier_floor, available_ms, ctx, ctx.taper)?;
 
-    // D9: organic earnings.
-    let mut earned: i64 = 0;
-    let mut organic_in_work_window = false;
-    for g in machine
-        .earnings
-        .iter()
-        .filter(|g| is_organic(g, ctx.payout_accounts))
-    {
-        earned = earned
-            .checked_add(g.epoch_micro_usd)
-            .ok_or(CoreError::Overflow("earned"))?;
-        organic_in_work_window |= g.n_positive_in_work_window > 0;
-    }
+    // D9: organic earnings (summed by whoever built the facts).
+    let earned = machine.earnings.epoch_micro_usd;
+    let organic_in_work_window = machine.earnings.n_in_work_window > 0;
 
     // D10: draw with k and the cliff guard.
     let k_earned = mul_div_floor(

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use floorline_core::bundle::Bundle;
-use floorline_core::facts::{EpochFacts, PriorDraw};
-use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan, PlanMachine};
+use floorline_core::facts::{
+    group_earnings, is_organic, EpochFacts, PriorDraw, RawEarning, Windows,
+};
+use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Timestamp};
 use floorline_store::{DrawRecord, RunRecord, SettleRequest, MAX_PAGE_LIMIT};
 use serde::Serialize;
@@ -372,7 +374,11 @@ impl Engine {
         } else {
             self.estimate(epoch).await?
         };
-        explain_from(&facts, &p, &self.config.policy, &machine_id)
+        let earnings = self
+            .store
+            .machine_earnings(epoch, &self.config.policy, &machine_id)
+            .await?;
+        explain_from(&facts, &p, &self.config.policy, &machine_id, earnings)?
             .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}` in {epoch}")))
     }
 
@@ -401,20 +407,32 @@ impl Engine {
     }
 }
 
-/// Builds an explanation from a plan already computed.
+/// Builds an explanation from a plan already computed and the machine's raw
+/// earnings of the epoch (`Store::machine_earnings`), shown grouped by
+/// consumer, kind, pinning and owner with D9's verdict on each group.
+/// `Ok(None)` when the plan has no such machine.
 pub fn explain_from(
     facts: &EpochFacts,
     p: &Plan,
     policy: &floorline_core::Policy,
     machine_id: &str,
-) -> Option<Explanation> {
-    let pm: &PlanMachine = p.machines.iter().find(|m| m.machine_id == machine_id)?;
-    let v = p
+    earnings: Vec<RawEarning>,
+) -> Result<Option<Explanation>, EngineError> {
+    let Some(pm) = p.machines.iter().find(|m| m.machine_id == machine_id) else {
+        return Ok(None);
+    };
+    let Some(v) = p
         .context
         .valuations
         .iter()
-        .find(|v| v.machine_id == machine_id)?;
-    let mf = facts.machines.iter().find(|m| m.machine_id == machine_id)?;
+        .find(|v| v.machine_id == machine_id)
+    else {
+        return Ok(None);
+    };
+    let Some(mf) = facts.machines.iter().find(|m| m.machine_id == machine_id) else {
+        return Ok(None);
+    };
+    let groups = group_earnings(&Windows::new(p.epoch, policy), &mf.bindings, earnings)?;
     let epoch_ms = p.epoch.length_ms();
     let capped_by = match v.model_cap_gb {
         Some(cap) if cap < v.reported_memory_gb => {
@@ -461,18 +479,23 @@ pub fn explain_from(
         "sessions": mf.sessions.iter().map(|s| json!({"connected_at": ts(s.connected_at_ms), "last_seen_at": s.last_seen_at_ms.map(ts), "disconnected_at": s.disconnected_at_ms.map(ts)})).collect::<Vec<_>>(),
         "health": mf.health.iter().map(|h| json!({"at": ts(h.at_ms), "healthy": h.healthy})).collect::<Vec<_>>(),
         "probes": mf.probes.iter().map(|pr| json!({"probe_id": pr.probe_id, "at": ts(pr.at_ms), "passed": pr.passed, "verified_memory_gb": pr.verified_memory_gb})).collect::<Vec<_>>(),
-        "earnings": mf.earnings.iter().map(|g| json!({
+        "earnings": groups.iter().map(|g| json!({
             "consumer_account_id": g.consumer_account_id, "kind": g.kind, "pinned": g.pinned,
             "owner_account_id": g.owner.as_ref().map(|o| o.account_id.clone()),
-            "organic": floorline_core::valuation::is_organic(g, &facts.payout_accounts),
+            "organic": is_organic(g, &facts.payout_accounts),
             "epoch_micro_usd": g.epoch_micro_usd, "n_positive_in_work_window": g.n_positive_in_work_window,
         })).collect::<Vec<_>>(),
+        "organic_earnings": {
+            "epoch_micro_usd": mf.earnings.epoch_micro_usd,
+            "trailing_micro_usd": mf.earnings.trailing_micro_usd,
+            "n_in_work_window": mf.earnings.n_in_work_window,
+        },
     });
-    Some(Explanation {
+    Ok(Some(Explanation {
         epoch: p.epoch,
         machine_id: machine_id.to_string(),
         plan_machine: pm.clone(),
         formula,
         evidence,
-    })
+    }))
 }

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use floorline_core::bundle::{Attestation, Binding, Earning, Health, Probe, Session};
-use floorline_core::facts::{EarningKind, Windows};
+use floorline_core::facts::{EarningKind, OrganicEarnings, Windows};
 use floorline_core::policy::Trust;
 use floorline_core::time::DAY_MS;
 use floorline_core::{EpochId, Policy, Timestamp};
@@ -179,7 +179,9 @@ pub struct ScaleReport {
     pub load: Phase,
     pub load_machines: u64,
     pub load_sessions: u64,
-    pub load_earning_groups: u64,
+    /// Machines with organic earnings (D9) in some window of the epoch.
+    #[serde(default)]
+    pub load_organic_machines: u64,
     pub plan: Phase,
     pub plan_eligible: u64,
     pub plan_granted_micro_usd: i64,
@@ -969,14 +971,14 @@ impl Raw {
         epoch: EpochId,
         policy: &Policy,
     ) -> anyhow::Result<(f64, u64)> {
-        let [(sql, args), _] = floorline_store::load::earnings_grouping_sql(epoch, policy);
+        let (sql, args) = floorline_store::load::earnings_grouping_sql(epoch, policy);
         let pg = matches!(self, Raw::Pg(_));
         if pg {
             let setting = floorline_store::load::PG_GROUPING_SETTING;
             self.execute(&format!("SET {setting}")).await?;
         }
         let out = self
-            .timed_rows::<(String, String, String, bool, i64, i64, i64)>(&sql, &args)
+            .timed_rows::<(i64, String, i64, i64, i64)>(&sql, &args)
             .await;
         if pg {
             self.execute("RESET enable_sort").await?;
@@ -1217,11 +1219,13 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         .iter()
         .map(|m| usize_u64(m.sessions.len()))
         .sum();
-    let load_earning_groups = facts
-        .machines
-        .iter()
-        .map(|m| usize_u64(m.earnings.len()))
-        .sum();
+    let load_organic_machines = usize_u64(
+        facts
+            .machines
+            .iter()
+            .filter(|m| m.earnings != OrganicEarnings::default())
+            .count(),
+    );
     say(format!(
         "load {:.2} s, peak {:.0} MB",
         load.secs, load.peak_mb
@@ -1295,7 +1299,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         load,
         load_machines,
         load_sessions,
-        load_earning_groups,
+        load_organic_machines,
         plan,
         plan_eligible,
         plan_granted_micro_usd,
@@ -1575,10 +1579,10 @@ pub fn markdown(r: &ScaleReport) -> String {
     );
     let _ = writeln!(
         s,
-        "| `load_epoch_facts` | {} machines, {} sessions, {} earning groups | {:.2} s | | {:.0} → {:.0} MB |",
+        "| `load_epoch_facts` | {} machines, {} sessions, {} with organic earnings | {:.2} s | | {:.0} → {:.0} MB |",
         grouped(r.load_machines),
         grouped(r.load_sessions),
-        grouped(r.load_earning_groups),
+        grouped(r.load_organic_machines),
         r.load.secs,
         r.load.rss_start_mb,
         r.load.peak_mb

@@ -21,8 +21,8 @@ use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet};
 
 use floorline_core::facts::{
-    AttestationFact, BindingFact, EarningGroup, EarningKind, EpochFacts, MachineFacts, Owner,
-    ProbeFact, SessionFact, TRAILING_REVENUE_DAYS,
+    AttestationFact, BindingFact, EpochFacts, MachineFacts, OrganicEarnings, ProbeFact,
+    SessionFact, TRAILING_REVENUE_DAYS,
 };
 use floorline_core::money::PPM_ONE;
 use floorline_core::policy::Trust;
@@ -30,9 +30,6 @@ use floorline_core::time::DAY_MS;
 use floorline_core::EpochId;
 
 use crate::scenario::Scenario;
-
-/// The consumer account every organic job is billed to.
-pub const CONSUMER_ACCOUNT: &str = "consumer-network";
 
 /// Stream constants: each stream of random numbers is seeded `seed ^ K`.
 const FLEET_STREAM: u64 = 0x666c_6565_7431;
@@ -243,17 +240,13 @@ impl FleetState {
                     .chain(std::iter::repeat(Earned::default())),
             )
             .map(|(m, earn)| {
-                let owner = m.bound.then(|| Owner {
-                    account_id: m.account.clone(),
-                    payout_identity: m.payee.clone(),
-                });
-                if let Some(o) = &owner {
+                if m.bound {
                     payout_accounts
-                        .entry(o.payout_identity.clone())
+                        .entry(m.payee.clone())
                         .or_default()
-                        .insert(o.account_id.clone());
+                        .insert(m.account.clone());
                 }
-                machine_facts(m, s, e, earn, owner, trust)
+                machine_facts(m, s, e, earn, trust)
             })
             .collect();
         EpochFacts {
@@ -265,14 +258,7 @@ impl FleetState {
     }
 }
 
-fn machine_facts(
-    m: &SimMachine,
-    s: i64,
-    e: i64,
-    earn: Earned,
-    owner: Option<Owner>,
-    trust: Trust,
-) -> MachineFacts {
+fn machine_facts(m: &SimMachine, s: i64, e: i64, earn: Earned, trust: Trust) -> MachineFacts {
     let t_ms = e.saturating_sub(s);
     let sessions = if m.available_ms >= t_ms {
         vec![SessionFact {
@@ -310,19 +296,11 @@ fn machine_facts(
     } else {
         Vec::new()
     };
-    let earnings = if earn.epoch_micro_usd > 0 || earn.trailing_micro_usd > 0 || earn.in_work_window
-    {
-        vec![EarningGroup {
-            consumer_account_id: CONSUMER_ACCOUNT.to_string(),
-            kind: EarningKind::Inference,
-            pinned: false,
-            owner,
-            epoch_micro_usd: earn.epoch_micro_usd,
-            trailing_micro_usd: earn.trailing_micro_usd,
-            n_positive_in_work_window: i64::from(earn.in_work_window),
-        }]
-    } else {
-        Vec::new()
+    // The simulated network's jobs are bought by consumers, never by their owner.
+    let earnings = OrganicEarnings {
+        epoch_micro_usd: earn.epoch_micro_usd,
+        trailing_micro_usd: earn.trailing_micro_usd,
+        n_in_work_window: i64::from(earn.in_work_window),
     };
     MachineFacts {
         machine_id: m.id.clone(),

@@ -24,6 +24,9 @@ use crate::error::{Result, StoreError};
 
 /// How long a SQLite statement waits for the write lock before `Locked`.
 pub const SQLITE_BUSY_TIMEOUT_MS: u64 = 30_000;
+
+/// Pause between two attempts to open a SQLite database that is busy.
+const SQLITE_CONNECT_RETRY_MS: u64 = 20;
 /// Most connections of a file-backed SQLite pool (one writer at a time anyway).
 pub const SQLITE_MAX_CONNECTIONS: u32 = 8;
 /// Most connections of a PostgreSQL pool.
@@ -371,11 +374,24 @@ impl Db {
         } else {
             SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS)
         };
-        let pool = pool_opts
-            .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))
-            .connect_with(opts)
-            .await?;
-        Ok(Db::Sqlite(pool))
+        let pool_opts = pool_opts.acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS));
+        // Switching a new file to WAL takes an exclusive lock, and SQLite
+        // answers SQLITE_BUSY at once, without waiting out the busy timeout,
+        // while another connection holds a write lock on it (several
+        // processes starting on one new database, one of them migrating):
+        // retry until the busy timeout has passed.
+        let deadline = std::time::Instant::now() + Duration::from_millis(SQLITE_BUSY_TIMEOUT_MS);
+        loop {
+            match pool_opts.clone().connect_with(opts.clone()).await {
+                Ok(pool) => return Ok(Db::Sqlite(pool)),
+                Err(e) => match StoreError::from(e) {
+                    StoreError::Locked(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(SQLITE_CONNECT_RETRY_MS)).await;
+                    }
+                    e => return Err(e),
+                },
+            }
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {

@@ -34,7 +34,7 @@ pub mod settle;
 use floorline_core::bundle::{
     Alias, Attestation, Binding, Bundle, Earning, Health, Probe, Session,
 };
-use floorline_core::facts::EpochFacts;
+use floorline_core::facts::{EpochFacts, RawEarning};
 use floorline_core::{EpochId, Policy};
 
 pub use db::{Backend, MAX_BIND_PARAMS};
@@ -234,6 +234,20 @@ impl Store {
         let facts = load::load_epoch_facts(&mut tx, epoch, policy).await?;
         tx.commit().await?;
         Ok(facts)
+    }
+
+    /// One machine's raw earnings that some window of `epoch` reads, by
+    /// `job_id` (what an explanation groups and shows).
+    pub async fn machine_earnings(
+        &self,
+        epoch: EpochId,
+        policy: &Policy,
+        machine_id: &str,
+    ) -> Result<Vec<RawEarning>> {
+        let mut tx = self.db.begin_read().await?;
+        let earnings = load::machine_earnings(&mut tx, epoch, policy, machine_id).await?;
+        tx.commit().await?;
+        Ok(earnings)
     }
 
     /// The raw facts `epoch` reads, as a facts bundle with `policy` in full.

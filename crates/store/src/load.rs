@@ -5,8 +5,8 @@
 //!
 //! Invariant (tested by the conformance suite): for any stored facts,
 //! `Bundle::resolve(export_bundle(e)) == load_epoch_facts(e)` up to the order
-//! of list items, and the SQL `GROUP BY` of earnings equals
-//! `floorline_core::facts::group_earnings`.
+//! of list items, and the SQL's organic earnings equal
+//! `floorline_core::facts::organic_earnings` machine by machine.
 //!
 //! What is read (S, E: the epoch; W: the work window start; G: `grace_ms`):
 //! 1. all attestations (D1, D3);
@@ -14,24 +14,19 @@
 //! 3. sessions that can overlap `[S, E)` (connected before E, alive after S − G);
 //! 4. health events in `[S, E)` plus each machine's last one before S (D7 carry-in);
 //! 5. probes in `[W, E)` (D5);
-//! 6. earnings with `at ∈ [earliest window start, E)`, grouped in SQL by
-//!    machine, consumer, kind and pinned, with the three window sums of
-//!    `group_earnings`, without a join: the owner at job time is the same for
-//!    every earning of a machine none of whose bindings starts or ends inside
-//!    that window, and is attached in Rust from the bindings of step 2; only
-//!    if some machine's owner does change inside the window, a second query
-//!    groups just those machines' earnings with the owner joined per job;
+//! 6. each machine's organic earnings (D9) with `at ∈ [earliest window start,
+//!    E)`, summed per window in SQL ([`organic_sql`]: one statement);
 //! 7. this epoch's prior draws (`floor_draws`);
 //! 8. the previous epoch's machine totals.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use floorline_core::bundle::{
     Alias, Attestation, Binding, Bundle, Earning, Health, PreviousTotal, Probe, Session,
 };
 use floorline_core::facts::{
-    AttestationFact, BindingFact, EarningGroup, EpochFacts, HealthFact, MachineFacts, Owner,
-    PriorDraw, ProbeFact, SessionFact, Windows,
+    AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts, OrganicEarnings, PriorDraw,
+    ProbeFact, RawEarning, SessionFact, Windows,
 };
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
@@ -39,8 +34,7 @@ use floorline_core::EpochId;
 use crate::db::{Backend, Link, Val};
 use crate::error::{Result, StoreError};
 use crate::ingest::{
-    gb, parse_kind, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow,
-    SessionRow,
+    gb, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow, SessionRow,
 };
 
 /// The raw facts of an epoch other than earnings, already filtered.
@@ -187,241 +181,157 @@ pub(crate) async fn prior_draws(link: &mut Link, epoch: EpochId) -> Result<Vec<P
     .collect()
 }
 
-/// One group of earnings as the SQL returns it (the owner is attached in Rust).
+/// One machine's part of [`organic_sql`]: its positive, unpinned inference
+/// jobs (`sign` 1), or those of them that are self-dealing (`sign` −1).
 #[derive(sqlx::FromRow)]
-struct GroupRow {
+struct OrganicRow {
+    sign: i64,
     machine_id: String,
-    consumer_account_id: String,
-    kind: String,
-    pinned: bool,
     epoch_micro_usd: i64,
     trailing_micro_usd: i64,
-    n_positive: i64,
+    n_in_work_window: i64,
 }
 
-/// A group of a machine whose owner changes inside the window, owner from SQL.
-#[derive(sqlx::FromRow)]
-struct OwnedGroupRow {
-    #[sqlx(flatten)]
-    group: GroupRow,
-    owner_account_id: Option<String>,
-    owner_payout_identity: Option<String>,
-}
+/// D9 without its self-dealing clause: positive, unpinned inference jobs with
+/// `at ∈ [$1, $2)`.
+const CANDIDATE: &str = "\
+e.at_ms >= $1 AND e.at_ms < $2 AND e.kind = 'inference' AND NOT e.pinned \
+AND e.amount_micro_usd > 0";
 
-/// The three window sums of `group_earnings` ($3 = S, $4 = trailing start,
-/// $5 = work window start) over earnings in `[$1, $2)`.
+/// The three window sums of [`OrganicEarnings`] ($3 = S, $4 = trailing start,
+/// $5 = work window start; every row is before $2 = E).
 const WINDOW_SUMS: &str = "\
 CAST(COALESCE(SUM(e.amount_micro_usd) FILTER (WHERE e.at_ms >= $3), 0) AS BIGINT) AS epoch_micro_usd, \
 CAST(COALESCE(SUM(e.amount_micro_usd) FILTER (WHERE e.at_ms >= $4), 0) AS BIGINT) AS trailing_micro_usd, \
-COUNT(*) FILTER (WHERE e.at_ms >= $5 AND e.amount_micro_usd > 0) AS n_positive";
+COUNT(*) FILTER (WHERE e.at_ms >= $5) AS n_in_work_window";
 
-/// Machines with a binding that starts or ends strictly inside `($1, $2)`:
-/// the only ones whose owner can differ between two earnings of the window.
-const OWNER_CHANGES_SQL: &str = "\
-SELECT machine_id FROM bindings \
-WHERE (from_ms > $1 AND from_ms < $2) OR (to_ms > $1 AND to_ms < $2)";
-
-/// Every machine's earnings of the window grouped without the owner (no join:
-/// for all but the machines of [`OWNER_CHANGES_SQL`] the owner is one binding,
-/// or none, for the whole window, and is attached in Rust).
-fn group_sql() -> String {
+/// D9 in one statement (so one snapshot on PostgreSQL too), in two parts: the
+/// candidates of [`CANDIDATE`] grouped by machine, the bare scan's shape; and,
+/// to subtract, those of them bought by their owner. A job is self-dealing
+/// when a binding of its machine covers its `at` (at most one does: bindings
+/// of a machine never overlap) and its consumer is an account that some
+/// binding links to that binding's payout identity, the owner's own account
+/// included. Those (machine, account, interval) triples are few (one per
+/// binding and linked account), and each finds its jobs through the
+/// `earnings_machine_consumer_at` index.
+fn organic_sql() -> String {
     format!(
-        "SELECT e.machine_id, e.consumer_account_id, e.kind, e.pinned, {WINDOW_SUMS} \
-         FROM earnings e WHERE e.at_ms >= $1 AND e.at_ms < $2 \
-         GROUP BY e.machine_id, e.consumer_account_id, e.kind, e.pinned"
+        "WITH self_pairs AS ( \
+           SELECT DISTINCT b.machine_id, b.from_ms, b.to_ms, l.account_id \
+           FROM bindings b JOIN bindings l ON l.payout_identity = b.payout_identity \
+           WHERE b.from_ms < $2 AND (b.to_ms IS NULL OR b.to_ms > $1)) \
+         SELECT CAST(1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
+         FROM earnings e WHERE {CANDIDATE} GROUP BY e.machine_id \
+         UNION ALL \
+         SELECT CAST(-1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
+         FROM self_pairs s JOIN earnings e ON e.machine_id = s.machine_id \
+           AND e.consumer_account_id = s.account_id AND e.at_ms >= s.from_ms \
+           AND (s.to_ms IS NULL OR e.at_ms < s.to_ms) \
+         WHERE {CANDIDATE} GROUP BY e.machine_id"
     )
 }
 
-/// The machines of [`OWNER_CHANGES_SQL`] grouped with the owner at job time
-/// (bindings of a machine never overlap, so the join finds at most one).
-fn owned_group_sql() -> String {
-    format!(
-        "SELECT e.machine_id, e.consumer_account_id, e.kind, e.pinned, \
-         b.account_id AS owner_account_id, b.payout_identity AS owner_payout_identity, \
-         {WINDOW_SUMS} \
-         FROM earnings e \
-         LEFT JOIN bindings b ON b.machine_id = e.machine_id AND b.from_ms <= e.at_ms \
-           AND (b.to_ms IS NULL OR e.at_ms < b.to_ms) \
-         WHERE e.at_ms >= $1 AND e.at_ms < $2 AND e.machine_id IN ({OWNER_CHANGES_SQL}) \
-         GROUP BY e.machine_id, e.consumer_account_id, e.kind, e.pinned, \
-           b.account_id, b.payout_identity"
-    )
-}
+/// The planner setting the organic query runs under on PostgreSQL (`SET
+/// LOCAL`, back to default right after it): from about a million earnings
+/// the planner prefers a parallel sort, spilling to disk, over hashing the
+/// groups, about twice as slow; no output order is needed.
+pub const PG_GROUPING_SETTING: &str = "enable_sort = off";
 
-/// The bind values `$1…$5` of both grouping queries.
-fn grouping_args(w: &Windows) -> Vec<i64> {
-    vec![
+/// The aggregate query [`crate::Store::load_epoch_facts`] reads earnings
+/// with, as run (with `$n` placeholders and their `BIGINT` values). For
+/// benchmarks that time the bare SQL.
+pub fn earnings_grouping_sql(epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {
+    let w = Windows::new(epoch, policy);
+    let args = vec![
         w.earliest_earning_ms(),
         w.end_ms,
         w.start_ms,
         w.trailing_start_ms,
         w.work_start_ms,
-    ]
+    ];
+    (organic_sql(), args)
 }
 
-/// The planner setting the grouping queries run under on PostgreSQL (`SET
-/// LOCAL`, back to default right after them): from about a million earnings
-/// the planner prefers a parallel sort, spilling to disk, over hashing the
-/// groups, about twice as slow; no output order is needed.
-pub const PG_GROUPING_SETTING: &str = "enable_sort = off";
-
-/// The aggregate queries [`crate::Store::load_epoch_facts`] groups earnings
-/// with, as run (with `$n` placeholders and their `BIGINT` values): the first
-/// always, the second only when some machine's owner changes inside the
-/// window. For benchmarks that time the bare SQL.
-pub fn earnings_grouping_sql(epoch: EpochId, policy: &Policy) -> [(String, Vec<i64>); 2] {
-    let args = grouping_args(&Windows::new(epoch, policy));
-    [(group_sql(), args.clone()), (owned_group_sql(), args)]
-}
-
-/// Who owns a machine's earnings of `[earliest, end)`.
-enum Ownership<'a> {
-    /// One binding (or none) covers the whole window.
-    Whole(&'a Binding),
-    /// A binding starts or ends inside: the owner comes from SQL, per job.
-    Changes,
-}
-
-/// The [`Ownership`] of every bound machine (unbound machines own nothing);
-/// the Rust twin of [`OWNER_CHANGES_SQL`].
-fn ownership<'a>(bindings: &'a [Binding], w: &Windows) -> HashMap<&'a str, Ownership<'a>> {
-    let (lo, hi) = (w.earliest_earning_ms(), w.end_ms);
-    let inside = |t: i64| lo < t && t < hi;
-    let mut out: HashMap<&str, Ownership> = HashMap::new();
-    for b in bindings {
-        let covers_lo = b.from.0 <= lo && b.to.is_none_or(|t| lo < t.0);
-        if inside(b.from.0) || b.to.is_some_and(|t| inside(t.0)) {
-            out.insert(&b.machine_id, Ownership::Changes);
-        } else if covers_lo && !matches!(out.get(b.machine_id.as_str()), Some(Ownership::Changes)) {
-            out.insert(&b.machine_id, Ownership::Whole(b));
-        }
-    }
-    out
-}
-
-/// The two reads of the bindings (Rust and SQL) saw different owners: cannot
-/// happen inside one read transaction.
-fn disagree(machine_id: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "machine `{machine_id}`: the bindings read twice disagree"
-    ))
-}
-
-fn owner_of(b: &Binding) -> Owner {
-    Owner {
-        account_id: b.account_id.clone(),
-        payout_identity: b.payout_identity.clone(),
-    }
-}
-
-fn earning_group(r: GroupRow, owner: Option<Owner>) -> Result<(String, EarningGroup)> {
-    Ok((
-        r.machine_id,
-        EarningGroup {
-            consumer_account_id: r.consumer_account_id,
-            kind: parse_kind(&r.kind)?,
-            pinned: r.pinned,
-            owner,
-            epoch_micro_usd: r.epoch_micro_usd,
-            trailing_micro_usd: r.trailing_micro_usd,
-            n_positive_in_work_window: r.n_positive,
-        },
-    ))
-}
-
-/// Earnings grouped as `group_earnings` groups them: one aggregate query over
-/// all machines without the bindings, plus — only if some machine's owner
-/// changes inside the window — one with the join for just those machines.
-async fn grouped_earnings(
+/// Every machine's [`OrganicEarnings`] (machines without any are absent).
+async fn organic_earnings(
     link: &mut Link,
-    w: &Windows,
-    bindings: &[Binding],
-) -> Result<HashMap<String, Vec<EarningGroup>>> {
-    let args = || -> Vec<Val> { grouping_args(w).into_iter().map(Val::from).collect() };
+    epoch: EpochId,
+    policy: &Policy,
+) -> Result<HashMap<String, OrganicEarnings>> {
+    let (sql, args) = earnings_grouping_sql(epoch, policy);
     let pg = link.backend() == Backend::Postgres;
     if pg {
         link.execute(&format!("SET LOCAL {PG_GROUPING_SETTING}"), vec![])
             .await?;
     }
-    let out = grouped_rows(link, w, bindings, args).await?;
+    let rows = link
+        .fetch_all::<OrganicRow>(&sql, args.into_iter().map(Val::from).collect())
+        .await?;
     if pg {
         link.execute("SET LOCAL enable_sort TO DEFAULT", vec![])
             .await?;
     }
+    let mut out: HashMap<String, OrganicEarnings> = HashMap::with_capacity(rows.len());
+    // The parts arrive in any order: add signed, then every sum must be ≥ 0.
+    for r in rows {
+        let part = OrganicEarnings {
+            epoch_micro_usd: r.epoch_micro_usd.saturating_mul(r.sign),
+            trailing_micro_usd: r.trailing_micro_usd.saturating_mul(r.sign),
+            n_in_work_window: r.n_in_work_window.saturating_mul(r.sign),
+        };
+        let slot = out.entry(r.machine_id).or_default();
+        *slot = slot.checked_add(part).map_err(|_| {
+            StoreError::Corrupt("the organic earnings of a machine overflow".into())
+        })?;
+    }
+    if let Some((m, _)) = out
+        .iter()
+        .filter(|(_, o)| {
+            o.epoch_micro_usd < 0 || o.trailing_micro_usd < 0 || o.n_in_work_window < 0
+        })
+        .min_by(|a, b| a.0.cmp(b.0))
+    {
+        return Err(StoreError::Corrupt(format!(
+            "machine `{m}`: more self-dealing than organic earnings"
+        )));
+    }
     Ok(out)
 }
 
-async fn grouped_rows(
+/// One machine's earnings that any window of the epoch reads, raw (for an
+/// explanation, which shows them grouped by core's `group_earnings`).
+pub(crate) async fn machine_earnings(
     link: &mut Link,
-    w: &Windows,
-    bindings: &[Binding],
-    args: impl Fn() -> Vec<Val>,
-) -> Result<HashMap<String, Vec<EarningGroup>>> {
-    let owners = ownership(bindings, w);
-    let mut out: HashMap<String, Vec<EarningGroup>> = HashMap::with_capacity(owners.len());
-    for r in link.fetch_all::<GroupRow>(&group_sql(), args()).await? {
-        let (machine_id, g) = earning_group(r, None)?;
-        out.entry(machine_id).or_default().push(g);
-    }
-    // Owners are attached per machine (one lookup each, not one per group);
-    // the groups of machines whose owner changes inside the window are
-    // dropped here and come from the second query.
-    let mut deferred: HashSet<String> = HashSet::new();
-    for (machine_id, groups) in out.iter_mut() {
-        match owners.get(machine_id.as_str()) {
-            None => {}
-            Some(Ownership::Whole(b)) => {
-                let owner = owner_of(b);
-                for g in groups.iter_mut() {
-                    g.owner = Some(owner.clone());
-                }
-            }
-            Some(Ownership::Changes) => {
-                deferred.insert(machine_id.clone());
-            }
-        }
-    }
-    for m in &deferred {
-        out.remove(m);
-    }
-    if owners.values().any(|o| matches!(o, Ownership::Changes)) {
-        for r in link
-            .fetch_all::<OwnedGroupRow>(&owned_group_sql(), args())
-            .await?
-        {
-            let owner = match (r.owner_account_id, r.owner_payout_identity) {
-                (Some(account_id), Some(payout_identity)) => Some(Owner {
-                    account_id,
-                    payout_identity,
-                }),
-                _ => None,
-            };
-            if !matches!(
-                owners.get(r.group.machine_id.as_str()),
-                Some(Ownership::Changes)
-            ) {
-                return Err(disagree(&r.group.machine_id));
-            }
-            deferred.remove(&r.group.machine_id);
-            let (machine_id, g) = earning_group(r.group, owner)?;
-            out.entry(machine_id).or_default().push(g);
-        }
-    }
-    if let Some(m) = deferred.iter().min() {
-        return Err(disagree(m));
-    }
-    for groups in out.values_mut() {
-        // The order of `group_earnings` (its BTreeMap key order).
-        groups.sort_by(|a, b| {
-            (&a.consumer_account_id, a.kind, a.pinned, &a.owner).cmp(&(
-                &b.consumer_account_id,
-                b.kind,
-                b.pinned,
-                &b.owner,
-            ))
-        });
-    }
-    Ok(out)
+    epoch: EpochId,
+    policy: &Policy,
+    machine_id: &str,
+) -> Result<Vec<RawEarning>> {
+    let w = Windows::new(epoch, policy);
+    link.fetch_all::<EarningRow>(
+        &format!(
+            "SELECT {} FROM earnings WHERE machine_id = $1 AND at_ms >= $2 AND at_ms < $3 \
+             ORDER BY job_id",
+            cols::<Earning>()
+        ),
+        vec![
+            Val::from(machine_id.to_string()),
+            Val::from(w.earliest_earning_ms()),
+            Val::from(w.end_ms),
+        ],
+    )
+    .await?
+    .into_iter()
+    .map(|r| {
+        let e = Earning::from_row(r)?;
+        Ok(RawEarning {
+            consumer_account_id: e.consumer_account_id,
+            kind: e.kind,
+            pinned: e.pinned,
+            amount_micro_usd: e.amount_micro_usd,
+            at_ms: e.at.0,
+        })
+    })
+    .collect()
 }
 
 /// See the module docs.
@@ -433,8 +343,7 @@ pub(crate) async fn load_epoch_facts(
     let started = std::time::Instant::now();
     let raw = read_raw(link, epoch, policy).await?;
     let raw_done = started.elapsed();
-    let w = Windows::new(epoch, policy);
-    let mut groups = grouped_earnings(link, &w, &raw.bindings).await?;
+    let mut organic = organic_earnings(link, epoch, policy).await?;
     let grouped_done = started.elapsed();
 
     let mut machines: BTreeMap<String, MachineFacts> = BTreeMap::new();
@@ -512,11 +421,11 @@ pub(crate) async fn load_epoch_facts(
             .previous_total_micro_usd = t.total_micro_usd;
     }
     for (id, m) in machines.iter_mut() {
-        if let Some(g) = groups.remove(id) {
-            m.earnings = g;
+        if let Some(o) = organic.remove(id) {
+            m.earnings = o;
         }
     }
-    if let Some(id) = groups.keys().min() {
+    if let Some(id) = organic.keys().min() {
         return Err(missing("earning", id));
     }
     tracing::debug!(

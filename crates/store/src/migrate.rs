@@ -19,18 +19,32 @@ use crate::db::{Db, Link};
 use crate::error::Result;
 
 /// `(version, description, sql)` of every SQLite migration.
-const SQLITE: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "earnings by consumer",
+        include_str!("../migrations/sqlite/0002_earnings_by_consumer.sql"),
+    ),
+];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
-const POSTGRES: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "earnings by consumer",
+        include_str!("../migrations/postgres/0002_earnings_by_consumer.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded(&'static [(i64, &'static str, &'static str)]);

@@ -2,8 +2,8 @@
 //! machine by default; tests change what they are about.
 
 use floorline_core::facts::{
-    AttestationFact, BindingFact, EarningGroup, EarningKind, EpochFacts, HealthFact, MachineFacts,
-    PriorDraw, ProbeFact, SessionFact, Windows,
+    AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts, OrganicEarnings, PriorDraw,
+    ProbeFact, SessionFact, Windows,
 };
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::{plan, EpochId, Plan};
@@ -57,7 +57,7 @@ pub fn machine(id: &str, model: &str, gb: u32) -> MachineFacts {
             passed: true,
             verified_memory_gb: None,
         }],
-        earnings: vec![],
+        earnings: OrganicEarnings::default(),
         previous_total_micro_usd: 0,
     }
 }
@@ -71,15 +71,13 @@ pub fn with_account(mut m: MachineFacts, account: &str) -> MachineFacts {
     m
 }
 
-pub fn organic(consumer: &str, amount: i64) -> EarningGroup {
-    EarningGroup {
-        consumer_account_id: consumer.into(),
-        kind: EarningKind::Inference,
-        pinned: false,
-        owner: None,
+/// Organic earnings of `amount` inside the epoch (so also in the trailing
+/// and work windows).
+pub fn organic(amount: i64) -> OrganicEarnings {
+    OrganicEarnings {
         epoch_micro_usd: amount,
         trailing_micro_usd: amount,
-        n_positive_in_work_window: i64::from(amount > 0),
+        n_in_work_window: i64::from(amount > 0),
     }
 }
 

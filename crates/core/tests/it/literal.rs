@@ -1,7 +1,9 @@
 //! Literal cases with the arithmetic written out (SPEC D3–D19).
 
 use super::kit::*;
-use floorline_core::facts::{BindingFact, EarningKind, Owner, ProbeFact, SessionFact};
+use floorline_core::facts::{
+    organic_earnings, BindingFact, EarningKind, ProbeFact, RawEarning, SessionFact, Windows,
+};
 use floorline_core::money::Ppm;
 use floorline_core::plan::{manifest_sha256, ManifestDraw};
 use floorline_core::policy::{Allocation, Policy, Trust};
@@ -28,7 +30,7 @@ fn ten_idle_ish_workhorses_share_fifty_dollars_in_machine_order() {
     let machines = (0..10)
         .map(|i| {
             let mut m = m64(&format!("m{i}"));
-            m.earnings.push(organic("consumer-x", USD));
+            m.earnings = organic(USD);
             m
         })
         .collect();
@@ -237,28 +239,61 @@ fn attestation_after_the_epoch_does_not_attest_but_gives_memory() {
 
 #[test]
 fn self_dealing_pinned_and_probe_earnings_are_not_organic() {
+    // m is owned by acct-m (payee-m); m2's binding links acct-m2 to payee-m too.
     let mut m = m64("m");
-    let owner = Some(Owner {
-        account_id: "acct-m".into(),
-        payout_identity: "payee-m".into(),
-    });
-    let mut own = organic("acct-m", 5 * USD);
-    own.owner = owner.clone();
-    let mut second = organic("acct-m2", 6 * USD); // linked to the same payout identity
-    second.owner = owner.clone();
-    let mut pinned = organic("stranger", 7 * USD);
-    pinned.pinned = true;
-    let mut probe = organic("stranger", 8 * USD);
-    probe.kind = EarningKind::Probe;
-    let mut real = organic("stranger", 2 * USD);
-    real.owner = owner;
-    m.earnings = vec![own, second, pinned, probe, real];
+    m.bindings[0].account_id = "acct-m".into();
+    m.bindings[0].payout_identity = "payee-m".into();
     let mut other = m64("m2");
     other.bindings[0].account_id = "acct-m2".into();
     other.bindings[0].payout_identity = "payee-m".into();
+    let job = |consumer: &str, kind, pinned, amount| RawEarning {
+        consumer_account_id: consumer.into(),
+        kind,
+        pinned,
+        amount_micro_usd: amount,
+        at_ms: s() + DAY,
+    };
+    let jobs = vec![
+        job("acct-m", EarningKind::Inference, false, 5 * USD), // the owner's own account
+        job("acct-m2", EarningKind::Inference, false, 6 * USD), // linked to the owner's payee
+        job("stranger", EarningKind::Inference, true, 7 * USD), // pinned
+        job("stranger", EarningKind::Probe, false, 8 * USD),
+        job("stranger", EarningKind::BaseReward, false, 9 * USD),
+        job("stranger", EarningKind::Inference, false, 0), // not positive
+        job("stranger", EarningKind::Inference, false, 2 * USD), // organic
+    ];
+    let w = Windows::new(epoch(), &Policy::default());
+    let links = facts(vec![m.clone(), other.clone()]).payout_accounts;
+    m.earnings = organic_earnings(&w, &m.bindings, &links, jobs).unwrap();
+    assert_eq!(m.earnings, organic(2 * USD));
     let p = run(&facts(vec![m, other]), &Policy::default());
     assert_eq!(p.machines[0].earned_micro_usd, 2 * USD);
     assert_eq!(p.machines[0].desired_draw_micro_usd, 16 * USD);
+}
+
+#[test]
+fn buying_from_your_own_machine_before_you_own_it_is_organic() {
+    // The owner binding starts on day 10: acct-m's job on day 1 had no owner to
+    // deal with, its job on day 11 is self-dealing.
+    let mut m = m64("m");
+    m.bindings[0].account_id = "acct-m".into();
+    m.bindings[0].from_ms = s() + 10 * DAY;
+    let job = |at_ms| RawEarning {
+        consumer_account_id: "acct-m".into(),
+        kind: EarningKind::Inference,
+        pinned: false,
+        amount_micro_usd: 3 * USD,
+        at_ms,
+    };
+    let w = Windows::new(epoch(), &Policy::default());
+    let links = facts(vec![m.clone()]).payout_accounts;
+    let got = organic_earnings(
+        &w,
+        &m.bindings,
+        &links,
+        [job(s() + DAY), job(s() + 11 * DAY)],
+    );
+    assert_eq!(got.unwrap(), organic(3 * USD));
 }
 
 #[test]
@@ -347,9 +382,9 @@ fn cliff_guard_only_undoes_the_taper() {
 fn taper_follows_trailing_revenue() {
     // target $100, fleet R = $25 → τ = 0.75 → $18 · 0.75 = $13.5.
     let mut m = m64("m");
-    m.earnings.push(organic("buyer", 0));
+    m.earnings = organic(0);
     let mut payer = machine("p", "Mac14,2", 8);
-    payer.earnings.push(organic("buyer", 25 * USD));
+    payer.earnings = organic(25 * USD);
     let policy = Policy {
         taper_enabled: true,
         target_revenue_micro_usd: 100 * USD,
@@ -385,7 +420,7 @@ fn manifest_of_nothing_is_the_hash_of_an_empty_array() {
 fn k_half_reduces_the_draw_by_half_the_earnings() {
     // k = 0.5, earned $10 → k_earned = $5 → draw 18 − 5 = $13; payout $23.
     let mut m = m64("m");
-    m.earnings.push(organic("buyer", 10 * USD));
+    m.earnings = organic(10 * USD);
     let policy = Policy {
         reduction_k: Ppm(500_000),
         ..Policy::default()

@@ -1,12 +1,15 @@
 //! One property test per money invariant of the plan (SPEC D3–D19).
 
 use super::kit::*;
-use floorline_core::facts::{BindingFact, HealthFact, MachineFacts, ProbeFact, SessionFact};
+use floorline_core::facts::{
+    organic_earnings, BindingFact, EarningKind, HealthFact, MachineFacts, OrganicEarnings,
+    ProbeFact, RawEarning, SessionFact, Windows,
+};
 use floorline_core::money::Ppm;
 use floorline_core::policy::{Allocation, Policy};
 use floorline_core::{plan, EpochFacts, Plan};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const MODELS: &[(&str, u32)] = &[
     ("Mac14,2", 24),
@@ -57,8 +60,8 @@ fn arb_machine(i: usize) -> impl Strategy<Value = MachineFacts> {
                     .collect();
                 m.earnings = earnings
                     .into_iter()
-                    .map(|(amount, c)| organic(&format!("consumer{c}"), amount))
-                    .collect();
+                    .map(|(amount, _)| organic(amount))
+                    .fold(OrganicEarnings::default(), |a, b| a.checked_add(b).unwrap());
                 let acct = format!("acct{owner}");
                 m.bindings[0].account_id = acct.clone();
                 m.bindings[0].payout_identity = format!("pay{owner}");
@@ -188,7 +191,6 @@ proptest! {
         for m in &mut shuffled.machines {
             m.sessions.reverse();
             m.health.reverse();
-            m.earnings.reverse();
             let k = m.sessions.len();
             m.sessions.rotate_left(rot(k));
         }
@@ -242,7 +244,7 @@ proptest! {
         prop_assume!(policy.reduction_k.0 > 0);
         let mut richer = f.clone();
         let i = which % richer.machines.len();
-        richer.machines[i].earnings.push(organic("new-buyer", extra));
+        richer.machines[i].earnings = richer.machines[i].earnings.checked_add(organic(extra)).unwrap();
         let before = plan_ok(&f, &policy);
         let after = plan_ok(&richer, &policy);
         prop_assert!(after.machines[i].desired_draw_micro_usd <= before.machines[i].desired_draw_micro_usd);
@@ -280,5 +282,111 @@ proptest! {
             let prior_amount = if account == "acct0" { earlier } else { 0 };
             prop_assert!(granted == 0 || granted + prior_amount <= cap_amount, "{account}: {granted} + {prior_amount} > {cap_amount}");
         }
+    }
+}
+
+/// D9 read literally, one earning at a time: the owner at `at` is the binding
+/// with `from ≤ at < to`; the earning is organic when it is a positive,
+/// unpinned inference job whose consumer is neither that owner's account nor
+/// linked to the owner's payout identity by any binding.
+fn d9_literally(
+    w: &Windows,
+    bindings: &[BindingFact],
+    links: &BTreeMap<String, BTreeSet<String>>,
+    jobs: &[RawEarning],
+) -> OrganicEarnings {
+    let mut out = OrganicEarnings::default();
+    for j in jobs {
+        let owner = bindings
+            .iter()
+            .find(|b| b.from_ms <= j.at_ms && b.to_ms.is_none_or(|to| j.at_ms < to));
+        let self_dealing = owner.is_some_and(|b| {
+            j.consumer_account_id == b.account_id
+                || links
+                    .get(&b.payout_identity)
+                    .is_some_and(|l| l.contains(&j.consumer_account_id))
+        });
+        let organic = j.kind == EarningKind::Inference
+            && j.amount_micro_usd > 0
+            && !j.pinned
+            && !self_dealing;
+        if !organic || j.at_ms >= w.end_ms {
+            continue;
+        }
+        if j.at_ms >= w.start_ms {
+            out.epoch_micro_usd += j.amount_micro_usd;
+        }
+        if j.at_ms >= w.trailing_start_ms {
+            out.trailing_micro_usd += j.amount_micro_usd;
+        }
+        if j.at_ms >= w.work_start_ms {
+            out.n_in_work_window += 1;
+        }
+    }
+    out
+}
+
+fn arb_jobs() -> impl Strategy<Value = Vec<RawEarning>> {
+    let kinds = [
+        EarningKind::Inference,
+        EarningKind::Probe,
+        EarningKind::BaseReward,
+    ];
+    prop::collection::vec(
+        (0usize..5, 0usize..3, any::<bool>(), 0i64..3, -50i64..33),
+        0..24,
+    )
+    .prop_map(move |jobs| {
+        jobs.into_iter()
+            .map(|(c, k, pinned, amount, day)| RawEarning {
+                consumer_account_id: ["acct0", "acct1", "acct2", "buyer", "linked"][c].into(),
+                kind: kinds[k],
+                pinned,
+                amount_micro_usd: amount * 1_000_000,
+                at_ms: s() + day * DAY + 1,
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn organic_earnings_is_d9_read_literally(
+        jobs in arb_jobs(),
+        owners in prop::collection::vec((0usize..3, 0usize..2), 0..3),
+        cut in 0i64..31,
+        link_to in 0usize..3,
+        policy in arb_policy(),
+    ) {
+        // Up to three consecutive owners of one machine, from days cut − 40,
+        // cut and cut + 1 (earlier jobs have no owner); "linked" shares a
+        // payout identity with some of them.
+        let starts = [cut - 40, cut, cut + 1];
+        let mut bindings: Vec<BindingFact> = owners
+            .iter()
+            .zip(starts)
+            .map(|(&(acct, pay), day)| BindingFact {
+                account_id: format!("acct{acct}"),
+                payout_identity: format!("pay{pay}"),
+                from_ms: s() + day * DAY,
+                to_ms: None,
+            })
+            .collect();
+        for i in 1..bindings.len() {
+            bindings[i - 1].to_ms = Some(bindings[i].from_ms);
+        }
+        let mut links: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for b in &bindings {
+            links.entry(b.payout_identity.clone()).or_default().insert(b.account_id.clone());
+        }
+        links.entry(format!("pay{}", link_to % 2)).or_default().insert("linked".into());
+        let w = Windows::new(epoch(), &policy);
+        let got = organic_earnings(&w, &bindings, &links, jobs.clone()).unwrap();
+        prop_assert_eq!(got, d9_literally(&w, &bindings, &links, &jobs));
+        let mut reversed = jobs.clone();
+        reversed.reverse();
+        prop_assert_eq!(organic_earnings(&w, &bindings, &links, reversed).unwrap(), got);
     }
 }

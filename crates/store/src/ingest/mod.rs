@@ -40,7 +40,7 @@ use crate::error::{Result, StoreError};
 
 pub(crate) use kinds::{
     alias_checks, attestation_checks, binding_overlaps, earning_checks, gb, insert_machines,
-    parse_kind, AliasRow, AttestationRow, BindingRow, EarningRow, HealthRow, ProbeRow, SessionRow,
+    AliasRow, AttestationRow, BindingRow, EarningRow, HealthRow, ProbeRow, SessionRow,
 };
 pub use watermarks::Watermark;
 pub(crate) use watermarks::{fetch_watermarks, ingest_watermarks};

@@ -1,5 +1,5 @@
-//! Conformance of the loader: for random facts, the SQL `GROUP BY` equals
-//! `floorline_core::facts::group_earnings`, `load_epoch_facts` equals
+//! Conformance of the loader: for random facts, the organic earnings the SQL
+//! sums equal `floorline_core::facts::organic_earnings`, `load_epoch_facts` equals
 //! `Bundle::resolve` of the same raw facts (after the window filters, which
 //! change no plan), and `Bundle::resolve(export_bundle)` equals
 //! `load_epoch_facts` — also once prior draws and previous totals exist.
@@ -7,7 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use floorline_core::bundle::{Bundle, Earning};
-use floorline_core::facts::{group_earnings, EarningKind, EpochFacts, RawEarning, Windows};
+use floorline_core::facts::{
+    group_earnings, organic_earnings, EarningKind, EpochFacts, RawEarning, Windows,
+};
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::EpochId;
 use rand::rngs::StdRng;
@@ -178,6 +180,9 @@ async fn check_round_trip(ctx: &Ctx, epoch: EpochId, policy: &Policy) -> EpochFa
 }
 
 async fn loader_matches_core(ctx: Ctx) {
+    // Machines where D9's self-dealing clause took something away (the SQL's
+    // subtraction was exercised).
+    let mut self_dealt = 0;
     for seed in 0..6u64 {
         // A fresh set of names per seed on the same database would clash: use a suffix.
         let mut b = random_facts(seed);
@@ -202,7 +207,7 @@ async fn loader_matches_core(ctx: Ctx) {
             "seed {seed}: the window filters change no plan"
         );
 
-        // The SQL grouping against group_earnings, machine by machine.
+        // The SQL's organic sums against core's, machine by machine.
         let w = Windows::new(epoch(), &policy);
         let names = name_map(&all);
         let mut raw: BTreeMap<String, Vec<RawEarning>> = BTreeMap::new();
@@ -212,19 +217,21 @@ async fn loader_matches_core(ctx: Ctx) {
                 .push(to_raw(x));
         }
         for m in &db.machines {
-            let expected = group_earnings(
-                &w,
-                &m.bindings,
-                raw.remove(&m.machine_id).unwrap_or_default(),
-            )
-            .unwrap();
+            let jobs = raw.remove(&m.machine_id).unwrap_or_default();
+            let expected =
+                organic_earnings(&w, &m.bindings, &db.payout_accounts, jobs.clone()).unwrap();
             assert_eq!(
                 m.earnings, expected,
-                "seed {seed}: groups of {}",
+                "seed {seed}: organic earnings of {}",
                 m.machine_id
             );
+            let unowned = organic_earnings(&w, &[], &db.payout_accounts, jobs).unwrap();
+            if unowned != expected {
+                self_dealt += 1;
+            }
         }
     }
+    assert!(self_dealt > 0, "no self-dealing in the random facts");
 }
 both!(loader_matches_core, super::loader_matches_core);
 
@@ -247,12 +254,17 @@ async fn round_trip_with_draws_and_totals(ctx: Ctx) {
     assert!(!facts.prior_draws.is_empty());
     let next = check_round_trip(&ctx, epoch().next(), &policy).await;
     assert!(next.machines.iter().any(|m| m.previous_total_micro_usd > 0));
-    // The base-reward rows are in the epoch's earnings as non-organic groups.
+    // The base-reward rows are in the epoch's earnings (and, being no
+    // inference, in nobody's organic sums: the round trip compared those).
+    let export = ctx.store.export_bundle(epoch(), &policy).await.unwrap();
+    assert!(export
+        .earnings
+        .iter()
+        .any(|x| x.kind == EarningKind::BaseReward && x.consumer_account_id == "floorline"));
     assert!(facts
         .machines
         .iter()
-        .flat_map(|m| &m.earnings)
-        .any(|g| g.kind == EarningKind::BaseReward && g.consumer_account_id == "floorline"));
+        .any(|m| m.earnings.epoch_micro_usd > 0));
 }
 both!(
     round_trip_with_draws_and_totals,
@@ -326,13 +338,14 @@ fn random_so_far(seed: u64, _tag: &str) -> Bundle {
     all
 }
 
-/// Owners at job time where bindings change inside the earnings window (the
-/// loader's second, joined query) next to machines whose owner is one binding
-/// or none for the whole window (owner attached without a join), at every
-/// edge: a change mid-window, earnings before the first binding (no owner),
-/// after a binding's `to` (no owner), in a gap between bindings, a binding
-/// starting exactly at the window start or ending exactly at its end, one
-/// ended before the window, one starting after it, and no binding at all.
+/// D9's owner at job time at every edge of the bindings: a change
+/// mid-window, earnings before the first binding (no owner), after a
+/// binding's `to` (no owner), in a gap between bindings, a binding starting
+/// exactly at the window start or ending exactly at its end, one ended before
+/// the window, one starting after it, no binding at all, and an account
+/// linked to the owner's payout identity only by another machine's binding.
+/// Every job is bought by one of the machine's owners, a linked account or a
+/// stranger, so the owner at its `at` decides whether it is organic.
 async fn owners_at_binding_edges(ctx: Ctx) {
     let policy = Policy::default();
     let w = Windows::new(epoch(), &policy);
@@ -365,12 +378,21 @@ async fn owners_at_binding_edges(ctx: Ctx) {
             &[("a9", lo - 90 * DAY, Some(lo - DAY)), ("a2", hi, None)],
         ),
         ("unbound", &[]),
+        ("linked", &[("a10", lo - 90 * DAY, None)]),
+        ("linker", &[("a11", lo - 90 * DAY, None)]),
     ];
     for (m, bs) in cases {
         b.machines.push(attestation(m, 64));
         for (account, from, to) in bs.iter() {
-            b.bindings.push(binding(m, account, *from, *to));
+            let mut x = binding(m, account, *from, *to);
+            if *m == "linker" {
+                // a11 is paid to a10's payee: a11 buying from `linked` is self-dealing.
+                x.payout_identity = "payee-a10".into();
+            }
+            b.bindings.push(x);
         }
+        let mut buyers: Vec<&str> = bs.iter().map(|(a, _, _)| *a).collect();
+        buyers.extend(["a11", "c0"]);
         // Earnings at both window edges, just outside them, and every binding edge ± 1 ms.
         let mut times = vec![lo - 1, lo, lo + 1, s(), hi - 1, hi];
         for (_, from, to) in bs.iter() {
@@ -379,27 +401,57 @@ async fn owners_at_binding_edges(ctx: Ctx) {
                 times.extend([*t - 1, *t, *t + 1]);
             }
         }
-        for (k, at) in times.into_iter().enumerate() {
-            let mut x = earning(
-                &format!("j-{m}-{k}"),
-                m,
-                &format!("c{}", k % 2),
-                1_000 + k as i64,
-                at,
-            );
-            x.pinned = k % 3 == 0;
-            b.earnings.push(x);
+        let mut k = 0;
+        for at in times {
+            for buyer in &buyers {
+                let mut x = earning(&format!("j-{m}-{k}"), m, buyer, 1_000 + k, at);
+                x.pinned = k % 7 == 0;
+                b.earnings.push(x);
+                k += 1;
+            }
         }
     }
     ingest(&ctx.store, &b).await;
     let facts = check_round_trip(&ctx, epoch(), &policy).await;
-    let owners = |m: &str| -> Vec<Option<String>> {
-        let mut o: Vec<Option<String>> = facts
-            .machines
-            .iter()
-            .find(|x| x.machine_id == m)
-            .unwrap()
+    assert_eq!(facts.machines.len(), cases.len());
+    let mut organic = BTreeMap::new();
+    for m in &facts.machines {
+        let raw: Vec<RawEarning> = b
             .earnings
+            .iter()
+            .filter(|x| x.machine_id == m.machine_id)
+            .map(to_raw)
+            .collect();
+        // The SQL's sums are core's.
+        let expected =
+            organic_earnings(&w, &m.bindings, &facts.payout_accounts, raw.clone()).unwrap();
+        assert_eq!(m.earnings, expected, "organic earnings of {}", m.machine_id);
+        organic.insert(m.machine_id.as_str(), m.earnings.epoch_micro_usd);
+        // What an explanation reads: the machine's raw earnings, grouped.
+        let mut stored = ctx
+            .store
+            .machine_earnings(epoch(), &policy, &m.machine_id)
+            .await
+            .unwrap();
+        let key = |x: &RawEarning| (x.at_ms, x.amount_micro_usd);
+        let mut windowed: Vec<RawEarning> = raw
+            .into_iter()
+            .filter(|x| x.at_ms >= lo && x.at_ms < hi)
+            .collect();
+        stored.sort_by_key(key);
+        windowed.sort_by_key(key);
+        assert_eq!(stored, windowed, "raw earnings of {}", m.machine_id);
+    }
+    let owners = |m: &str| -> Vec<Option<String>> {
+        let mf = facts.machines.iter().find(|x| x.machine_id == m).unwrap();
+        let raw: Vec<RawEarning> = b
+            .earnings
+            .iter()
+            .filter(|x| x.machine_id == m)
+            .map(to_raw)
+            .collect();
+        let mut o: Vec<Option<String>> = group_earnings(&w, &mf.bindings, raw)
+            .unwrap()
             .iter()
             .map(|g| g.owner.as_ref().map(|o| o.account_id.clone()))
             .collect();
@@ -417,21 +469,18 @@ async fn owners_at_binding_edges(ctx: Ctx) {
     assert_eq!(owners("to-at-start"), vec![None]);
     assert_eq!(owners("from-at-end"), vec![None]);
     assert_eq!(owners("unbound"), vec![None]);
-    // And every machine's groups equal core's `group_earnings`.
-    for m in &facts.machines {
-        let raw: Vec<RawEarning> = b
-            .earnings
+    // Spot checks by hand. `unbound`: no owner, so every unpinned job of the
+    // epoch is organic, whoever bought it. `linked`: only c0's jobs are.
+    let epoch_jobs = |m: &str, buyers: &[&str]| -> i64 {
+        b.earnings
             .iter()
-            .filter(|x| x.machine_id == m.machine_id)
-            .map(to_raw)
-            .collect();
-        assert_eq!(
-            m.earnings,
-            group_earnings(&w, &m.bindings, raw).unwrap(),
-            "groups of {}",
-            m.machine_id
-        );
-    }
-    assert_eq!(facts.machines.len(), cases.len());
+            .filter(|x| x.machine_id == m && !x.pinned && x.at.0 >= s() && x.at.0 < hi)
+            .filter(|x| buyers.contains(&x.consumer_account_id.as_str()))
+            .map(|x| x.amount_micro_usd)
+            .sum()
+    };
+    assert_eq!(organic["unbound"], epoch_jobs("unbound", &["a11", "c0"]));
+    assert_eq!(organic["linked"], epoch_jobs("linked", &["c0"]));
+    assert_eq!(organic["linker"], epoch_jobs("linker", &["c0"]));
 }
 both!(owners_at_binding_edges, super::owners_at_binding_edges);

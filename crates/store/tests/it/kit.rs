@@ -192,14 +192,6 @@ pub fn normalised(mut f: EpochFacts) -> EpochFacts {
         m.health.sort_by_key(|h| h.at_ms);
         m.probes
             .sort_by(|a, b| (a.at_ms, &a.probe_id).cmp(&(b.at_ms, &b.probe_id)));
-        m.earnings.sort_by(|a, b| {
-            (&a.consumer_account_id, a.kind, a.pinned, &a.owner).cmp(&(
-                &b.consumer_account_id,
-                b.kind,
-                b.pinned,
-                &b.owner,
-            ))
-        });
     }
     f.prior_draws
         .sort_by(|a, b| (&a.machine_id, &a.account_id).cmp(&(&b.machine_id, &b.account_id)));

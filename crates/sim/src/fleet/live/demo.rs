@@ -231,7 +231,12 @@ async fn conclusions(
             .ok_or_else(|| {
                 FleetError::Unexpected(format!("{} is not in the plan of {epoch}", c.machine_id))
             })?;
-        let x = explain_from(&facts, &recomputed, &engine.config().policy, &c.machine_id)
+        let policy = &engine.config().policy;
+        let earnings = engine
+            .store()
+            .machine_earnings(epoch, policy, &c.machine_id)
+            .await?;
+        let x = explain_from(&facts, &recomputed, policy, &c.machine_id, earnings)?
             .ok_or_else(|| FleetError::Unexpected(format!("no explanation of {}", c.machine_id)))?;
         let reported = x.formula["reported_memory_gb"]
             .as_u64()
