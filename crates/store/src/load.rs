@@ -11,7 +11,8 @@
 //! What is read (S, E: the epoch; W: the work window start; G: `grace_ms`):
 //! 1. all attestations (D1, D3);
 //! 2. all bindings (owners, and `payout_accounts` of D9);
-//! 3. sessions that can overlap `[S, E)` (connected before E, alive after S − G);
+//! 3. sessions that can overlap `[S, E)` (connected before E, alive after S − G),
+//!    one row per machine (a JSON array of its sessions);
 //! 4. health events in `[S, E)` plus each machine's last one before S (D7 carry-in);
 //! 5. probes in `[W, E)` (D5);
 //! 6. each machine's organic earnings (D9) with `at ∈ [earliest window start,
@@ -41,7 +42,6 @@ use crate::ingest::{
 struct Raw {
     attestations: Vec<Attestation>,
     bindings: Vec<Binding>,
-    sessions: Vec<Session>,
     health: Vec<Health>,
     probes: Vec<Probe>,
     prior_draws: Vec<PriorDraw>,
@@ -77,13 +77,6 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
         .await?
         .into_iter()
         .map(Binding::from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let (sql, args) = sessions_sql(epoch, policy);
-    let sessions = link
-        .fetch_all::<SessionRow>(&sql, args.into_iter().map(Val::from).collect())
-        .await?
-        .into_iter()
-        .map(Session::from_row)
         .collect::<Result<Vec<_>>>()?;
     let health = link
         .fetch_all::<HealthRow>(
@@ -131,7 +124,6 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
     Ok(Raw {
         attestations,
         bindings,
-        sessions,
         health,
         probes,
         prior_draws,
@@ -139,27 +131,78 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
     })
 }
 
-/// The sessions query of the load, as run (`$n` placeholders and their
-/// `BIGINT` values): the sessions that can overlap the epoch. For benchmarks
-/// that time the bare SQL.
-pub fn sessions_sql(epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {
+/// Sessions that can overlap `[S, E)`: `b = min(E, disconnected_at,
+/// last_seen + G) > S` needs both `disconnected_at > S` and `last_seen >
+/// S − G`; `a = max(connected_at, S) < E`. Binds `$1 = E, $2 = S, $3 = S − G`.
+const SESSIONS_OVERLAPPING: &str = "\
+connected_at_ms < $1 \
+AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
+AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3";
+
+fn sessions_args(epoch: EpochId, policy: &Policy) -> Vec<i64> {
     let w = Windows::new(epoch, policy);
-    // b = min(E, disconnected_at, last_seen + G) > S needs both
-    // disconnected_at > S and last_seen > S − G; a = max(connected_at, S) < E.
-    let sql = format!(
-        "SELECT {} FROM sessions \
-         WHERE connected_at_ms < $1 \
-           AND (disconnected_at_ms IS NULL OR disconnected_at_ms > $2) \
-           AND COALESCE(last_seen_at_ms, disconnected_at_ms, connected_at_ms) > $3 \
-         ORDER BY machine_id, connected_at_ms, session_id",
-        cols::<Session>()
-    );
-    let args = vec![
+    vec![
         w.end_ms,
         w.start_ms,
         w.start_ms.saturating_sub(policy.grace_ms),
-    ];
-    (sql, args)
+    ]
+}
+
+/// The sessions an export writes, one row each, in a stable order.
+fn session_rows_sql() -> String {
+    format!(
+        "SELECT {} FROM sessions WHERE {SESSIONS_OVERLAPPING} \
+         ORDER BY machine_id, connected_at_ms, session_id",
+        cols::<Session>()
+    )
+}
+
+/// The sessions query of the load, as run on `backend` (`$n` placeholders
+/// and their `BIGINT` values): one row per machine, its sessions that can
+/// overlap the epoch as a JSON array of `[connected_at_ms, last_seen_at_ms,
+/// disconnected_at_ms]` (the plan needs nothing else of them). A month has
+/// tens of sessions per machine; shipping them as one row per machine
+/// instead of one per session makes this read about 3 × cheaper on SQLite.
+/// For benchmarks that time the bare SQL too.
+pub fn sessions_sql(backend: Backend, epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {
+    let (agg, close) = match backend {
+        Backend::Sqlite => ("json_group_array(json_array(", "))"),
+        Backend::Postgres => ("CAST(json_agg(json_build_array(", ")) AS TEXT)"),
+    };
+    let sql = format!(
+        "SELECT machine_id, \
+         {agg}connected_at_ms, last_seen_at_ms, disconnected_at_ms{close} AS sessions \
+         FROM sessions WHERE {SESSIONS_OVERLAPPING} GROUP BY machine_id"
+    );
+    (sql, sessions_args(epoch, policy))
+}
+
+/// Every machine's sessions of the load ([`sessions_sql`]).
+async fn sessions_by_machine(
+    link: &mut Link,
+    epoch: EpochId,
+    policy: &Policy,
+) -> Result<Vec<(String, Vec<SessionFact>)>> {
+    let (sql, args) = sessions_sql(link.backend(), epoch, policy);
+    link.fetch_all::<(String, String)>(&sql, args.into_iter().map(Val::from).collect())
+        .await?
+        .into_iter()
+        .map(|(machine_id, json)| {
+            let list: Vec<(i64, Option<i64>, Option<i64>)> =
+                serde_json::from_str(&json).map_err(|e| {
+                    StoreError::Corrupt(format!("sessions of machine `{machine_id}`: {e}"))
+                })?;
+            let sessions = list
+                .into_iter()
+                .map(|(c, l, d)| SessionFact {
+                    connected_at_ms: c,
+                    last_seen_at_ms: l,
+                    disconnected_at_ms: d,
+                })
+                .collect();
+            Ok((machine_id, sessions))
+        })
+        .collect()
 }
 
 pub(crate) async fn prior_draws(link: &mut Link, epoch: EpochId) -> Result<Vec<PriorDraw>> {
@@ -213,7 +256,10 @@ COUNT(*) FILTER (WHERE e.at_ms >= $5) AS n_in_work_window";
 /// binding links to that binding's payout identity, the owner's own account
 /// included. Those (machine, account, interval) triples are few (one per
 /// binding and linked account), and each finds its jobs through the
-/// `earnings_machine_consumer_at` index.
+/// `earnings_machine_consumer_at` index: `CROSS JOIN` keeps them the outer
+/// loop on SQLite, whose planner otherwise scans that whole index and probes
+/// the triples (3.5 × slower at 10 000 machines); PostgreSQL plans it as an
+/// inner join either way.
 fn organic_sql() -> String {
     format!(
         "WITH self_pairs AS ( \
@@ -224,10 +270,11 @@ fn organic_sql() -> String {
          FROM earnings e WHERE {CANDIDATE} GROUP BY e.machine_id \
          UNION ALL \
          SELECT CAST(-1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
-         FROM self_pairs s JOIN earnings e ON e.machine_id = s.machine_id \
-           AND e.consumer_account_id = s.account_id AND e.at_ms >= s.from_ms \
-           AND (s.to_ms IS NULL OR e.at_ms < s.to_ms) \
-         WHERE {CANDIDATE} GROUP BY e.machine_id"
+         FROM self_pairs s CROSS JOIN earnings e \
+         WHERE e.machine_id = s.machine_id AND e.consumer_account_id = s.account_id \
+           AND e.at_ms >= s.from_ms AND (s.to_ms IS NULL OR e.at_ms < s.to_ms) \
+           AND {CANDIDATE} \
+         GROUP BY e.machine_id"
     )
 }
 
@@ -342,6 +389,7 @@ pub(crate) async fn load_epoch_facts(
 ) -> Result<EpochFacts> {
     let started = std::time::Instant::now();
     let raw = read_raw(link, epoch, policy).await?;
+    let sessions = sessions_by_machine(link, epoch, policy).await?;
     let raw_done = started.elapsed();
     let mut organic = organic_earnings(link, epoch, policy).await?;
     let grouped_done = started.elapsed();
@@ -381,16 +429,11 @@ pub(crate) async fn load_epoch_facts(
                 to_ms: b.to.map(|t| t.0),
             });
     }
-    for s in raw.sessions {
+    for (machine_id, list) in sessions {
         machines
-            .get_mut(&s.machine_id)
-            .ok_or_else(|| missing("session", &s.machine_id))?
-            .sessions
-            .push(SessionFact {
-                connected_at_ms: s.connected_at.0,
-                last_seen_at_ms: s.last_seen_at.map(|t| t.0),
-                disconnected_at_ms: s.disconnected_at.map(|t| t.0),
-            });
+            .get_mut(&machine_id)
+            .ok_or_else(|| missing("session", &machine_id))?
+            .sessions = list;
     }
     for h in raw.health {
         machines
@@ -452,6 +495,18 @@ pub(crate) async fn export_bundle(
 ) -> Result<Bundle> {
     let raw = read_raw(link, epoch, policy).await?;
     let w = Windows::new(epoch, policy);
+    let sessions = link
+        .fetch_all::<SessionRow>(
+            &session_rows_sql(),
+            sessions_args(epoch, policy)
+                .into_iter()
+                .map(Val::from)
+                .collect(),
+        )
+        .await?
+        .into_iter()
+        .map(Session::from_row)
+        .collect::<Result<Vec<_>>>()?;
     let aliases = link
         .fetch_all::<AliasRow>(
             &format!(
@@ -482,7 +537,7 @@ pub(crate) async fn export_bundle(
         machines: raw.attestations,
         aliases,
         bindings: raw.bindings,
-        sessions: raw.sessions,
+        sessions,
         health: raw.health,
         earnings,
         probes: raw.probes,

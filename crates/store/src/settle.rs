@@ -184,11 +184,15 @@ impl Store {
             return Err(StoreError::Invalid(errs));
         }
         self.failpoints.hit(FailPoint::BeforeLock)?;
+        let started = std::time::Instant::now();
         let mut link = self.db.begin_write().await?;
         lock_epoch(&mut link, epoch).await?;
+        let locked = started.elapsed();
         let facts = load_epoch_facts(&mut link, epoch, policy).await?;
+        let loaded = started.elapsed();
         let plan = plan_fn(&facts)?;
         drop(facts);
+        let planned = started.elapsed();
         if plan.epoch != epoch {
             return Err(StoreError::Invariant(format!(
                 "the plan is for {}, not {epoch}",
@@ -205,6 +209,7 @@ impl Store {
         let run = self
             .insert_run(&mut link, epoch, policy, &req, &plan, shares.len())
             .await?;
+        let run_written = started.elapsed();
         self.failpoints.hit(FailPoint::BetweenWrites)?;
         if req.mode == Mode::Live {
             self.write_shares(&mut link, epoch, &req, run.id, &shares)
@@ -212,8 +217,22 @@ impl Store {
             self.write_totals(&mut link, epoch, run.id, &plan).await?;
             check_invariants(&mut link, epoch, &plan, &shares).await?;
         }
+        let written = started.elapsed();
         self.failpoints.hit(FailPoint::BeforeCommit)?;
         link.commit().await?;
+        let ms = |from: std::time::Duration, to: std::time::Duration| {
+            to.saturating_sub(from).as_millis()
+        };
+        tracing::debug!(
+            %epoch,
+            lock_ms = locked.as_millis(),
+            load_ms = ms(locked, loaded),
+            plan_ms = ms(loaded, planned),
+            run_row_ms = ms(planned, run_written),
+            draws_totals_checks_ms = ms(run_written, written),
+            commit_ms = ms(written, started.elapsed()),
+            "Settlement timed."
+        );
         tracing::info!(
             epoch = %epoch,
             mode = req.mode.as_str(),

@@ -125,6 +125,14 @@ fn print(mut reports: Vec<ScaleReport>, target: u64) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Nothing unless asked, as for `floorline`: `FLOORLINE_LOG=floorline_store=debug`
+    // shows how long each step of the load and the settlement took.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLOORLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     if args.machines == 0 {
         bail!("--machines must be at least 1");
     }
