@@ -471,6 +471,34 @@ pub(crate) fn rows_per_statement(cols: usize) -> usize {
     (MAX_BIND_PARAMS / cols.max(1)).max(1)
 }
 
+/// Rows per statement of a bulk write of `cols` columns ([`bulk_rows`]):
+/// PostgreSQL binds one array per column, whatever the number of rows;
+/// SQLite one parameter per value.
+pub(crate) fn bulk_rows_per_statement(backend: Backend, cols: usize) -> usize {
+    match backend {
+        Backend::Postgres => usize::MAX,
+        Backend::Sqlite => rows_per_statement(cols),
+    }
+}
+
+/// The row source of a bulk `INSERT INTO t (…) {rows}` of `flat` (row-major,
+/// `cols` values a row) and its binds: `SELECT * FROM UNNEST(…)` of one array
+/// per column on PostgreSQL (one parse whatever the size, where a `VALUES`
+/// list of thousands of placeholders is slow to plan), `VALUES (…), (…)` on
+/// SQLite.
+pub(crate) fn bulk_rows(backend: Backend, flat: Vec<Val>, cols: usize) -> (String, Vec<Val>) {
+    match backend {
+        Backend::Postgres => {
+            let (unnest, arrays) = pg_columns(flat, cols);
+            (format!("SELECT * FROM {unnest}"), arrays)
+        }
+        Backend::Sqlite => {
+            let rows = flat.len() / cols.max(1);
+            (format!("VALUES {}", row_placeholders(rows, cols)), flat)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

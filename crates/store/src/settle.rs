@@ -25,7 +25,9 @@ use floorline_core::{CoreError, EpochId, Invalid, Plan, Policy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{placeholders, row_placeholders, rows_per_statement, Backend, Link, Val};
+use crate::db::{
+    bulk_rows, bulk_rows_per_statement, placeholders, rows_per_statement, Backend, Link, Val,
+};
 use crate::error::{Result, StoreError};
 use crate::failpoint::FailPoint;
 use crate::load::load_epoch_facts;
@@ -353,20 +355,21 @@ impl Store {
                 .ok_or(StoreError::Core(CoreError::Overflow("account credit")))?;
         }
         let accounts: Vec<(&str, i64)> = per_account.into_iter().collect();
-        for chunk in accounts.chunks(rows_per_statement(3)) {
+        let backend = link.backend();
+        for chunk in accounts.chunks(bulk_rows_per_statement(backend, 3)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(3));
             for (a, amount) in chunk {
                 args.extend([Val::from(*a), Val::from(*amount), Val::from(req.now_ms)]);
             }
+            let (rows, args) = bulk_rows(backend, args, 3);
             let sql = format!(
-                "INSERT INTO accounts (account_id, balance_micro_usd, created_at_ms) VALUES {} \
+                "INSERT INTO accounts (account_id, balance_micro_usd, created_at_ms) {rows} \
                  ON CONFLICT (account_id) DO UPDATE \
-                 SET balance_micro_usd = accounts.balance_micro_usd + excluded.balance_micro_usd",
-                row_placeholders(chunk.len(), 3)
+                 SET balance_micro_usd = accounts.balance_micro_usd + excluded.balance_micro_usd"
             );
             self.write(link, epoch, &sql, args).await?;
         }
-        for chunk in shares.chunks(rows_per_statement(7)) {
+        for chunk in shares.chunks(bulk_rows_per_statement(backend, 7)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(7));
             for s in chunk {
                 args.extend([
@@ -379,14 +382,14 @@ impl Store {
                     Val::from(req.now_ms),
                 ]);
             }
+            let (rows, args) = bulk_rows(backend, args, 7);
             let sql = format!(
                 "INSERT INTO floor_draws (epoch, machine_id, account_id, amount_micro_usd, \
-                 verified_memory_gb, run_id, created_at_ms) VALUES {}",
-                row_placeholders(chunk.len(), 7)
+                 verified_memory_gb, run_id, created_at_ms) {rows}"
             );
             self.write(link, epoch, &sql, args).await?;
         }
-        for chunk in shares.chunks(rows_per_statement(8)) {
+        for chunk in shares.chunks(bulk_rows_per_statement(backend, 8)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(8));
             for s in chunk {
                 args.extend([
@@ -400,16 +403,16 @@ impl Store {
                     Val::from(req.now_ms),
                 ]);
             }
+            let (rows, args) = bulk_rows(backend, args, 8);
             let sql = format!(
                 "INSERT INTO ledger_entries (account_id, amount_micro_usd, kind, reference, epoch, \
-                 machine_id, actor, created_at_ms) VALUES {}",
-                row_placeholders(chunk.len(), 8)
+                 machine_id, actor, created_at_ms) {rows}"
             );
             self.write(link, epoch, &sql, args).await?;
         }
         // The base-reward earning shows the draw in the provider's history.
         let at_ms = epoch.end().0.saturating_sub(1);
-        for chunk in shares.chunks(rows_per_statement(8)) {
+        for chunk in shares.chunks(bulk_rows_per_statement(backend, 8)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(8));
             for s in chunk {
                 args.extend([
@@ -423,10 +426,10 @@ impl Store {
                     Val::from(at_ms),
                 ]);
             }
+            let (rows, args) = bulk_rows(backend, args, 8);
             let sql = format!(
                 "INSERT INTO earnings (job_id, machine_id, consumer_account_id, amount_micro_usd, \
-                 kind, pinned, model, at_ms) VALUES {}",
-                row_placeholders(chunk.len(), 8)
+                 kind, pinned, model, at_ms) {rows}"
             );
             self.write(link, epoch, &sql, args).await?;
         }
@@ -442,7 +445,8 @@ impl Store {
         plan: &Plan,
     ) -> Result<()> {
         let e = epoch.to_string();
-        let mut rows = Vec::new();
+        let backend = link.backend();
+        let mut totals = Vec::new();
         for m in &plan.machines {
             let drawn = m
                 .prior_micro_usd
@@ -452,9 +456,9 @@ impl Store {
                 .earned_micro_usd
                 .checked_add(drawn)
                 .ok_or(StoreError::Core(CoreError::Overflow("machine total")))?;
-            rows.push((m.machine_id.as_str(), m.earned_micro_usd, drawn, total));
+            totals.push((m.machine_id.as_str(), m.earned_micro_usd, drawn, total));
         }
-        for chunk in rows.chunks(rows_per_statement(6)) {
+        for chunk in totals.chunks(bulk_rows_per_statement(backend, 6)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(6));
             for (m, earned, drawn, total) in chunk {
                 args.extend([
@@ -466,14 +470,14 @@ impl Store {
                     Val::from(run_id),
                 ]);
             }
+            let (rows, args) = bulk_rows(backend, args, 6);
             let sql = format!(
                 "INSERT INTO machine_totals (epoch, machine_id, earned_micro_usd, drawn_micro_usd, \
-                 total_micro_usd, run_id) VALUES {} \
+                 total_micro_usd, run_id) {rows} \
                  ON CONFLICT (epoch, machine_id) DO UPDATE SET \
                  earned_micro_usd = excluded.earned_micro_usd, \
                  drawn_micro_usd = excluded.drawn_micro_usd, \
-                 total_micro_usd = excluded.total_micro_usd, run_id = excluded.run_id",
-                row_placeholders(chunk.len(), 6)
+                 total_micro_usd = excluded.total_micro_usd, run_id = excluded.run_id"
             );
             self.write(link, epoch, &sql, args).await?;
         }
