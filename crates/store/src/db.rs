@@ -504,6 +504,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bulk_rows_are_unnest_on_postgres_and_values_on_sqlite() {
+        let flat = || vec![Val::from("a"), Val::from(1), Val::from("b"), Val::from(2)];
+        let (sql, binds) = bulk_rows(Backend::Postgres, flat(), 2);
+        assert_eq!(sql, "SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])");
+        assert_eq!(binds.len(), 2);
+        let (sql, binds) = bulk_rows(Backend::Sqlite, flat(), 2);
+        assert_eq!(sql, "VALUES ($1, $2), ($3, $4)");
+        assert_eq!(binds.len(), 4);
+        assert_eq!(bulk_rows_per_statement(Backend::Postgres, 8), usize::MAX);
+        assert_eq!(
+            bulk_rows_per_statement(Backend::Sqlite, 8),
+            MAX_BIND_PARAMS / 8
+        );
+    }
+
+    #[test]
     fn columns_for_unnest() {
         let flat = vec![
             Val::from("a"),

@@ -412,6 +412,25 @@ async fn admin_previews_settles_pages_and_exports() {
     assert_eq!(st, 200, "{why}");
     assert_eq!(why["plan_machine"]["reasons"], json!(["uptime_below_gate"]));
     assert!(why["evidence"]["sessions"].as_array().unwrap().len() == 1);
+    // bob's explanation shows his one job, grouped, judged organic, and the
+    // organic sums the plan read (from the store's SQL) agree with it.
+    let (st, why) = s
+        .get(
+            "/v1/admin/epochs/2026-10/machines/m-bob-512/explain",
+            &s.admin,
+        )
+        .await;
+    assert_eq!(st, 200, "{why}");
+    let groups = why["evidence"]["earnings"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{why}");
+    assert_eq!(groups[0]["consumer_account_id"], json!("dave"));
+    assert_eq!(groups[0]["owner_account_id"], json!("bob"));
+    assert_eq!(groups[0]["organic"], json!(true));
+    assert_eq!(groups[0]["epoch_micro_usd"], json!(50_000_000));
+    let organic = &why["evidence"]["organic_earnings"];
+    assert_eq!(organic["epoch_micro_usd"], json!(50_000_000));
+    assert_eq!(organic["n_in_work_window"], json!(1));
+    assert_eq!(why["formula"]["earned_micro_usd"], json!(50_000_000));
     let (_, verify) = s.get("/v1/admin/epochs/2026-10/verify", &s.admin).await;
     assert_eq!(verify["ok"], json!(true), "{verify}");
     // Settling again credits nothing twice.
