@@ -217,7 +217,12 @@ impl Store {
             self.write_shares(&mut link, epoch, &req, run.id, &shares)
                 .await?;
             self.write_totals(&mut link, epoch, run.id, &plan).await?;
+            let checking = std::time::Instant::now();
             check_invariants(&mut link, epoch, &plan, &shares).await?;
+            tracing::trace!(
+                ms = checking.elapsed().as_millis(),
+                "Settlement invariants checked."
+            );
         }
         let written = started.elapsed();
         self.failpoints.hit(FailPoint::BeforeCommit)?;
@@ -324,7 +329,15 @@ impl Store {
         sql: &str,
         args: Vec<Val>,
     ) -> Result<()> {
-        link.execute(sql, args).await.map_err(|e| {
+        let started = std::time::Instant::now();
+        let written = link.execute(sql, args).await;
+        tracing::trace!(
+            rows = written.as_ref().ok(),
+            ms = started.elapsed().as_millis(),
+            sql = sql.get(..60).unwrap_or(sql),
+            "Settlement write."
+        );
+        written.map_err(|e| {
             if e.is_unique_violation() {
                 StoreError::AlreadySettled {
                     epoch,
