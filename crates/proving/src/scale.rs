@@ -1492,8 +1492,11 @@ pub fn extrapolate(small: &ScaleReport, large: &ScaleReport, target: u64) -> Vec
         ("database size (GB)", |r| f(r.db_bytes) / 1e9),
     ];
     let (n1, n2, n) = (f(small.machines), f(large.machines), f(target));
+    // A run on a kept database skipped the ingest: it has no ingest figures.
+    let ingested = !small.ingest.is_empty() && !large.ingest.is_empty();
     figures
         .into_iter()
+        .filter(|(what, _)| ingested || !what.starts_with("ingest"))
         .map(|(what, get)| {
             let (y1, y2) = (get(small), get(large));
             Fitted {
@@ -1571,15 +1574,22 @@ pub fn markdown(r: &ScaleReport) -> String {
             rate(k.rows_per_sec())
         );
     }
-    let _ = writeln!(
-        s,
-        "| ingest, all kinds | {} | {:.1} s | {} | {:.0} → {:.0} MB |",
-        grouped(r.ingest_rows()),
-        r.ingest_secs(),
-        rate(ratio(f(r.ingest_rows()), r.ingest_secs())),
-        r.ingest_phase.rss_start_mb,
-        r.ingest_phase.peak_mb
-    );
+    if r.ingest.is_empty() {
+        let _ = writeln!(
+            s,
+            "| ingest | skipped: the kept database already held this fleet | | | |"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "| ingest, all kinds | {} | {:.1} s | {} | {:.0} → {:.0} MB |",
+            grouped(r.ingest_rows()),
+            r.ingest_secs(),
+            rate(ratio(f(r.ingest_rows()), r.ingest_secs())),
+            r.ingest_phase.rss_start_mb,
+            r.ingest_phase.peak_mb
+        );
+    }
     let _ = writeln!(
         s,
         "| `load_epoch_facts` | {} machines, {} sessions, {} with organic earnings | {:.2} s | | {:.0} → {:.0} MB |",

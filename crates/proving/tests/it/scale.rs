@@ -134,4 +134,12 @@ async fn a_kept_database_is_reused_without_ingest_and_settles_afresh() {
         again.settle_granted_micro_usd,
         first.settle_granted_micro_usd
     );
+    // The report says the ingest was skipped, and a fit through such a run
+    // leaves the ingest figures out instead of fitting zeros.
+    let text = markdown(&again);
+    assert!(text.contains("| ingest | skipped"), "{text}");
+    assert!(!text.contains("ingest, all kinds"), "{text}");
+    let fit = extrapolate(&again, &first, 1_000);
+    assert!(fit.iter().all(|x| !x.what.starts_with("ingest")));
+    assert!(fit.iter().any(|x| x.what.starts_with("settle")));
 }
