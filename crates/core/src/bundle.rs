@@ -282,6 +282,19 @@ impl Check for Health {
     }
 }
 
+impl From<Earning> for RawEarning {
+    /// The parts of an earning its machine's valuation reads (D9).
+    fn from(e: Earning) -> RawEarning {
+        RawEarning {
+            consumer_account_id: e.consumer_account_id,
+            kind: e.kind,
+            pinned: e.pinned,
+            amount_micro_usd: e.amount_micro_usd,
+            at_ms: e.at.0,
+        }
+    }
+}
+
 impl Check for Earning {
     fn check(&self, path: &str, errs: &mut Vec<Invalid>) {
         id(errs, path, "job_id", &self.job_id);
@@ -657,13 +670,7 @@ impl Bundle {
                     &format!("earnings[{i}].amount_micro_usd"),
                     &mut errs,
                 );
-                raw.entry(m).or_default().push(RawEarning {
-                    consumer_account_id: e.consumer_account_id,
-                    kind: e.kind,
-                    pinned: e.pinned,
-                    amount_micro_usd: e.amount_micro_usd,
-                    at_ms: e.at.0,
-                });
+                raw.entry(m).or_default().push(RawEarning::from(e));
             }
         }
         let mut prior_draws = Vec::new();

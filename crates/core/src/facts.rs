@@ -309,12 +309,15 @@ pub fn is_organic(
     }
 }
 
-/// D9: the sums of the groups [`is_organic`] accepts.
-pub fn organic_of(
-    groups: &[EarningGroup],
+/// D9 from one machine's raw earnings, the reference for the store's SQL:
+/// the sums of the groups of [`group_earnings`] that [`is_organic`] accepts.
+pub fn organic_earnings(
+    windows: &Windows,
+    bindings: &[BindingFact],
     payout_accounts: &BTreeMap<String, BTreeSet<String>>,
+    earnings: impl IntoIterator<Item = RawEarning>,
 ) -> Result<OrganicEarnings, CoreError> {
-    groups
+    group_earnings(windows, bindings, earnings)?
         .iter()
         .filter(|g| is_organic(g, payout_accounts))
         .try_fold(OrganicEarnings::default(), |acc, g| {
@@ -324,19 +327,6 @@ pub fn organic_of(
                 n_in_work_window: g.n_positive_in_work_window,
             })
         })
-}
-
-/// D9 from one machine's raw earnings: the reference for the store's SQL.
-pub fn organic_earnings(
-    windows: &Windows,
-    bindings: &[BindingFact],
-    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
-    earnings: impl IntoIterator<Item = RawEarning>,
-) -> Result<OrganicEarnings, CoreError> {
-    organic_of(
-        &group_earnings(windows, bindings, earnings)?,
-        payout_accounts,
-    )
 }
 
 /// For a live estimate of an open epoch: every session still alive at `now_ms`

@@ -368,16 +368,7 @@ pub(crate) async fn machine_earnings(
     )
     .await?
     .into_iter()
-    .map(|r| {
-        let e = Earning::from_row(r)?;
-        Ok(RawEarning {
-            consumer_account_id: e.consumer_account_id,
-            kind: e.kind,
-            pinned: e.pinned,
-            amount_micro_usd: e.amount_micro_usd,
-            at_ms: e.at.0,
-        })
-    })
+    .map(|r| Earning::from_row(r).map(RawEarning::from))
     .collect()
 }
 

@@ -34,7 +34,8 @@ use floorline_core::Invalid;
 use serde::Serialize;
 
 use crate::db::{
-    pg_columns, placeholders, row_placeholders, rows_per_statement, Backend, DecodeRow, Link, Val,
+    bulk_rows, bulk_rows_per_statement, pg_columns, placeholders, row_placeholders,
+    rows_per_statement, Backend, DecodeRow, Link, Val,
 };
 use crate::error::{Result, StoreError};
 
@@ -268,24 +269,13 @@ impl<F: Fact> Batch<F> {
         }
         let cols = F::COLUMNS.len();
         // PostgreSQL takes the whole batch as one array per column.
-        let pg = link.backend() == Backend::Postgres;
-        let per_statement = if pg {
-            MAX_BATCH_ITEMS
-        } else {
-            rows_per_statement(cols)
-        };
-        for chunk in fresh.chunks(per_statement.max(1)) {
+        let backend = link.backend();
+        for chunk in fresh.chunks(bulk_rows_per_statement(backend, cols)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(cols));
             for (_, item) in chunk {
                 item.values(&mut args);
             }
-            let rows = if pg {
-                let (unnest, arrays) = pg_columns(args, cols);
-                args = arrays;
-                format!("SELECT * FROM {unnest}")
-            } else {
-                format!("VALUES {}", row_placeholders(chunk.len(), cols))
-            };
+            let (rows, args) = bulk_rows(backend, args, cols);
             let sql = format!(
                 "INSERT INTO {} ({}) {rows} ON CONFLICT DO NOTHING",
                 F::TABLE,

@@ -272,13 +272,7 @@ both!(
 );
 
 fn to_raw(x: &Earning) -> RawEarning {
-    RawEarning {
-        consumer_account_id: x.consumer_account_id.clone(),
-        kind: x.kind,
-        pinned: x.pinned,
-        amount_micro_usd: x.amount_micro_usd,
-        at_ms: x.at.0,
-    }
+    RawEarning::from(x.clone())
 }
 
 /// Name → machine id (ids and alias keys).
