@@ -971,8 +971,13 @@ impl Raw {
         epoch: EpochId,
         policy: &Policy,
     ) -> anyhow::Result<(f64, u64)> {
-        let (sql, args) = floorline_store::load::earnings_grouping_sql(epoch, policy);
         let pg = matches!(self, Raw::Pg(_));
+        let backend = if pg {
+            floorline_store::Backend::Postgres
+        } else {
+            floorline_store::Backend::Sqlite
+        };
+        let (sql, args) = floorline_store::load::earnings_grouping_sql(backend, epoch, policy);
         if pg {
             let setting = floorline_store::load::PG_GROUPING_SETTING;
             self.execute(&format!("SET {setting}")).await?;
@@ -986,8 +991,9 @@ impl Raw {
         out
     }
 
-    /// The store's sessions query (`load::sessions_sql`, one row per
-    /// machine), every row fetched: (seconds, rows).
+    /// The store's sessions query (`load::sessions_sql`: one row per machine
+    /// on SQLite, one per session on PostgreSQL), every row fetched:
+    /// (seconds, rows).
     async fn store_sessions(
         &mut self,
         epoch: EpochId,
@@ -998,7 +1004,15 @@ impl Raw {
             Raw::Sqlite(_) => floorline_store::Backend::Sqlite,
         };
         let (sql, args) = floorline_store::load::sessions_sql(backend, epoch, policy);
-        self.timed_rows::<(String, String)>(&sql, &args).await
+        match backend {
+            floorline_store::Backend::Sqlite => {
+                self.timed_rows::<(String, String)>(&sql, &args).await
+            }
+            floorline_store::Backend::Postgres => {
+                self.timed_rows::<(String, i64, Option<i64>, Option<i64>)>(&sql, &args)
+                    .await
+            }
+        }
     }
 
     async fn close(self) {
@@ -1639,7 +1653,7 @@ pub fn markdown(r: &ScaleReport) -> String {
         );
         let _ = writeln!(
             s,
-            "| not in the ratio: the store's sessions query run bare (one row per machine), rows fetched | {} | {:.2} s | | |",
+            "| not in the ratio: the store's sessions query run bare (SQLite: one row per machine; PostgreSQL: one per session), rows fetched | {} | {:.2} s | | |",
             grouped(r.store_sessions_rows),
             r.store_sessions_secs
         );

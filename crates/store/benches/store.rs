@@ -357,7 +357,12 @@ async fn plain_group_by(backend: &str, url: &str) -> usize {
 /// same SQL, binds and (PostgreSQL) planner setting, rows fetched as tuples,
 /// nothing else.
 async fn raw_grouping(backend: &str, url: &str, policy: &Policy) -> usize {
-    let (sql, args) = floorline_store::load::earnings_grouping_sql(epoch(), policy);
+    let store_backend = if backend == "sqlite" {
+        floorline_store::Backend::Sqlite
+    } else {
+        floorline_store::Backend::Postgres
+    };
+    let (sql, args) = floorline_store::load::earnings_grouping_sql(store_backend, epoch(), policy);
     type Row = (i64, String, i64, i64, i64);
     macro_rules! run {
         ($conn:ty $(, $setup:expr)?) => {{

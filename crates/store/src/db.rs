@@ -14,11 +14,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::{Result, StoreError};
 
@@ -214,6 +214,10 @@ macro_rules! with_conn {
                 let $c = &mut **t;
                 $pg
             }
+            Link::PgSnapshot(c) => {
+                let $c = &mut **c;
+                $pg
+            }
         }
     };
 }
@@ -269,13 +273,16 @@ pub(crate) enum Link {
     SqliteTx(Transaction<'static, Sqlite>),
     PgPooled(PoolConnection<Postgres>),
     PgTx(Transaction<'static, Postgres>),
+    /// A read-only transaction on a connection of its own, outside the pool,
+    /// that imported another transaction's snapshot ([`Db::snapshot_reader`]).
+    PgSnapshot(Box<PgConnection>),
 }
 
 impl Link {
     pub(crate) fn backend(&self) -> Backend {
         match self {
             Link::SqlitePooled(_) | Link::SqliteTx(_) => Backend::Sqlite,
-            Link::PgPooled(_) | Link::PgTx(_) => Backend::Postgres,
+            Link::PgPooled(_) | Link::PgTx(_) | Link::PgSnapshot(_) => Backend::Postgres,
         }
     }
 
@@ -327,6 +334,10 @@ impl Link {
         match self {
             Link::SqliteTx(t) => t.commit().await?,
             Link::PgTx(t) => t.commit().await?,
+            Link::PgSnapshot(mut c) => {
+                sqlx::query("COMMIT").execute(&mut *c).await?;
+                c.close().await?;
+            }
             Link::SqlitePooled(_) | Link::PgPooled(_) => {}
         }
         Ok(())
@@ -428,6 +439,39 @@ impl Db {
         })
     }
 
+    /// A read-only transaction that sees exactly what `exporter`'s
+    /// transaction sees now (PostgreSQL `pg_export_snapshot` and `SET
+    /// TRANSACTION SNAPSHOT`): one consistent state for a caller whose own
+    /// transaction is READ COMMITTED. It is a connection of its own, opened
+    /// for this and closed by [`Link::commit`], never one of the pool's: a
+    /// caller already holding a pooled connection (a settlement under its
+    /// lock) must not wait on the pool for another, which callers doing the
+    /// same could exhaust. `None` on SQLite, whose transactions are
+    /// snapshots already.
+    pub(crate) async fn snapshot_reader(&self, exporter: &mut Link) -> Result<Option<Link>> {
+        let Db::Pg(pool) = self else {
+            return Ok(None);
+        };
+        let (snapshot,): (String,) = exporter
+            .fetch_one("SELECT pg_export_snapshot()", vec![])
+            .await?;
+        // `SET TRANSACTION SNAPSHOT` takes no bind parameter: the id is the
+        // server's own (hex digits and dashes), checked before it is quoted.
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(StoreError::Corrupt(format!(
+                "unexpected snapshot id `{snapshot}`"
+            )));
+        }
+        let mut c = PgConnection::connect_with(&pool.connect_options()).await?;
+        sqlx::query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut c)
+            .await?;
+        sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+            .execute(&mut c)
+            .await?;
+        Ok(Some(Link::PgSnapshot(Box::new(c))))
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,
@@ -502,6 +546,53 @@ pub(crate) fn bulk_rows(backend: Backend, flat: Vec<Val>, cols: usize) -> (Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader made after a committed write does not see a later one,
+    /// while the exporting READ COMMITTED transaction (a settlement's) does:
+    /// it reads the moment of the export.
+    #[tokio::test]
+    async fn a_snapshot_reader_sees_the_moment_of_the_export() {
+        let url = std::env::var("FLOORLINE_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let db = Db::connect(&url).await.unwrap();
+        let table = format!("floorline_snapshot_{:016x}", rand::random::<u64>());
+        let mut other = db.conn().await.unwrap();
+        other
+            .execute(&format!("CREATE TABLE {table} (v BIGINT)"), vec![])
+            .await
+            .unwrap();
+        other
+            .execute(&format!("INSERT INTO {table} VALUES (1)"), vec![])
+            .await
+            .unwrap();
+        let count = format!("SELECT COUNT(*) FROM {table}");
+
+        let mut exporter = db.begin_write().await.unwrap();
+        let mut reader = db.snapshot_reader(&mut exporter).await.unwrap().unwrap();
+        other
+            .execute(&format!("INSERT INTO {table} VALUES (2)"), vec![])
+            .await
+            .unwrap();
+        assert_eq!(reader.scalar(&count, vec![]).await.unwrap(), 1);
+        assert_eq!(exporter.scalar(&count, vec![]).await.unwrap(), 2);
+        assert!(
+            reader
+                .execute(&format!("INSERT INTO {table} VALUES (3)"), vec![])
+                .await
+                .is_err(),
+            "the reader is read-only"
+        );
+        drop(reader);
+        drop(exporter);
+        other
+            .execute(&format!("DROP TABLE {table}"), vec![])
+            .await
+            .unwrap();
+
+        let sqlite = Db::connect("sqlite::memory:").await.unwrap();
+        let mut link = sqlite.begin_write().await.unwrap();
+        assert!(sqlite.snapshot_reader(&mut link).await.unwrap().is_none());
+    }
 
     #[test]
     fn bulk_rows_are_unnest_on_postgres_and_values_on_sqlite() {

@@ -30,6 +30,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "earnings by consumer",
         include_str!("../migrations/sqlite/0002_earnings_by_consumer.sql"),
     ),
+    (
+        3,
+        "earnings organic",
+        include_str!("../migrations/sqlite/0003_earnings_organic.sql"),
+    ),
+    (
+        4,
+        "settlement references checked in bulk",
+        include_str!("../migrations/sqlite/0004_settlement_references_checked_in_bulk.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -43,6 +53,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         2,
         "earnings by consumer",
         include_str!("../migrations/postgres/0002_earnings_by_consumer.sql"),
+    ),
+    (
+        3,
+        "earnings organic",
+        include_str!("../migrations/postgres/0003_earnings_organic.sql"),
+    ),
+    (
+        4,
+        "settlement references checked in bulk",
+        include_str!("../migrations/postgres/0004_settlement_references_checked_in_bulk.sql"),
     ),
 ];
 

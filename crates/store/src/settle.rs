@@ -12,6 +12,8 @@
 //! Invariants, checked inside the transaction after writing (a failure rolls
 //! everything back with [`StoreError::Invariant`]):
 //! - Σ draws of the epoch = already settled + granted this run ≤ pool;
+//! - every draw and total of the epoch is for a machine (these references
+//!   are checked here in bulk, not by foreign keys: migration 4);
 //! - every touched account's balance = Σ of its ledger entries.
 //!
 //! The unique keys are the real guard against double credit (a clash is
@@ -190,7 +192,7 @@ impl Store {
         let mut link = self.db.begin_write().await?;
         lock_epoch(&mut link, epoch).await?;
         let locked = started.elapsed();
-        let facts = load_epoch_facts(&mut link, epoch, policy).await?;
+        let facts = load_epoch_facts(&self.db, &mut link, epoch, policy).await?;
         let loaded = started.elapsed();
         let plan = plan_fn(&facts)?;
         drop(facts);
@@ -526,6 +528,26 @@ async fn check_invariants(
             "Σ draws of {epoch} is {drawn} µUSD, over the pool of {}",
             plan.pool_micro_usd
         )));
+    }
+    // The machine references of the epoch's draws and totals, which have no
+    // foreign key (migration 4): one anti-join each instead of a lookup and a
+    // row lock per row.
+    for (table, what) in [("floor_draws", "a draw"), ("machine_totals", "a total")] {
+        let dangling: Option<(String,)> = link
+            .fetch_optional(
+                &format!(
+                    "SELECT t.machine_id FROM {table} t WHERE t.epoch = $1 \
+                     AND NOT EXISTS (SELECT 1 FROM machines m WHERE m.machine_id = t.machine_id) \
+                     LIMIT 1"
+                ),
+                vec![epoch.to_string().into()],
+            )
+            .await?;
+        if let Some((machine_id,)) = dangling {
+            return Err(StoreError::Invariant(format!(
+                "{what} of {epoch} is for `{machine_id}`, which is no machine"
+            )));
+        }
     }
     let mut accounts: Vec<&str> = shares.iter().map(|s| s.account_id).collect();
     accounts.sort_unstable();

@@ -279,6 +279,38 @@ async fn a_broken_invariant_rolls_back(ctx: Ctx) {
         "{err:?}"
     );
     assert_eq!(counts(&ctx.store, &accounts).await, before);
+    // A (buggy) planner that plans a machine there is none of: its total has
+    // no foreign key, the bulk reference check refuses it.
+    let p = policy.clone();
+    let err = ctx
+        .store
+        .settle(epoch(), &policy, live("t"), move |f: &EpochFacts| {
+            let mut out = plan(f, &p)?;
+            let mut ghost = out.machines[0].clone();
+            ghost.machine_id = "ghost".into();
+            ghost.shares.clear();
+            ghost.granted_micro_usd = 0;
+            out.machines.push(ghost);
+            Ok(out)
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Invariant(m) if m.contains("a total of 2026-10 is for `ghost`, which is no machine")),
+        "{err:?}"
+    );
+    assert_eq!(counts(&ctx.store, &accounts).await, before);
+    // …and a share paid to a machine there is none of fails too, nothing written.
+    let p = policy.clone();
+    ctx.store
+        .settle(epoch(), &policy, live("t"), move |f: &EpochFacts| {
+            let mut out = plan(f, &p)?;
+            out.machines[0].machine_id = "ghost".into();
+            Ok(out)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(counts(&ctx.store, &accounts).await, before);
     // A planner error is returned as is, nothing written.
     let err = ctx
         .store
