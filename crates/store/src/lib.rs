@@ -231,7 +231,7 @@ impl Store {
     /// The facts `epoch` plans from (see [`load`]), read in one transaction.
     pub async fn load_epoch_facts(&self, epoch: EpochId, policy: &Policy) -> Result<EpochFacts> {
         let mut tx = self.db.begin_read().await?;
-        let facts = load::load_epoch_facts(&self.db, &mut tx, epoch, policy).await?;
+        let facts = load::load_epoch_facts(&mut tx, epoch, policy).await?;
         tx.commit().await?;
         Ok(facts)
     }

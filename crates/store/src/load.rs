@@ -32,7 +32,7 @@ use floorline_core::facts::{
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
 
-use crate::db::{Backend, Db, Link, Val};
+use crate::db::{Backend, Link, Val};
 use crate::error::{Result, StoreError};
 use crate::ingest::{
     gb, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow, SessionRow,
@@ -416,38 +416,15 @@ pub(crate) async fn machine_earnings(
     .collect()
 }
 
-/// See the module docs. Reads what `link`'s transaction sees now, all of it
-/// in one snapshot: on SQLite on `link` itself; on PostgreSQL, where `link`
-/// may be a READ COMMITTED transaction (a settlement's, under its lock) and
-/// each statement would otherwise see the database as of its own start, on
-/// a reader that imported `link`'s snapshot ([`Db::snapshot_reader`]).
-/// (Three readers reading the three parts at once were no faster on two
-/// cores: the organic earnings query is a parallel scan already.)
+/// See the module docs. `link` must see one snapshot throughout: a SQLite
+/// transaction, a PostgreSQL REPEATABLE READ one (`Db::begin_read`), or a
+/// reader that imported a settlement's snapshot (`Db::snapshot_reader`).
 pub(crate) async fn load_epoch_facts(
-    db: &Db,
     link: &mut Link,
     epoch: EpochId,
     policy: &Policy,
 ) -> Result<EpochFacts> {
     let started = std::time::Instant::now();
-    match db.snapshot_reader(link).await? {
-        None => read_and_assemble(link, epoch, policy, started).await,
-        Some(mut reader) => {
-            let facts = read_and_assemble(&mut reader, epoch, policy, started).await?;
-            reader.commit().await?;
-            Ok(facts)
-        }
-    }
-}
-
-/// The three parts (the raw facts, the sessions, the organic earnings), one
-/// after the other on `link`, then [`assemble`].
-async fn read_and_assemble(
-    link: &mut Link,
-    epoch: EpochId,
-    policy: &Policy,
-    started: std::time::Instant,
-) -> Result<EpochFacts> {
     let (raw, raw_ms) = timed(read_raw(link, epoch, policy)).await;
     let raw = raw?;
     let (sessions, sessions_ms) = timed(sessions_by_machine(link, epoch, policy)).await;

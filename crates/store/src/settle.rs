@@ -192,7 +192,18 @@ impl Store {
         let mut link = self.db.begin_write().await?;
         lock_epoch(&mut link, epoch).await?;
         let locked = started.elapsed();
-        let facts = load_epoch_facts(&self.db, &mut link, epoch, policy).await?;
+        // On PostgreSQL this transaction is READ COMMITTED (each statement
+        // sees the database of its own start): the facts are read on a
+        // reader that imported its snapshot of this moment, after the lock,
+        // so every read agrees with the others and sees every earlier run.
+        let facts = match self.db.snapshot_reader(&mut link).await? {
+            Some(mut reader) => {
+                let facts = load_epoch_facts(&mut reader, epoch, policy).await?;
+                reader.commit().await?;
+                facts
+            }
+            None => load_epoch_facts(&mut link, epoch, policy).await?,
+        };
         let loaded = started.elapsed();
         let plan = plan_fn(&facts)?;
         drop(facts);
