@@ -37,8 +37,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (
         4,
-        "settlement references checked in bulk",
-        include_str!("../migrations/sqlite/0004_settlement_references_checked_in_bulk.sql"),
+        "settlement writes",
+        include_str!("../migrations/sqlite/0004_settlement_writes.sql"),
     ),
 ];
 
@@ -61,8 +61,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (
         4,
-        "settlement references checked in bulk",
-        include_str!("../migrations/postgres/0004_settlement_references_checked_in_bulk.sql"),
+        "settlement writes",
+        include_str!("../migrations/postgres/0004_settlement_writes.sql"),
     ),
 ];
 

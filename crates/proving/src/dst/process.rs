@@ -127,7 +127,7 @@ impl Trial {
             .copied()
             .unwrap_or(FailPoint::AfterPlan);
         let skip = if point == FailPoint::BetweenWrites {
-            self.rng.gen_range(0..6)
+            self.rng.gen_range(0..7)
         } else {
             0
         };
