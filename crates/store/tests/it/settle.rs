@@ -2,7 +2,8 @@
 //! failpoint, the invariant check, the unique keys, and concurrent settlers.
 
 use floorline_core::facts::EpochFacts;
-use floorline_core::{plan, CoreError};
+use floorline_core::policy::Policy;
+use floorline_core::{plan, CoreError, Plan};
 use floorline_store::{EntryKind, FailAction, FailPoint, FailSpec, Mode, Store, StoreError};
 
 use crate::both;
@@ -252,65 +253,66 @@ both!(
     super::after_commit_the_run_is_durable
 );
 
+/// Settles with a (buggy) planner, core's plan edited by `edit`: the error.
+async fn settle_edited(
+    store: &Store,
+    policy: &Policy,
+    edit: impl FnOnce(&mut Plan) + Send,
+) -> StoreError {
+    let p = policy.clone();
+    store
+        .settle(epoch(), policy, live("t"), move |f: &EpochFacts| {
+            let mut out = plan(f, &p)?;
+            edit(&mut out);
+            Ok(out)
+        })
+        .await
+        .unwrap_err()
+}
+
 async fn a_broken_invariant_rolls_back(ctx: Ctx) {
     let b = fleet(2);
     ingest(&ctx.store, &b).await;
     let accounts = accounts_of(&b);
     let before = counts(&ctx.store, &accounts).await;
     let policy = pool(20);
-    // A (buggy) planner that grants more than the pool.
-    let p = policy.clone();
-    let err = ctx
-        .store
-        .settle(epoch(), &policy, live("t"), move |f: &EpochFacts| {
-            let mut out = plan(f, &p)?;
-            for m in &mut out.machines {
-                for s in &mut m.shares {
-                    s.granted_micro_usd = 18_000_000;
-                }
-                m.granted_micro_usd = 18_000_000;
+    // A planner that grants more than the pool.
+    let err = settle_edited(&ctx.store, &policy, |out| {
+        for m in &mut out.machines {
+            for s in &mut m.shares {
+                s.granted_micro_usd = 18_000_000;
             }
-            out.granted_total_micro_usd = 36_000_000;
-            Ok(out)
-        })
-        .await
-        .unwrap_err();
+            m.granted_micro_usd = 18_000_000;
+        }
+        out.granted_total_micro_usd = 36_000_000;
+    })
+    .await;
     assert!(
         matches!(&err, StoreError::Invariant(m) if m.contains("over the pool")),
         "{err:?}"
     );
     assert_eq!(counts(&ctx.store, &accounts).await, before);
-    // A (buggy) planner that plans a machine there is none of: its total has
-    // no foreign key, the bulk reference check refuses it.
-    let p = policy.clone();
-    let err = ctx
-        .store
-        .settle(epoch(), &policy, live("t"), move |f: &EpochFacts| {
-            let mut out = plan(f, &p)?;
-            let mut ghost = out.machines[0].clone();
-            ghost.machine_id = "ghost".into();
-            ghost.shares.clear();
-            ghost.granted_micro_usd = 0;
-            out.machines.push(ghost);
-            Ok(out)
-        })
-        .await
-        .unwrap_err();
+    // A planner that plans a machine there is none of: its total has no
+    // foreign key, the bulk reference check refuses it.
+    let err = settle_edited(&ctx.store, &policy, |out| {
+        let mut ghost = out.machines[0].clone();
+        ghost.machine_id = "ghost".into();
+        ghost.shares.clear();
+        ghost.granted_micro_usd = 0;
+        out.machines.push(ghost);
+    })
+    .await;
     assert!(
-        matches!(&err, StoreError::Invariant(m) if m.contains("a total of 2026-10 is for `ghost`, which is no machine")),
+        matches!(&err, StoreError::Invariant(m)
+            if m.contains("a total of 2026-10 is for `ghost`, which is no machine")),
         "{err:?}"
     );
     assert_eq!(counts(&ctx.store, &accounts).await, before);
-    // …and a share paid to a machine there is none of fails too, nothing written.
-    let p = policy.clone();
-    ctx.store
-        .settle(epoch(), &policy, live("t"), move |f: &EpochFacts| {
-            let mut out = plan(f, &p)?;
-            out.machines[0].machine_id = "ghost".into();
-            Ok(out)
-        })
-        .await
-        .unwrap_err();
+    // …and a share paid to a machine there is none of fails too.
+    settle_edited(&ctx.store, &policy, |out| {
+        out.machines[0].machine_id = "ghost".into();
+    })
+    .await;
     assert_eq!(counts(&ctx.store, &accounts).await, before);
     // A planner error is returned as is, nothing written.
     let err = ctx
