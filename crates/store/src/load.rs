@@ -398,12 +398,17 @@ pub(crate) async fn machine_earnings(
     machine_id: &str,
 ) -> Result<Vec<RawEarning>> {
     let w = Windows::new(epoch, policy);
-    link.fetch_all::<EarningRow>(
-        &format!(
+    // Two parts, each through its partial index (migration 5): a query
+    // without the `kind` condition could use neither.
+    let part = |kind: &str| {
+        format!(
             "SELECT {} FROM earnings WHERE machine_id = $1 AND at_ms >= $2 AND at_ms < $3 \
-             ORDER BY job_id",
+             AND kind {kind} 'base_reward'",
             cols::<Earning>()
-        ),
+        )
+    };
+    link.fetch_all::<EarningRow>(
+        &format!("{} UNION ALL {} ORDER BY job_id", part("<>"), part("=")),
         vec![
             Val::from(machine_id.to_string()),
             Val::from(w.earliest_earning_ms()),

@@ -40,6 +40,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "settlement writes",
         include_str!("../migrations/sqlite/0004_settlement_writes.sql"),
     ),
+    (
+        5,
+        "base rewards apart",
+        include_str!("../migrations/sqlite/0005_base_rewards_apart.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -63,6 +68,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "settlement writes",
         include_str!("../migrations/postgres/0004_settlement_writes.sql"),
+    ),
+    (
+        5,
+        "base rewards apart",
+        include_str!("../migrations/postgres/0005_base_rewards_apart.sql"),
     ),
 ];
 
