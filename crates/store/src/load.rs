@@ -398,17 +398,23 @@ pub(crate) async fn machine_earnings(
     machine_id: &str,
 ) -> Result<Vec<RawEarning>> {
     let w = Windows::new(epoch, policy);
-    // Two parts, each through its partial index (migration 5): a query
-    // without the `kind` condition could use neither.
-    let part = |kind: &str| {
+    // Three parts, each through the partial index that holds it (migrations
+    // 3, 5 and 6): a query without these conditions could use none of them.
+    let part = |which: &str| {
         format!(
             "SELECT {} FROM earnings WHERE machine_id = $1 AND at_ms >= $2 AND at_ms < $3 \
-             AND kind {kind} 'base_reward'",
+             AND {which}",
             cols::<Earning>()
         )
     };
+    let candidate = "kind = 'inference' AND NOT pinned AND amount_micro_usd > 0";
     link.fetch_all::<EarningRow>(
-        &format!("{} UNION ALL {} ORDER BY job_id", part("<>"), part("=")),
+        &format!(
+            "{} UNION ALL {} UNION ALL {} ORDER BY job_id",
+            part(candidate),
+            part("kind = 'base_reward'"),
+            part(&format!("kind <> 'base_reward' AND NOT ({candidate})")),
+        ),
         vec![
             Val::from(machine_id.to_string()),
             Val::from(w.earliest_earning_ms()),

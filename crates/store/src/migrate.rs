@@ -45,6 +45,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "base rewards apart",
         include_str!("../migrations/sqlite/0005_base_rewards_apart.sql"),
     ),
+    (
+        6,
+        "one machine index per earning",
+        include_str!("../migrations/sqlite/0006_one_machine_index_per_earning.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -73,6 +78,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         5,
         "base rewards apart",
         include_str!("../migrations/postgres/0005_base_rewards_apart.sql"),
+    ),
+    (
+        6,
+        "one machine index per earning",
+        include_str!("../migrations/postgres/0006_one_machine_index_per_earning.sql"),
     ),
 ];
 
