@@ -901,6 +901,13 @@ impl Raw {
         }
     }
 
+    fn backend(&self) -> floorline_store::Backend {
+        match self {
+            Raw::Pg(_) => floorline_store::Backend::Postgres,
+            Raw::Sqlite(_) => floorline_store::Backend::Sqlite,
+        }
+    }
+
     async fn count(&mut self, table: &str) -> anyhow::Result<u64> {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let (n,): (i64,) = match self {
@@ -972,12 +979,8 @@ impl Raw {
         policy: &Policy,
     ) -> anyhow::Result<(f64, u64)> {
         let pg = matches!(self, Raw::Pg(_));
-        let backend = if pg {
-            floorline_store::Backend::Postgres
-        } else {
-            floorline_store::Backend::Sqlite
-        };
-        let (sql, args) = floorline_store::load::earnings_grouping_sql(backend, epoch, policy);
+        let (sql, args) =
+            floorline_store::load::earnings_grouping_sql(self.backend(), epoch, policy);
         if pg {
             let setting = floorline_store::load::PG_GROUPING_SETTING;
             self.execute(&format!("SET {setting}")).await?;
@@ -999,10 +1002,7 @@ impl Raw {
         epoch: EpochId,
         policy: &Policy,
     ) -> anyhow::Result<(f64, u64)> {
-        let backend = match self {
-            Raw::Pg(_) => floorline_store::Backend::Postgres,
-            Raw::Sqlite(_) => floorline_store::Backend::Sqlite,
-        };
+        let backend = self.backend();
         let (sql, args) = floorline_store::load::sessions_sql(backend, epoch, policy);
         match backend {
             floorline_store::Backend::Sqlite => {

@@ -259,11 +259,14 @@ struct OrganicRow {
     n_in_work_window: i64,
 }
 
-/// D9 without its self-dealing clause: positive, unpinned inference jobs with
-/// `at ∈ [$1, $2)`.
-const CANDIDATE: &str = "\
-e.at_ms >= $1 AND e.at_ms < $2 AND e.kind = 'inference' AND NOT e.pinned \
-AND e.amount_micro_usd > 0";
+/// D9 without its self-dealing clause: a positive, unpinned inference job.
+/// Word for word the predicate of the `earnings_organic` index (migration 3),
+/// which a query must repeat to use it; unqualified, so nothing joined to
+/// `earnings` may have these columns.
+const ORGANIC_JOB: &str = "kind = 'inference' AND NOT pinned AND amount_micro_usd > 0";
+
+/// The earnings any window reads: `at ∈ [$1, $2)`.
+const IN_WINDOWS: &str = "e.at_ms >= $1 AND e.at_ms < $2";
 
 /// The three window sums of [`OrganicEarnings`] ($3 = S, $4 = trailing start,
 /// $5 = work window start; every row is before $2 = E).
@@ -273,7 +276,7 @@ CAST(COALESCE(SUM(e.amount_micro_usd) FILTER (WHERE e.at_ms >= $4), 0) AS BIGINT
 COUNT(*) FILTER (WHERE e.at_ms >= $5) AS n_in_work_window";
 
 /// D9 in one statement (so one snapshot on PostgreSQL too), in two parts: the
-/// candidates of [`CANDIDATE`] grouped by machine, the bare scan's shape; and,
+/// candidates of [`ORGANIC_JOB`] grouped by machine, the bare scan's shape; and,
 /// to subtract, those of them bought by their owner. A job is self-dealing
 /// when a binding of its machine covers its `at` (at most one does: bindings
 /// of a machine never overlap) and its consumer is an account that some
@@ -307,13 +310,13 @@ fn organic_sql(backend: Backend) -> String {
            FROM bindings b JOIN linked l ON l.payout_identity = b.payout_identity \
            WHERE b.from_ms < $2 AND (b.to_ms IS NULL OR b.to_ms > $1)) \
          SELECT CAST(1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
-         FROM {candidates} WHERE {CANDIDATE} GROUP BY e.machine_id \
+         FROM {candidates} WHERE {IN_WINDOWS} AND {ORGANIC_JOB} GROUP BY e.machine_id \
          UNION ALL \
          SELECT CAST(-1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
          FROM self_pairs s CROSS JOIN earnings e \
          WHERE e.machine_id = s.machine_id AND e.consumer_account_id = s.account_id \
            AND e.at_ms >= s.from_ms AND (s.to_ms IS NULL OR e.at_ms < s.to_ms) \
-           AND {CANDIDATE} \
+           AND {IN_WINDOWS} AND {ORGANIC_JOB} \
          GROUP BY e.machine_id"
     )
 }
@@ -407,13 +410,12 @@ pub(crate) async fn machine_earnings(
             cols::<Earning>()
         )
     };
-    let candidate = "kind = 'inference' AND NOT pinned AND amount_micro_usd > 0";
     link.fetch_all::<EarningRow>(
         &format!(
             "{} UNION ALL {} UNION ALL {} ORDER BY job_id",
-            part(candidate),
+            part(ORGANIC_JOB),
             part("kind = 'base_reward'"),
-            part(&format!("kind <> 'base_reward' AND NOT ({candidate})")),
+            part(&format!("kind <> 'base_reward' AND NOT ({ORGANIC_JOB})")),
         ),
         vec![
             Val::from(machine_id.to_string()),
@@ -436,46 +438,13 @@ pub(crate) async fn load_epoch_facts(
     policy: &Policy,
 ) -> Result<EpochFacts> {
     let started = std::time::Instant::now();
-    let (raw, raw_ms) = timed(read_raw(link, epoch, policy)).await;
-    let raw = raw?;
-    let (sessions, sessions_ms) = timed(sessions_by_machine(link, epoch, policy)).await;
-    let sessions = sessions?;
-    let (organic, organic_ms) = timed(organic_earnings(link, epoch, policy)).await;
-    let reads = Reads {
-        raw,
-        sessions,
-        organic: organic?,
-        times_ms: [raw_ms, sessions_ms, organic_ms],
-    };
-    assemble(epoch, reads, started)
-}
-
-/// Awaits `f`, and how long it took (ms).
-async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, u128) {
-    let started = std::time::Instant::now();
-    let out = f.await;
-    (out, started.elapsed().as_millis())
-}
-
-/// What the load reads, before it is assembled into machines.
-struct Reads {
-    raw: Raw,
-    sessions: Vec<(String, Vec<SessionFact>)>,
-    organic: HashMap<String, OrganicEarnings>,
-    /// How long each part took: raw, sessions, organic earnings.
-    times_ms: [u128; 3],
-}
-
-/// Builds the [`EpochFacts`] of `reads`; every fact must belong to an
-/// attested machine.
-fn assemble(epoch: EpochId, reads: Reads, started: std::time::Instant) -> Result<EpochFacts> {
+    let raw = read_raw(link, epoch, policy).await?;
+    let raw_done = started.elapsed();
+    let sessions = sessions_by_machine(link, epoch, policy).await?;
+    let sessions_done = started.elapsed();
+    let mut organic = organic_earnings(link, epoch, policy).await?;
     let read_done = started.elapsed();
-    let Reads {
-        raw,
-        sessions,
-        mut organic,
-        times_ms: [raw_ms, sessions_ms, organic_ms],
-    } = reads;
+
     let mut machines: BTreeMap<String, MachineFacts> = BTreeMap::new();
     for a in raw.attestations {
         let m = machines
@@ -557,9 +526,9 @@ fn assemble(epoch: EpochId, reads: Reads, started: std::time::Instant) -> Result
         %epoch,
         machines = machines.len(),
         reads_ms = read_done.as_millis(),
-        raw_ms,
-        sessions_ms,
-        organic_ms,
+        raw_ms = raw_done.as_millis(),
+        sessions_ms = sessions_done.saturating_sub(raw_done).as_millis(),
+        organic_ms = read_done.saturating_sub(sessions_done).as_millis(),
         assemble_ms = started.elapsed().saturating_sub(read_done).as_millis(),
         "Loaded the epoch's facts."
     );

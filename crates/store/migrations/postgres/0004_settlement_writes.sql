@@ -3,8 +3,9 @@
 -- transaction: the machines it planned from, read under its lock, and the run
 -- it has just inserted. A foreign key checks each row on its own (a lookup
 -- and a row lock per row and key): at 100 000 machines these four keys cost
--- 1.3 s of a 3.7 s commit. The settlement now checks the same references with
--- one anti-join per table before it commits (`settle::check_invariants`), so
+-- 1.3 s of a 3.7 s commit. The settlement now checks the machine references
+-- with one anti-join per table before it commits (`settle::check_invariants`);
+-- the run a row names is the one its own transaction has just inserted. So
 -- these four keys go. Machines are never deleted (the facts referencing them
 -- keep their keys) and neither are runs. The account keys stay: accounts
 -- hold the balances the ledger must sum to.
