@@ -1,7 +1,7 @@
 //! Sharing the pool among allocation units (SPEC D14–D18).
 //!
 //! Invariants (property-tested): every grant is in `[0, need]`; Σ grants ≤ `B`;
-//! phase-1 grants ≤ `W`; with a cap, no account's grants exceed its headroom;
+//! phase-1 grants ≤ `W`; with a cap, no payee's grants exceed its headroom;
 //! when Σ needs ≥ `B` and no cap binds, Σ grants = `B`.
 
 use std::cmp::Ordering;
@@ -15,6 +15,8 @@ use crate::policy::Allocation;
 pub struct Unit {
     pub machine_id: String,
     pub account_id: String,
+    /// The payee the account belongs to (D14), whom the account cap binds.
+    pub payee: String,
     pub need: i64,
     pub workhorse: bool,
     /// `(floor − min(earned, floor)) / floor`, 0 when the floor is 0.
@@ -37,7 +39,7 @@ pub struct Budget {
     pub total: i64,
     /// `W`: what is left of the workhorse reserve, ≤ `B`.
     pub reserve: i64,
-    /// Per-account headroom under the account cap; `None` when there is no cap.
+    /// Per-payee headroom under the account cap; `None` when there is no cap.
     pub headroom: Option<BTreeMap<String, i64>>,
 }
 
@@ -52,15 +54,15 @@ pub fn allocate(policy: Allocation, units: &[Unit], budget: &Budget) -> Vec<i64>
 struct Headroom(Option<BTreeMap<String, i64>>);
 
 impl Headroom {
-    fn get(&self, account: &str) -> i64 {
+    fn get(&self, payee: &str) -> i64 {
         match &self.0 {
             None => i64::MAX,
-            Some(map) => map.get(account).copied().unwrap_or(0),
+            Some(map) => map.get(payee).copied().unwrap_or(0),
         }
     }
 
-    fn take(&mut self, account: &str, amount: i64) {
-        if let Some(slot) = self.0.as_mut().and_then(|m| m.get_mut(account)) {
+    fn take(&mut self, payee: &str, amount: i64) {
+        if let Some(slot) = self.0.as_mut().and_then(|m| m.get_mut(payee)) {
             *slot = slot.saturating_sub(amount);
         }
     }
@@ -80,21 +82,21 @@ fn priority(units: &[Unit], budget: &Budget) -> Vec<i64> {
             .need
             .min(w_left)
             .min(b_left)
-            .min(headroom.get(&unit.account_id))
+            .min(headroom.get(&unit.payee))
             .max(0);
         *grant = g;
         w_left -= g;
         b_left -= g;
-        headroom.take(&unit.account_id, g);
+        headroom.take(&unit.payee, g);
     }
     for (unit, grant) in units.iter().zip(grants.iter_mut()) {
         let g = (unit.need - *grant)
             .min(b_left)
-            .min(headroom.get(&unit.account_id))
+            .min(headroom.get(&unit.payee))
             .max(0);
         *grant += g;
         b_left -= g;
-        headroom.take(&unit.account_id, g);
+        headroom.take(&unit.payee, g);
     }
     grants
 }
@@ -117,8 +119,9 @@ fn waterfill(units: &[Unit], budget: &Budget) -> Vec<i64> {
 }
 
 /// Fills the units `members` (in rank order) with budget `x` under the account
-/// cap: accounts that would exceed their headroom at the uncapped level are
-/// filled alone from their headroom and removed, until none exceeds.
+/// cap: payees that would exceed their headroom at the uncapped level are
+/// filled alone from their headroom, in order of payee name, and removed,
+/// until none exceeds.
 /// Returns grants for all units (0 outside `members`) and charges the headroom.
 fn fill_capped(
     units: &[Unit],
@@ -130,16 +133,16 @@ fn fill_capped(
     let mut grants = vec![0i64; units.len()];
     let mut rest: Vec<usize> = members.to_vec();
     let mut x = x;
-    let account = |i: usize| units.get(i).map_or("", |u| u.account_id.as_str());
+    let payee = |i: usize| units.get(i).map_or("", |u| u.payee.as_str());
     let need = |i: usize| needs.get(i).copied().unwrap_or(0);
     loop {
         let level = level_for(rest.iter().map(|&i| need(i)), x);
-        let mut per_account: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut per_payee: BTreeMap<&str, i64> = BTreeMap::new();
         for &i in &rest {
-            let slot = per_account.entry(account(i)).or_insert(0);
+            let slot = per_payee.entry(payee(i)).or_insert(0);
             *slot = slot.saturating_add(need(i).min(level));
         }
-        let exceeding: Vec<&str> = per_account
+        let exceeding: Vec<&str> = per_payee
             .iter()
             .filter(|(a, s)| **s > headroom.get(a))
             .map(|(a, _)| *a)
@@ -148,7 +151,7 @@ fn fill_capped(
             break;
         }
         for a in exceeding {
-            let own: Vec<usize> = rest.iter().copied().filter(|&i| account(i) == a).collect();
+            let own: Vec<usize> = rest.iter().copied().filter(|&i| payee(i) == a).collect();
             let budget = headroom.get(a).min(x).max(0);
             let filled = fill(&own.iter().map(|&i| need(i)).collect::<Vec<_>>(), budget);
             for (&i, g) in own.iter().zip(filled) {
@@ -158,7 +161,7 @@ fn fill_capped(
                 x -= g;
                 headroom.take(a, g);
             }
-            rest.retain(|&i| account(i) != a);
+            rest.retain(|&i| payee(i) != a);
         }
     }
     let filled = fill(&rest.iter().map(|&i| need(i)).collect::<Vec<_>>(), x);
@@ -166,7 +169,7 @@ fn fill_capped(
         if let Some(slot) = grants.get_mut(i) {
             *slot = g;
         }
-        headroom.take(account(i), g);
+        headroom.take(payee(i), g);
     }
     grants
 }

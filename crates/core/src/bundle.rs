@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::error::{CoreError, Invalid};
 use crate::facts::{
     organic_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
-    MachineFacts, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows,
+    MachineFacts, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows, PROBER_SOURCE,
 };
+use crate::identity::SeKey;
 use crate::policy::{Policy, PolicyPatch, Trust};
 use crate::time::{EpochId, Timestamp};
 
@@ -121,6 +122,10 @@ pub struct Probe {
     pub model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified_memory_gb: Option<u32>,
+    /// `"prober"` for floorline's own prober (§2 trust boundary); absent for
+    /// the coordinator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The previous epoch's total of one machine (organic earned + draws).
@@ -230,7 +235,11 @@ impl Check for Attestation {
     fn check(&self, path: &str, errs: &mut Vec<Invalid>) {
         id(errs, path, "machine_id", &self.machine_id);
         text(errs, path, "hardware_model", Some(&self.hardware_model));
-        text(errs, path, "se_public_key", self.se_public_key.as_deref());
+        if let Some(key) = &self.se_public_key {
+            if let Err(m) = SeKey::parse(key) {
+                errs.push(Invalid::new(format!("{path}.se_public_key"), m));
+            }
+        }
     }
 }
 
@@ -316,6 +325,27 @@ impl Check for Probe {
         id(errs, path, "machine_id", &self.machine_id);
         text(errs, path, "failure", self.failure.as_deref());
         text(errs, path, "model", self.model.as_deref());
+        if let Some(source) = &self.source {
+            id(errs, path, "source", source);
+        }
+        // §2: a pass names no failure; a failure names one and proves no memory.
+        match (self.passed, &self.failure) {
+            (true, Some(_)) => errs.push(Invalid::new(
+                format!("{path}.failure"),
+                "a passed probe has no failure",
+            )),
+            (false, None) => errs.push(Invalid::new(
+                format!("{path}.failure"),
+                "a failed probe must name its failure",
+            )),
+            _ => {}
+        }
+        if !self.passed && self.verified_memory_gb.is_some() {
+            errs.push(Invalid::new(
+                format!("{path}.verified_memory_gb"),
+                "a failed probe verifies no memory",
+            ));
+        }
     }
 }
 
@@ -484,6 +514,7 @@ impl Bundle {
                         hardware_model: a.hardware_model.clone(),
                         reported_memory_gb: a.reported_memory_gb,
                         trust: a.trust,
+                        se_public_key: a.se_public_key.clone(),
                     });
                 }
             }
@@ -521,7 +552,9 @@ impl Bundle {
                 found
             };
 
-        // D2: bindings, no overlaps per machine.
+        // D2: bindings, no overlaps per machine; D9/D14 read the links of
+        // those with `from < E`.
+        let windows = Windows::new(self.epoch, policy);
         let mut payout_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut by_machine: BTreeMap<String, Vec<(usize, Binding)>> = BTreeMap::new();
         let mut dedup = Dedup::new();
@@ -558,10 +591,12 @@ impl Bundle {
             }
             if let Some(mf) = machines.get_mut(&m) {
                 for (_, b) in list {
-                    payout_accounts
-                        .entry(b.payout_identity.clone())
-                        .or_default()
-                        .insert(b.account_id.clone());
+                    if b.from.0 < windows.end_ms {
+                        payout_accounts
+                            .entry(b.payout_identity.clone())
+                            .or_default()
+                            .insert(b.account_id.clone());
+                    }
                     mf.bindings.push(BindingFact {
                         account_id: b.account_id,
                         payout_identity: b.payout_identity,
@@ -639,6 +674,7 @@ impl Bundle {
                         at_ms: p.at.0,
                         passed: p.passed,
                         verified_memory_gb: p.verified_memory_gb,
+                        own: p.source.as_deref() == Some(PROBER_SOURCE),
                     });
                 }
             }
@@ -712,7 +748,6 @@ impl Bundle {
             return Err(CoreError::Invalid(errs));
         }
 
-        let windows = Windows::new(self.epoch, policy);
         for (m, list) in raw {
             if let Some(mf) = machines.get_mut(&m) {
                 mf.earnings = organic_earnings(&windows, &mf.bindings, &payout_accounts, list)?;

@@ -53,6 +53,8 @@ pub struct AttestationFact {
     pub hardware_model: String,
     pub reported_memory_gb: u32,
     pub trust: Trust,
+    /// The Secure Enclave key as sent (base64), checked on its way in.
+    pub se_public_key: Option<String>,
 }
 
 /// Who owns a machine from `from_ms` until `to_ms` (open-ended when `None`).
@@ -97,23 +99,22 @@ pub struct ProbeFact {
     pub at_ms: i64,
     pub passed: bool,
     pub verified_memory_gb: Option<u32>,
+    /// Written by floorline's own prober (`source = "prober"`, §2 trust boundary).
+    pub own: bool,
 }
 
-/// The owner of a machine at the time of some jobs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Owner {
-    pub account_id: String,
-    pub payout_identity: String,
-}
+/// The `source` of the probe facts floorline's own prober writes (§2).
+pub const PROBER_SOURCE: &str = "prober";
 
-/// Earnings of one machine with the same consumer, kind, pinning and owner,
-/// summed per window the plan reads.
+/// Earnings of one machine with the same consumer, kind and pinning, summed
+/// per window the plan reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EarningGroup {
     pub consumer_account_id: String,
     pub kind: EarningKind,
     pub pinned: bool,
-    pub owner: Option<Owner>,
+    /// The consumer is one of the machine's self accounts (D9).
+    pub self_account: bool,
     /// Σ amounts with `at ∈ [S, E)`.
     pub epoch_micro_usd: i64,
     /// Σ amounts with `at ∈ [E − 30 days, E)` (the taper's trailing revenue).
@@ -177,7 +178,8 @@ pub struct PriorDraw {
 pub struct EpochFacts {
     pub epoch: EpochId,
     pub machines: Vec<MachineFacts>,
-    /// Every `(payout_identity → account_id)` link of every binding (D9).
+    /// Every `(payout_identity → account_id)` link of every binding with
+    /// `from < E` (D9's linked accounts, D14's payees).
     pub payout_accounts: BTreeMap<String, BTreeSet<String>>,
     pub prior_draws: Vec<PriorDraw>,
 }
@@ -223,26 +225,104 @@ pub struct RawEarning {
     pub at_ms: i64,
 }
 
-/// Groups one machine's raw earnings (the reference for the store's `GROUP BY`).
-/// Earnings outside every window are dropped; the order of the input does not
-/// matter; the output is sorted.
-pub fn group_earnings(
+/// D9: a machine's self accounts — the accounts of its bindings with `from <
+/// E`, and every account that `payout_accounts` (the links of all bindings
+/// with `from < E`) ties to one of those bindings' payout identities. No job
+/// bought by one of them is organic, whenever it happened.
+pub fn self_accounts(
     windows: &Windows,
     bindings: &[BindingFact],
+    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for b in bindings.iter().filter(|b| b.from_ms < windows.end_ms) {
+        out.insert(b.account_id.clone());
+        if let Some(linked) = payout_accounts.get(&b.payout_identity) {
+            out.extend(linked.iter().cloned());
+        }
+    }
+    out
+}
+
+/// The `(payout_identity → accounts)` links of the bindings with `from < E`
+/// (what [`EpochFacts::payout_accounts`] holds).
+pub fn payout_links<'a>(
+    end_ms: i64,
+    bindings: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (payout_identity, account_id, from_ms) in bindings {
+        if from_ms < end_ms {
+            out.entry(payout_identity.to_string())
+                .or_default()
+                .insert(account_id.to_string());
+        }
+    }
+    out
+}
+
+/// D14's payees: accounts and payout identities joined by bindings with
+/// `from < E` form connected groups, each named by its smallest account id.
+/// Maps every account of `payout_accounts` to its payee's name; an account
+/// absent from it is a payee of its own.
+pub fn payees(payout_accounts: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, String> {
+    // Union-find over accounts; a payout identity unites all its accounts.
+    let mut parent: BTreeMap<String, String> = BTreeMap::new();
+    fn root(parent: &BTreeMap<String, String>, a: &str) -> String {
+        let mut at = a.to_string();
+        while let Some(p) = parent.get(&at) {
+            if *p == at {
+                break;
+            }
+            at = p.clone();
+        }
+        at
+    }
+    for accounts in payout_accounts.values() {
+        for a in accounts {
+            parent.entry(a.clone()).or_insert_with(|| a.clone());
+        }
+        let mut it = accounts.iter();
+        if let Some(first) = it.next() {
+            for a in it {
+                let (ra, rb) = (root(&parent, first), root(&parent, a));
+                if ra != rb {
+                    // The smaller name becomes the root, so a root is its
+                    // group's smallest account.
+                    let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+                    parent.insert(hi, lo);
+                }
+            }
+        }
+    }
+    let accounts: Vec<String> = parent.keys().cloned().collect();
+    accounts
+        .into_iter()
+        .map(|a| {
+            let r = root(&parent, &a);
+            (a, r)
+        })
+        .collect()
+}
+
+/// Groups one machine's raw earnings by consumer, kind and pinning (the
+/// reference for the store's SQL, and what an explanation shows). Earnings
+/// outside every window are dropped; the order of the input does not matter;
+/// the output is sorted.
+pub fn group_earnings(
+    windows: &Windows,
+    self_accounts: &BTreeSet<String>,
     earnings: impl IntoIterator<Item = RawEarning>,
 ) -> Result<Vec<EarningGroup>, CoreError> {
-    // Keyed by the owner's binding index, not its strings: one allocation per
-    // group, not per earning.
-    type Key = (String, EarningKind, bool, Option<usize>);
+    type Key = (String, EarningKind, bool);
     let mut groups: HashMap<Key, (i64, i64, i64)> = HashMap::new();
     let earliest = windows.earliest_earning_ms();
     for e in earnings {
         if e.at_ms < earliest || e.at_ms >= windows.end_ms {
             continue;
         }
-        let owner = bindings.iter().position(|b| b.covers(e.at_ms));
         let slot = groups
-            .entry((e.consumer_account_id, e.kind, e.pinned, owner))
+            .entry((e.consumer_account_id, e.kind, e.pinned))
             .or_default();
         let add = |acc: &mut i64, v: i64| -> Result<(), CoreError> {
             *acc = acc
@@ -263,14 +343,11 @@ pub fn group_earnings(
     let mut out: Vec<EarningGroup> = groups
         .into_iter()
         .map(
-            |((consumer_account_id, kind, pinned, owner), (epoch, trailing, n))| EarningGroup {
+            |((consumer_account_id, kind, pinned), (epoch, trailing, n))| EarningGroup {
+                self_account: self_accounts.contains(&consumer_account_id),
                 consumer_account_id,
                 kind,
                 pinned,
-                owner: owner.and_then(|i| bindings.get(i)).map(|b| Owner {
-                    account_id: b.account_id.clone(),
-                    payout_identity: b.payout_identity.clone(),
-                }),
                 epoch_micro_usd: epoch,
                 trailing_micro_usd: trailing,
                 n_positive_in_work_window: n,
@@ -278,35 +355,16 @@ pub fn group_earnings(
         )
         .collect();
     out.sort_by(|a, b| {
-        (&a.consumer_account_id, a.kind, a.pinned, &a.owner).cmp(&(
-            &b.consumer_account_id,
-            b.kind,
-            b.pinned,
-            &b.owner,
-        ))
+        (&a.consumer_account_id, a.kind, a.pinned).cmp(&(&b.consumer_account_id, b.kind, b.pinned))
     });
     Ok(out)
 }
 
-/// D9: is a group of earnings organic? (Zero amounts add nothing to a
-/// group's sums and are not counted in its `n_positive_in_work_window`.)
-pub fn is_organic(
-    group: &EarningGroup,
-    payout_accounts: &BTreeMap<String, BTreeSet<String>>,
-) -> bool {
-    if group.kind != EarningKind::Inference || group.pinned {
-        return false;
-    }
-    match &group.owner {
-        None => true,
-        Some(owner) => {
-            let consumer = group.consumer_account_id.as_str();
-            consumer != owner.account_id
-                && !payout_accounts
-                    .get(&owner.payout_identity)
-                    .is_some_and(|linked| linked.contains(consumer))
-        }
-    }
+/// D9: is a group of earnings organic? An unpinned inference job bought by
+/// anyone but a self account. (Zero amounts add nothing to a group's sums
+/// and are not counted in its `n_positive_in_work_window`.)
+pub fn is_organic(group: &EarningGroup) -> bool {
+    group.kind == EarningKind::Inference && !group.pinned && !group.self_account
 }
 
 /// D9 from one machine's raw earnings, the reference for the store's SQL:
@@ -317,9 +375,10 @@ pub fn organic_earnings(
     payout_accounts: &BTreeMap<String, BTreeSet<String>>,
     earnings: impl IntoIterator<Item = RawEarning>,
 ) -> Result<OrganicEarnings, CoreError> {
-    group_earnings(windows, bindings, earnings)?
+    let own = self_accounts(windows, bindings, payout_accounts);
+    group_earnings(windows, &own, earnings)?
         .iter()
-        .filter(|g| is_organic(g, payout_accounts))
+        .filter(|g| is_organic(g))
         .try_fold(OrganicEarnings::default(), |acc, g| {
             acc.checked_add(OrganicEarnings {
                 epoch_micro_usd: g.epoch_micro_usd,

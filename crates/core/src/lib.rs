@@ -39,6 +39,7 @@ pub mod allocate;
 pub mod bundle;
 pub mod error;
 pub mod facts;
+pub mod identity;
 pub mod intervals;
 pub mod models;
 pub mod money;

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::allocate::{allocate, rank_order, Budget, Unit};
 use crate::error::CoreError;
-use crate::facts::{EpochFacts, Windows};
+use crate::facts::{payees, EpochFacts, Windows};
 use crate::money::{apply_ppm, to_money, Ratio};
 use crate::policy::Policy;
 use crate::time::EpochId;
@@ -100,14 +100,24 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
 
     let mut order: Vec<&crate::facts::MachineFacts> = facts.machines.iter().collect();
     order.sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
+    // D12: one Secure Enclave key is one machine.
+    let duplicates = valuation::duplicate_identities(order.iter().copied(), &windows);
     let valuations = order
         .iter()
-        .map(|m| valuation::value(m, &ctx))
+        .map(|m| valuation::value(m, &ctx, duplicates.contains(&m.machine_id)))
         .collect::<Result<Vec<_>, _>>()?;
+    // D14: payees, the connected groups of accounts and payout identities.
+    let payee_of = payees(&facts.payout_accounts);
+    let payee = |account: &str| -> String {
+        payee_of
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| account.to_string())
+    };
 
     // Prior draws (D14).
     let mut prior_by_machine: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut prior_by_account: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut prior_by_payee: BTreeMap<String, i64> = BTreeMap::new();
     let mut prior_total: i64 = 0;
     let mut prior_workhorse: i64 = 0;
     for d in &facts.prior_draws {
@@ -118,7 +128,7 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
             Ok(())
         };
         add(prior_by_machine.entry(d.machine_id.as_str()).or_insert(0))?;
-        add(prior_by_account.entry(d.account_id.as_str()).or_insert(0))?;
+        add(prior_by_payee.entry(payee(&d.account_id)).or_insert(0))?;
         add(&mut prior_total)?;
         if policy.is_workhorse(d.verified_memory_gb) {
             add(&mut prior_workhorse)?;
@@ -152,6 +162,7 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
                 Unit {
                     machine_id: v.machine_id.clone(),
                     account_id: s.account_id.clone(),
+                    payee: payee(&s.account_id),
                     need: s.desired_micro_usd,
                     workhorse: policy.is_workhorse(v.verified_memory_gb),
                     idle,
@@ -166,16 +177,8 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
         let cap = apply_ppm(pool, policy.account_cap);
         let mut map = BTreeMap::new();
         for (u, _) in &units {
-            let used = i128::from(
-                prior_by_account
-                    .get(u.account_id.as_str())
-                    .copied()
-                    .unwrap_or(0),
-            );
-            map.insert(
-                u.account_id.clone(),
-                to_money((cap - used).max(0), "headroom")?,
-            );
+            let used = i128::from(prior_by_payee.get(&u.payee).copied().unwrap_or(0));
+            map.insert(u.payee.clone(), to_money((cap - used).max(0), "headroom")?);
         }
         Some(map)
     } else {

@@ -68,6 +68,8 @@ pub struct Policy {
     pub min_trust: Trust,
     pub unknown_model_cap_gb: u32,
     pub require_tier_probe: bool,
+    /// D5 reads only the prober's own probe facts (§2 trust boundary).
+    pub require_own_probes: bool,
     /// Sorted by `min_gb`.
     pub tiers: Vec<Tier>,
     /// Only the config additions; [`Policy::model_cap_gb`] falls back to the table.
@@ -108,6 +110,7 @@ impl Default for Policy {
             min_trust: Trust::SelfSigned,
             unknown_model_cap_gb: 24,
             require_tier_probe: false,
+            require_own_probes: false,
             tiers: DEFAULT_TIERS
                 .iter()
                 .map(|&(min_gb, floor_micro_usd)| Tier {
@@ -135,9 +138,17 @@ pub struct PolicyPatch {
     pub pool_micro_usd: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workhorse_reserve: Option<Ppm>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_u32"
+    )]
     pub workhorse_min_gb: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_u32"
+    )]
     pub workhorse_max_gb: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_cap: Option<Ppm>,
@@ -149,14 +160,24 @@ pub struct PolicyPatch {
     pub full_uptime: Option<Ppm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_ms: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_window_days"
+    )]
     pub work_window_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_trust: Option<Trust>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_u32"
+    )]
     pub unknown_model_cap_gb: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_tier_probe: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_own_probes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiers: Option<Vec<Tier>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -171,6 +192,33 @@ pub struct PolicyPatch {
     pub target_revenue_micro_usd: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cliff_max_drop: Option<Ppm>,
+}
+
+/// A whole number of GB or days as any integer, so a negative value is
+/// named in our words rather than serde's (`expected u32`).
+fn opt_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    opt_u32_in(d, 0, u32::MAX)
+}
+
+fn opt_window_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    opt_u32_in(d, 1, MAX_WORK_WINDOW_DAYS)
+}
+
+fn opt_u32_in<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    lo: u32,
+    hi: u32,
+) -> Result<Option<u32>, D::Error> {
+    let v: Option<i64> = Option::deserialize(d)?;
+    v.map(|v| {
+        u32::try_from(v)
+            .ok()
+            .filter(|v| (lo..=hi).contains(v))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!("must be a whole number between {lo} and {hi}"))
+            })
+    })
+    .transpose()
 }
 
 macro_rules! apply_fields {
@@ -197,6 +245,7 @@ impl From<&Policy> for PolicyPatch {
             min_trust: Some(p.min_trust),
             unknown_model_cap_gb: Some(p.unknown_model_cap_gb),
             require_tier_probe: Some(p.require_tier_probe),
+            require_own_probes: Some(p.require_own_probes),
             tiers: Some(p.tiers.clone()),
             model_caps: Some(p.model_caps.clone()),
             taper_enabled: Some(p.taper_enabled),
@@ -230,6 +279,7 @@ impl PolicyPatch {
             min_trust,
             unknown_model_cap_gb,
             require_tier_probe,
+            require_own_probes,
             tiers,
             model_caps,
             taper_enabled,
@@ -264,6 +314,7 @@ impl Policy {
             min_trust,
             unknown_model_cap_gb,
             require_tier_probe,
+            require_own_probes,
             tiers,
             model_caps,
             taper_enabled,

@@ -3,10 +3,11 @@
 //! and ownership shares. Pure functions of one machine's facts and the policy.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::CoreError;
-use crate::facts::{MachineFacts, Windows};
+use crate::facts::{AttestationFact, MachineFacts, Windows};
+use crate::identity::SeKey;
 use crate::intervals::Set;
 use crate::money::{floor_div, mul_div_floor, mul_div_round, to_money, Ratio, PPM_ONE};
 use crate::policy::Policy;
@@ -17,6 +18,7 @@ use crate::time::DAY_MS;
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     NotAttested,
+    DuplicateIdentity,
     BelowMinMemory,
     UptimeBelowGate,
     NoProvenWork,
@@ -24,8 +26,9 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 6] = [
         Reason::NotAttested,
+        Reason::DuplicateIdentity,
         Reason::BelowMinMemory,
         Reason::UptimeBelowGate,
         Reason::NoProvenWork,
@@ -35,6 +38,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::NotAttested => "not_attested",
+            Reason::DuplicateIdentity => "duplicate_identity",
             Reason::BelowMinMemory => "below_min_memory",
             Reason::UptimeBelowGate => "uptime_below_gate",
             Reason::NoProvenWork => "no_proven_work",
@@ -93,12 +97,14 @@ impl Valuation {
     }
 }
 
-/// D5: the largest verified size among the valid passes, and whether any exists.
-fn proven(machine: &MachineFacts, w: &Windows) -> (u32, bool) {
+/// D5: the largest verified size among the valid passes, and whether any
+/// exists. With `require_own_probes`, only the prober's own facts count.
+fn proven(machine: &MachineFacts, policy: &Policy, w: &Windows) -> (u32, bool) {
     let mut probes: Vec<_> = machine
         .probes
         .iter()
         .filter(|p| p.at_ms >= w.work_start_ms && p.at_ms < w.end_ms)
+        .filter(|p| p.own || !policy.require_own_probes)
         .collect();
     probes.sort_by(|a, b| (a.at_ms, &a.probe_id).cmp(&(b.at_ms, &b.probe_id)));
     let after_last_failure = match probes.iter().rposition(|p| !p.passed) {
@@ -172,33 +178,76 @@ fn scaled_floor(
 }
 
 /// Values one machine (D3–D13).
-pub fn value(machine: &MachineFacts, ctx: &Context<'_>) -> Result<Valuation, CoreError> {
+///
+/// `duplicate_identity`: whether another machine with a smaller id has the
+/// same Secure Enclave key ([`duplicate_identities`]).
+pub fn value(
+    machine: &MachineFacts,
+    ctx: &Context<'_>,
+    duplicate_identity: bool,
+) -> Result<Valuation, CoreError> {
     let policy = ctx.policy;
     let w = &ctx.windows;
     let t_ms = ctx.epoch_ms();
 
-    // D3: the latest attestation before E, else the earliest for memory figures.
-    let current = machine
+    // D3: the attestations in force — the latest at or before S and every
+    // one inside the epoch; without any, the earliest gives the figures.
+    let before_end: Vec<&AttestationFact> = machine
         .attestations
         .iter()
         .filter(|a| a.attested_at_ms < w.end_ms)
-        .max_by_key(|a| a.attested_at_ms);
-    let figures = current.or_else(|| machine.attestations.iter().min_by_key(|a| a.attested_at_ms));
-    let attested = current.is_some_and(|a| a.trust >= policy.min_trust);
-    let (hardware_model, reported) = figures.map_or((String::new(), 0), |a| {
+        .collect();
+    let mut in_force: Vec<&AttestationFact> = before_end
+        .iter()
+        .copied()
+        .filter(|a| a.attested_at_ms <= w.start_ms)
+        .max_by_key(|a| a.attested_at_ms)
+        .into_iter()
+        .chain(
+            before_end
+                .iter()
+                .copied()
+                .filter(|a| a.attested_at_ms > w.start_ms),
+        )
+        .collect();
+    in_force.sort_by_key(|a| a.attested_at_ms);
+    let attested = in_force
+        .iter()
+        .map(|a| a.trust)
+        .min()
+        .is_some_and(|trust| trust >= policy.min_trust);
+    let figures: Vec<&AttestationFact> = if in_force.is_empty() {
+        machine
+            .attestations
+            .iter()
+            .min_by_key(|a| a.attested_at_ms)
+            .into_iter()
+            .collect()
+    } else {
+        in_force
+    };
+    // The latest of them is what the machine says it is now (explanations).
+    let (hardware_model, reported) = figures.last().map_or((String::new(), 0), |a| {
         (a.hardware_model.clone(), a.reported_memory_gb)
     });
 
-    // D5, D6: verified memory.
-    let (proven_gb, any_valid_pass) = proven(machine, w);
-    let model_cap_gb = policy.model_cap_gb(&hardware_model);
-    let mut verified = match model_cap_gb {
-        Some(cap) => reported.min(cap),
-        None => reported.min(policy.unknown_model_cap_gb.max(proven_gb)),
+    // D5, D6: verified memory, the smallest over the attestations in force.
+    let (proven_gb, any_valid_pass) = proven(machine, policy, w);
+    let verified_of = |a: &AttestationFact| {
+        let v = match policy.model_cap_gb(&a.hardware_model) {
+            Some(cap) => a.reported_memory_gb.min(cap),
+            None => a
+                .reported_memory_gb
+                .min(policy.unknown_model_cap_gb.max(proven_gb)),
+        };
+        if policy.require_tier_probe {
+            v.min(proven_gb)
+        } else {
+            v
+        }
     };
-    if policy.require_tier_probe {
-        verified = verified.min(proven_gb);
-    }
+    let model_cap_gb = policy.model_cap_gb(&hardware_model);
+    let verified = figures.iter().map(|a| verified_of(a)).min().unwrap_or(0);
     let tier_floor = policy.tier_floor(verified);
 
     // D7: available time and uptime.
@@ -249,6 +298,9 @@ pub fn value(machine: &MachineFacts, ctx: &Context<'_>) -> Result<Valuation, Cor
     if !attested {
         reasons.push(Reason::NotAttested);
     }
+    if duplicate_identity {
+        reasons.push(Reason::DuplicateIdentity);
+    }
     if tier_floor == 0 {
         reasons.push(Reason::BelowMinMemory);
     }
@@ -297,6 +349,41 @@ pub fn value(machine: &MachineFacts, ctx: &Context<'_>) -> Result<Valuation, Cor
         desired_micro_usd: desired,
         shares,
     })
+}
+
+/// D12 `duplicate_identity`: the machines whose latest attestation before
+/// `E` has a key that the latest attestation before `E` of a machine with a
+/// smaller id also has (compared as the decoded point).
+pub fn duplicate_identities<'a>(
+    machines: impl IntoIterator<Item = &'a MachineFacts>,
+    w: &Windows,
+) -> BTreeSet<String> {
+    let mut first_holder: BTreeMap<SeKey, &str> = BTreeMap::new();
+    let mut keyed: Vec<(&str, SeKey)> = Vec::new();
+    for m in machines {
+        let latest = m
+            .attestations
+            .iter()
+            .filter(|a| a.attested_at_ms < w.end_ms)
+            .max_by_key(|a| a.attested_at_ms);
+        if let Some(key) = latest
+            .and_then(|a| a.se_public_key.as_deref())
+            .and_then(SeKey::decode)
+        {
+            keyed.push((m.machine_id.as_str(), key));
+        }
+    }
+    for (id, key) in &keyed {
+        let slot = first_holder.entry(key.clone()).or_insert(id);
+        if *id < *slot {
+            *slot = id;
+        }
+    }
+    keyed
+        .into_iter()
+        .filter(|(id, key)| first_holder.get(key).is_some_and(|first| first < id))
+        .map(|(id, _)| id.to_string())
+        .collect()
 }
 
 /// D13: `share_a = ⌊desired · ms_a / A⌋`; the remainder up to

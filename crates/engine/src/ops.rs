@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use floorline_core::bundle::Bundle;
 use floorline_core::facts::{
-    group_earnings, is_organic, EpochFacts, PriorDraw, RawEarning, Windows,
+    group_earnings, is_organic, self_accounts, EpochFacts, PriorDraw, RawEarning, Windows,
 };
 use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Timestamp};
@@ -432,7 +432,9 @@ pub fn explain_from(
     let Some(mf) = facts.machines.iter().find(|m| m.machine_id == machine_id) else {
         return Ok(None);
     };
-    let groups = group_earnings(&Windows::new(p.epoch, policy), &mf.bindings, earnings)?;
+    let windows = Windows::new(p.epoch, policy);
+    let own = self_accounts(&windows, &mf.bindings, &facts.payout_accounts);
+    let groups = group_earnings(&windows, &own, earnings)?;
     let epoch_ms = p.epoch.length_ms();
     let capped_by = match v.model_cap_gb {
         Some(cap) if cap < v.reported_memory_gb => {
@@ -474,15 +476,15 @@ pub fn explain_from(
     });
     let ts = |ms: i64| Timestamp(ms).to_rfc3339();
     let evidence = json!({
-        "attestations": mf.attestations.iter().map(|a| json!({"attested_at": ts(a.attested_at_ms), "hardware_model": a.hardware_model, "reported_memory_gb": a.reported_memory_gb, "trust": a.trust})).collect::<Vec<_>>(),
+        "attestations": mf.attestations.iter().map(|a| json!({"attested_at": ts(a.attested_at_ms), "hardware_model": a.hardware_model, "reported_memory_gb": a.reported_memory_gb, "trust": a.trust, "se_public_key": a.se_public_key})).collect::<Vec<_>>(),
         "bindings": mf.bindings.iter().map(|b| json!({"account_id": b.account_id, "payout_identity": b.payout_identity, "from": ts(b.from_ms), "to": b.to_ms.map(ts)})).collect::<Vec<_>>(),
         "sessions": mf.sessions.iter().map(|s| json!({"connected_at": ts(s.connected_at_ms), "last_seen_at": s.last_seen_at_ms.map(ts), "disconnected_at": s.disconnected_at_ms.map(ts)})).collect::<Vec<_>>(),
         "health": mf.health.iter().map(|h| json!({"at": ts(h.at_ms), "healthy": h.healthy})).collect::<Vec<_>>(),
-        "probes": mf.probes.iter().map(|pr| json!({"probe_id": pr.probe_id, "at": ts(pr.at_ms), "passed": pr.passed, "verified_memory_gb": pr.verified_memory_gb})).collect::<Vec<_>>(),
+        "probes": mf.probes.iter().map(|pr| json!({"probe_id": pr.probe_id, "at": ts(pr.at_ms), "passed": pr.passed, "verified_memory_gb": pr.verified_memory_gb, "own": pr.own})).collect::<Vec<_>>(),
         "earnings": groups.iter().map(|g| json!({
             "consumer_account_id": g.consumer_account_id, "kind": g.kind, "pinned": g.pinned,
-            "owner_account_id": g.owner.as_ref().map(|o| o.account_id.clone()),
-            "organic": is_organic(g, &facts.payout_accounts),
+            "self_account": g.self_account,
+            "organic": is_organic(g),
             "epoch_micro_usd": g.epoch_micro_usd, "n_positive_in_work_window": g.n_positive_in_work_window,
         })).collect::<Vec<_>>(),
         "organic_earnings": {

@@ -78,6 +78,7 @@ impl StoreSink {
             failure: v.failure.map(|f| f.code().to_string()),
             model: Some(report.model.clone()).filter(|m| !m.is_empty()),
             verified_memory_gb: v.verified_memory_gb,
+            source: Some(floorline_core::facts::PROBER_SOURCE.to_string()),
         };
         self.engine.store().ingest_probes(&[fact]).await?;
         Ok(())

@@ -678,6 +678,7 @@ impl Fleet {
                     .get(usize::try_from(pick(h >> 56, usize_u64(MODELS.len()))).unwrap_or(0))
                     .map(|s| s.to_string()),
                 verified_memory_gb: passed.then_some(p.reported_gb),
+                source: None,
             };
             let first_at = e - 45 * DAY_MS + below(h >> 8, 40 * DAY_MS);
             let mut out = vec![probe(0, first_at, pick(h, 100) < 90)];

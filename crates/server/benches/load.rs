@@ -125,6 +125,7 @@ async fn seed(store: &Store, machines: usize) {
                 failure: None,
                 model: None,
                 verified_memory_gb: None,
+                source: None,
             })
             .collect();
         store.ingest_probes(&probes).await.unwrap();

@@ -282,6 +282,7 @@ fn machine_facts(m: &SimMachine, s: i64, e: i64, earn: Earned, trust: Trust) -> 
             at_ms: s.saturating_add(m.available_ms / 2),
             passed: true,
             verified_memory_gb: Some(m.memory_gb),
+            own: false,
         }]
     } else {
         Vec::new()
@@ -309,6 +310,7 @@ fn machine_facts(m: &SimMachine, s: i64, e: i64, earn: Earned, trust: Trust) -> 
             hardware_model: m.model.clone(),
             reported_memory_gb: m.memory_gb,
             trust,
+            se_public_key: None,
         }],
         bindings,
         sessions,

@@ -161,6 +161,7 @@ async fn machines(store: &Store, n: usize) {
                 failure: None,
                 model: None,
                 verified_memory_gb: Some(64),
+                source: None,
             })
             .collect();
         store.ingest_probes(&p).await.unwrap();

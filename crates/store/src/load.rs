@@ -10,7 +10,7 @@
 //!
 //! What is read (S, E: the epoch; W: the work window start; G: `grace_ms`):
 //! 1. all attestations (D1, D3);
-//! 2. all bindings (owners, and `payout_accounts` of D9);
+//! 2. all bindings (owners; the links of those with `from < E` are D9's and D14's `payout_accounts`);
 //! 3. sessions that can overlap `[S, E)` (connected before E, alive after S − G),
 //!    one row per machine (a JSON array of its sessions);
 //! 4. health events in `[S, E)` plus each machine's last one before S (D7 carry-in);
@@ -20,14 +20,14 @@
 //! 7. this epoch's prior draws (`floor_draws`);
 //! 8. the previous epoch's machine totals.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use floorline_core::bundle::{
     Alias, Attestation, Binding, Bundle, Earning, Health, PreviousTotal, Probe, Session,
 };
 use floorline_core::facts::{
-    AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts, OrganicEarnings, PriorDraw,
-    ProbeFact, RawEarning, SessionFact, Windows,
+    payout_links, AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts,
+    OrganicEarnings, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows, PROBER_SOURCE,
 };
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
@@ -277,45 +277,35 @@ COUNT(*) FILTER (WHERE e.at_ms >= $5) AS n_in_work_window";
 
 /// D9 in one statement (so one snapshot on PostgreSQL too), in two parts: the
 /// candidates of [`ORGANIC_JOB`] grouped by machine, the bare scan's shape; and,
-/// to subtract, those of them bought by their owner. A job is self-dealing
-/// when a binding of its machine covers its `at` (at most one does: bindings
-/// of a machine never overlap) and its consumer is an account that some
-/// binding links to that binding's payout identity, the owner's own account
-/// included. Those (machine, account, interval) triples are few (one per
-/// binding and linked account; `linked` is distinct, and a binding is one
-/// row, so the triples are too, with no `DISTINCT` over the product), and
-/// each finds its jobs through the index `earnings_organic` (migration 3):
-/// `CROSS JOIN` keeps them the outer loop on SQLite, whose planner otherwise
-/// scans that whole index and probes the triples (at 10 000 machines the
-/// whole statement then took 3.7 s instead of 1.0 s); PostgreSQL plans it
-/// as an inner join either way.
-///
-/// `earnings_organic` holds exactly the candidates, keyed by machine first
-/// and carrying the amount: both parts read it alone, in machine order (a
-/// streaming group, no hash table of machines), never the table. At
-/// 100 000 machines and 20 000 000 earnings on PostgreSQL this statement took
-/// 8.4 s on the table and 2.5 s on the index. SQLite's planner prefers the
-/// `earnings_at` range and a temporary B-tree for the groups, so the first
-/// part names the index there (`INDEXED BY`): 0.36 s instead of 1.22 s at
-/// 10 000 machines.
+/// to subtract, those of them bought by one of the machine's self accounts.
+/// A machine's self accounts are the accounts that some binding with `from <
+/// E` links to the payout identity of one of its own bindings with `from <
+/// E` (its own accounts included), whenever the job happened: no time
+/// condition, so the pairs are `(machine, account)` and each is distinct
+/// (two bindings of one machine may share a payout identity). Each pair
+/// finds its jobs through `earnings_organic` (machine, consumer, at), index
+/// only; `CROSS JOIN` keeps the pairs the outer loop on SQLite. Both parts
+/// read that index alone, in machine order, never the table; SQLite's
+/// planner needs `INDEXED BY` for the first part (BENCHMARKS.md has the
+/// figures).
 fn organic_sql(backend: Backend) -> String {
     let candidates = match backend {
         Backend::Sqlite => "earnings e INDEXED BY earnings_organic",
         Backend::Postgres => "earnings e",
     };
     format!(
-        "WITH linked AS (SELECT DISTINCT payout_identity, account_id FROM bindings), \
+        "WITH linked AS (SELECT DISTINCT payout_identity, account_id FROM bindings \
+                         WHERE from_ms < $2), \
          self_pairs AS ( \
-           SELECT b.machine_id, b.from_ms, b.to_ms, l.account_id \
+           SELECT DISTINCT b.machine_id, l.account_id \
            FROM bindings b JOIN linked l ON l.payout_identity = b.payout_identity \
-           WHERE b.from_ms < $2 AND (b.to_ms IS NULL OR b.to_ms > $1)) \
+           WHERE b.from_ms < $2) \
          SELECT CAST(1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
          FROM {candidates} WHERE {IN_WINDOWS} AND {ORGANIC_JOB} GROUP BY e.machine_id \
          UNION ALL \
          SELECT CAST(-1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
          FROM self_pairs s CROSS JOIN earnings e \
          WHERE e.machine_id = s.machine_id AND e.consumer_account_id = s.account_id \
-           AND e.at_ms >= s.from_ms AND (s.to_ms IS NULL OR e.at_ms < s.to_ms) \
            AND {IN_WINDOWS} AND {ORGANIC_JOB} \
          GROUP BY e.machine_id"
     )
@@ -458,17 +448,19 @@ pub(crate) async fn load_epoch_facts(
             hardware_model: a.hardware_model,
             reported_memory_gb: a.reported_memory_gb,
             trust: a.trust,
+            se_public_key: a.se_public_key,
         });
     }
     let missing = |what: &str, m: &str| {
         StoreError::Corrupt(format!("{what} of machine `{m}` that has no attestation"))
     };
-    let mut payout_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let payout_accounts = payout_links(
+        Windows::new(epoch, policy).end_ms,
+        raw.bindings
+            .iter()
+            .map(|b| (b.payout_identity.as_str(), b.account_id.as_str(), b.from.0)),
+    );
     for b in raw.bindings {
-        payout_accounts
-            .entry(b.payout_identity.clone())
-            .or_default()
-            .insert(b.account_id.clone());
         machines
             .get_mut(&b.machine_id)
             .ok_or_else(|| missing("binding", &b.machine_id))?
@@ -506,6 +498,7 @@ pub(crate) async fn load_epoch_facts(
                 at_ms: p.at.0,
                 passed: p.passed,
                 verified_memory_gb: p.verified_memory_gb,
+                own: p.source.as_deref() == Some(PROBER_SOURCE),
             });
     }
     for t in raw.previous_totals {

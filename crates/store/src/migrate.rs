@@ -50,6 +50,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "one machine index per earning",
         include_str!("../migrations/sqlite/0006_one_machine_index_per_earning.sql"),
     ),
+    (
+        7,
+        "probe source",
+        include_str!("../migrations/sqlite/0007_probe_source.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -83,6 +88,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "one machine index per earning",
         include_str!("../migrations/postgres/0006_one_machine_index_per_earning.sql"),
+    ),
+    (
+        7,
+        "probe source",
+        include_str!("../migrations/postgres/0007_probe_source.sql"),
     ),
 ];
 

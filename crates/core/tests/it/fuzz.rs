@@ -527,6 +527,26 @@ fn arb_span() -> BoxedStrategy<(Value, Option<Value>)> {
 
 /// `m1` and `m2` attested before the epoch, and now and then another
 /// attestation (of `m1`–`m3`) with edge-case values.
+/// Valid `se_public_key`s: two keys, one of them in all three encodings.
+fn se_keys() -> Vec<String> {
+    use base64::Engine as _;
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+    use p256::pkcs8::EncodePublicKey as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let one = p256::SecretKey::from_slice(&[3u8; 32])
+        .unwrap()
+        .public_key();
+    let two = p256::SecretKey::from_slice(&[5u8; 32])
+        .unwrap()
+        .public_key();
+    vec![
+        b64(one.to_encoded_point(false).as_bytes()),
+        b64(one.to_encoded_point(true).as_bytes()),
+        b64(one.to_public_key_der().unwrap().as_bytes()),
+        b64(two.to_encoded_point(false).as_bytes()),
+    ]
+}
+
 fn arb_machines() -> BoxedStrategy<Value> {
     let extra = (
         prop::sample::select(vec!["m1", "m2", "m3"]),
@@ -534,7 +554,9 @@ fn arb_machines() -> BoxedStrategy<Value> {
         arb_text(),
         arb_gb(),
         prop::sample::select(vec!["none", "self_signed", "hardware"]),
-        opt(arb_text()),
+        opt(prop::sample::select(se_keys())
+            .prop_map(|k| json!(k))
+            .boxed()),
     )
         .prop_map(|(id, at, model, gb, trust, key)| {
             object(vec![
@@ -714,6 +736,13 @@ fn arb_probes() -> BoxedStrategy<Value> {
             list.into_iter()
                 .enumerate()
                 .map(|(i, (m, at, passed, failure, model, gb))| {
+                    // §2: a pass names no failure, a failure names one and
+                    // verifies no memory (the mutations break this).
+                    let (failure, gb) = if passed {
+                        (None, gb)
+                    } else {
+                        (failure.or_else(|| Some(json!("wrong_answer"))), None)
+                    };
                     object(vec![
                         ("probe_id", Some(json!(format!("p{i}")))),
                         ("machine_id", Some(json!(m))),

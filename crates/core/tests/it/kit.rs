@@ -2,12 +2,11 @@
 //! machine by default; tests change what they are about.
 
 use floorline_core::facts::{
-    AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts, OrganicEarnings, PriorDraw,
-    ProbeFact, SessionFact, Windows,
+    payout_links, AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts,
+    OrganicEarnings, PriorDraw, ProbeFact, SessionFact, Windows,
 };
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::{plan, EpochId, Plan};
-use std::collections::{BTreeMap, BTreeSet};
 
 pub const DAY: i64 = 86_400_000;
 
@@ -38,6 +37,7 @@ pub fn machine(id: &str, model: &str, gb: u32) -> MachineFacts {
             hardware_model: model.into(),
             reported_memory_gb: gb,
             trust: Trust::Hardware,
+            se_public_key: None,
         }],
         bindings: vec![BindingFact {
             account_id: format!("acct-{id}"),
@@ -56,6 +56,7 @@ pub fn machine(id: &str, model: &str, gb: u32) -> MachineFacts {
             at_ms: s() + DAY,
             passed: true,
             verified_memory_gb: None,
+            own: false,
         }],
         earnings: OrganicEarnings::default(),
         previous_total_micro_usd: 0,
@@ -82,15 +83,14 @@ pub fn organic(amount: i64) -> OrganicEarnings {
 }
 
 pub fn facts(machines: Vec<MachineFacts>) -> EpochFacts {
-    let mut payout_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for m in &machines {
-        for b in &m.bindings {
-            payout_accounts
-                .entry(b.payout_identity.clone())
-                .or_default()
-                .insert(b.account_id.clone());
-        }
-    }
+    let payout_accounts = payout_links(
+        epoch().end().0,
+        machines.iter().flat_map(|m| {
+            m.bindings
+                .iter()
+                .map(|b| (b.payout_identity.as_str(), b.account_id.as_str(), b.from_ms))
+        }),
+    );
     EpochFacts {
         epoch: epoch(),
         machines,

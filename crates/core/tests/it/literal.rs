@@ -193,6 +193,7 @@ fn a_later_failed_probe_revokes_earlier_passes() {
         at_ms: s() + 2 * DAY,
         passed: false,
         verified_memory_gb: None,
+        own: false,
     });
     let p = run(&facts(vec![m.clone()]), &Policy::default());
     assert_eq!(p.machines[0].reasons, vec![Reason::NoProvenWork]);
@@ -201,6 +202,7 @@ fn a_later_failed_probe_revokes_earlier_passes() {
         at_ms: s() + 3 * DAY,
         passed: true,
         verified_memory_gb: None,
+        own: false,
     });
     let p = run(&facts(vec![m]), &Policy::default());
     assert!(p.machines[0].eligible);
@@ -272,9 +274,10 @@ fn self_dealing_pinned_and_probe_earnings_are_not_organic() {
 }
 
 #[test]
-fn buying_from_your_own_machine_before_you_own_it_is_organic() {
-    // The owner binding starts on day 10: acct-m's job on day 1 had no owner to
-    // deal with, its job on day 11 is self-dealing.
+fn buying_from_your_own_machine_before_you_own_it_is_not_organic() {
+    // D9: the owner binding starts on day 10, but acct-m is a self account of
+    // the machine for the whole epoch: its job on day 1 (no owner yet) proves
+    // nothing either, and neither does one on day 11.
     let mut m = m64("m");
     m.bindings[0].account_id = "acct-m".into();
     m.bindings[0].from_ms = s() + 10 * DAY;
@@ -293,7 +296,7 @@ fn buying_from_your_own_machine_before_you_own_it_is_organic() {
         &links,
         [job(s() + DAY), job(s() + 11 * DAY)],
     );
-    assert_eq!(got.unwrap(), organic(3 * USD));
+    assert_eq!(got.unwrap(), organic(0));
 }
 
 #[test]

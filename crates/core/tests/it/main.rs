@@ -10,4 +10,5 @@ mod bundle;
 mod fuzz;
 mod kit;
 mod literal;
+mod loopholes;
 mod props;

@@ -80,6 +80,7 @@ fn arb_machine(i: usize) -> impl Strategy<Value = MachineFacts> {
                         at_ms: s(),
                         passed: false,
                         verified_memory_gb: None,
+                        own: false,
                     }];
                 }
                 m.previous_total_micro_usd = previous;
@@ -297,10 +298,8 @@ fn d9_literally(
 ) -> OrganicEarnings {
     let mut out = OrganicEarnings::default();
     for j in jobs {
-        let owner = bindings
-            .iter()
-            .find(|b| b.from_ms <= j.at_ms && b.to_ms.is_none_or(|to| j.at_ms < to));
-        let self_dealing = owner.is_some_and(|b| {
+        // Any binding of the machine with `from < E`, whenever the job was.
+        let self_dealing = bindings.iter().filter(|b| b.from_ms < w.end_ms).any(|b| {
             j.consumer_account_id == b.account_id
                 || links
                     .get(&b.payout_identity)

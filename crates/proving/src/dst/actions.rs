@@ -385,6 +385,7 @@ impl Trial {
                     failure: None,
                     model: None,
                     verified_memory_gb: None,
+                    source: None,
                 });
                 FactBatch::Probes(p)
             }

@@ -535,6 +535,7 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                     failure: (!passed).then(|| "wrong_answer".to_string()),
                     model: Some(model.to_string()),
                     verified_memory_gb: (passed && rng.gen_bool(0.5)).then_some(gb),
+                    source: None,
                 };
                 f.probes.push((t + latency(rng), p));
             }

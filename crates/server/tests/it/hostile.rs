@@ -36,7 +36,7 @@ const KINDS: [&str; 8] = [
 fn valid_fact(kind: &str) -> Value {
     match kind {
         "machines" => {
-            json!({"machine_id": "m9", "attested_at": "2026-10-02T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware", "se_public_key": "BASE64KEY"})
+            json!({"machine_id": "m9", "attested_at": "2026-10-02T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware", "se_public_key": "BGsX0fLhLEJH+Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT+NC4v4af5uO5+tKfA+eFivOM1drMV7Oy7ZAaDe/UfU="})
         }
         "aliases" => {
             json!({"provider_key": "pk-9", "machine_id": "m2", "from": "2026-10-02T00:00:00Z"})

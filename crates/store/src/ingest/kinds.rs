@@ -375,6 +375,7 @@ pub(crate) struct ProbeRow {
     pub failure: Option<String>,
     pub model: Option<String>,
     pub verified_memory_gb: Option<i64>,
+    pub source: Option<String>,
 }
 
 impl Fact for Probe {
@@ -388,6 +389,7 @@ impl Fact for Probe {
         "failure",
         "model",
         "verified_memory_gb",
+        "source",
     ];
     const KEY_COLUMNS: &'static [&'static str] = &["probe_id"];
     type Key = String;
@@ -409,6 +411,7 @@ impl Fact for Probe {
         out.push(self.failure.clone().into());
         out.push(self.model.clone().into());
         out.push(self.verified_memory_gb.map(i64::from).into());
+        out.push(self.source.clone().into());
     }
     fn from_row(r: ProbeRow) -> Result<Self> {
         Ok(Probe {
@@ -422,6 +425,7 @@ impl Fact for Probe {
                 .verified_memory_gb
                 .map(|g| gb(g, "verified_memory_gb"))
                 .transpose()?,
+            source: r.source,
         })
     }
     fn machine(&self) -> &str {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use floorline_core::bundle::{Bundle, Earning};
 use floorline_core::facts::{
-    group_earnings, organic_earnings, EarningKind, EpochFacts, RawEarning, Windows,
+    group_earnings, organic_earnings, self_accounts, EarningKind, EpochFacts, RawEarning, Windows,
 };
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::EpochId;
@@ -98,7 +98,8 @@ pub fn random_facts(seed: u64) -> Bundle {
                 span(&mut rng, -80, 34),
                 rng.gen_bool(0.7),
             );
-            p.verified_memory_gb = rng.gen_bool(0.5).then(|| *pick(&mut rng, GBS));
+            let gb = *pick(&mut rng, GBS);
+            p.verified_memory_gb = (p.passed && rng.gen_bool(0.5)).then_some(gb);
             b.probes.push(p);
         }
         for k in 0..rng.gen_range(0..60) {
@@ -339,7 +340,8 @@ fn random_so_far(seed: u64, _tag: &str) -> Bundle {
 /// the window, one starting after it, no binding at all, and an account
 /// linked to the owner's payout identity only by another machine's binding.
 /// Every job is bought by one of the machine's owners, a linked account or a
-/// stranger, so the owner at its `at` decides whether it is organic.
+/// stranger; D9's self accounts (any binding with `from < E`, whenever the
+/// job was) decide whether it is organic.
 async fn owners_at_binding_edges(ctx: Ctx) {
     let policy = Policy::default();
     let w = Windows::new(epoch(), &policy);
@@ -436,7 +438,8 @@ async fn owners_at_binding_edges(ctx: Ctx) {
         windowed.sort_by_key(key);
         assert_eq!(stored, windowed, "raw earnings of {}", m.machine_id);
     }
-    let owners = |m: &str| -> Vec<Option<String>> {
+    // D9: the consumers that are self accounts, whenever they bought.
+    let selves = |m: &str| -> Vec<String> {
         let mf = facts.machines.iter().find(|x| x.machine_id == m).unwrap();
         let raw: Vec<RawEarning> = b
             .earnings
@@ -444,25 +447,30 @@ async fn owners_at_binding_edges(ctx: Ctx) {
             .filter(|x| x.machine_id == m)
             .map(to_raw)
             .collect();
-        let mut o: Vec<Option<String>> = group_earnings(&w, &mf.bindings, raw)
+        let own = self_accounts(&w, &mf.bindings, &facts.payout_accounts);
+        let mut o: Vec<String> = group_earnings(&w, &own, raw)
             .unwrap()
             .iter()
-            .map(|g| g.owner.as_ref().map(|o| o.account_id.clone()))
+            .filter(|g| g.self_account)
+            .map(|g| g.consumer_account_id.clone())
             .collect();
         o.sort();
         o.dedup();
         o
     };
-    let some = |a: &str| Some(a.to_string());
-    assert_eq!(owners("changes"), vec![some("a1"), some("a2")]);
-    assert_eq!(owners("starts-inside"), vec![None, some("a3")]);
-    assert_eq!(owners("ends-inside"), vec![None, some("a4")]);
-    assert_eq!(owners("gap"), vec![None, some("a1"), some("a5")]);
-    assert_eq!(owners("from-at-start"), vec![some("a6")]);
-    assert_eq!(owners("to-at-end"), vec![some("a7")]);
-    assert_eq!(owners("to-at-start"), vec![None]);
-    assert_eq!(owners("from-at-end"), vec![None]);
-    assert_eq!(owners("unbound"), vec![None]);
+    let set = |list: &[&str]| -> Vec<String> { list.iter().map(|a| a.to_string()).collect() };
+    assert_eq!(selves("changes"), set(&["a1", "a2"]));
+    assert_eq!(selves("starts-inside"), set(&["a3"]));
+    assert_eq!(selves("ends-inside"), set(&["a4"]));
+    assert_eq!(selves("gap"), set(&["a1", "a5"]));
+    assert_eq!(selves("from-at-start"), set(&["a6"]));
+    assert_eq!(selves("to-at-end"), set(&["a7"]));
+    assert_eq!(selves("to-at-start"), set(&["a8"]));
+    // a2's binding starts at E: not a self account of this epoch.
+    assert_eq!(selves("from-at-end"), set(&["a9"]));
+    assert_eq!(selves("unbound"), set(&[]));
+    assert_eq!(selves("linked"), set(&["a10", "a11"]));
+    assert_eq!(selves("linker"), set(&["a11"]));
     // Spot checks by hand. `unbound`: no owner, so every unpinned job of the
     // epoch is organic, whoever bought it. `linked`: only c0's jobs are.
     let epoch_jobs = |m: &str, buyers: &[&str]| -> i64 {

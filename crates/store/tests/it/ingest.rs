@@ -368,7 +368,10 @@ async fn attestations_and_latest(ctx: Ctx) {
     let mut a1 = attestation("m1", 32);
     let mut a2 = attestation("m1", 64);
     a2.attested_at = ts(s());
-    a2.se_public_key = Some("BASE64KEY".into());
+    a2.se_public_key = Some(
+        "BGsX0fLhLEJH+Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT+NC4v4af5uO5+tKfA+eFivOM1drMV7Oy7ZAaDe/UfU="
+            .into(),
+    );
     a1.hardware_model = "Mac14,9".into();
     let r = ctx
         .store

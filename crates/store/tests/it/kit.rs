@@ -68,6 +68,7 @@ pub fn probe(pid: &str, id: &str, at: i64, passed: bool) -> Probe {
         failure: (!passed).then(|| "wrong_answer".to_string()),
         model: None,
         verified_memory_gb: None,
+        source: None,
     }
 }
 
