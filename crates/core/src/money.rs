@@ -6,6 +6,7 @@
 //! overflow, the same formula is evaluated with big integers, so the result is
 //! always exact; only a result that does not fit `i128` is an error.
 
+use crate::time::EpochId;
 use num_bigint::BigInt;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -195,6 +196,21 @@ pub fn apply_ppm(amount: i64, fraction: Ppm) -> i128 {
         i128::from(amount) * i128::from(fraction.0),
         i128::from(PPM_ONE),
     )
+}
+
+/// D21: a period's portion of a monthly amount `x`: `⌊x · (e − S) / T⌋ −
+/// ⌊x · (s − S) / T⌋` for the period `[s, e)` of the month `[S, E)`, `T = E
+/// − S`. The portions of a month's periods sum to `x` exactly; a month's
+/// portion of itself is `x`.
+pub fn portion(x: i64, period: EpochId) -> i64 {
+    let month = period.month_id();
+    let (big_s, t) = (i128::from(month.start().0), i128::from(month.length_ms()));
+    if t <= 0 {
+        return 0;
+    }
+    let upto = |at: i64| floor_div(i128::from(x) * (i128::from(at) - big_s), t);
+    // Both terms lie in [0, x] (0 ≤ at − S ≤ T), so the difference fits.
+    i64::try_from(upto(period.end().0) - upto(period.start().0)).unwrap_or(0)
 }
 
 /// Greatest common divisor of two non-negative numbers.

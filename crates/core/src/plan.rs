@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::allocate::{allocate, rank_order, Budget, Unit};
 use crate::error::CoreError;
 use crate::facts::{payees, EpochFacts, Windows};
-use crate::money::{apply_ppm, to_money, Ratio};
+use crate::money::{apply_ppm, portion, to_money, Ratio};
 use crate::policy::Policy;
 use crate::time::EpochId;
 use crate::valuation::{self, Context, Reason, Valuation};
@@ -84,6 +84,7 @@ pub struct Plan {
 
 /// Computes the plan of an epoch from its facts.
 pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
+    policy.check_epoch(facts.epoch, "epoch")?;
     let windows = Windows::new(facts.epoch, policy);
 
     // D11: trailing fleet revenue and the taper.
@@ -94,6 +95,7 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
     let taper = valuation::taper(policy, &windows, trailing);
     let ctx = Context {
         policy,
+        epoch: facts.epoch,
         windows,
         taper,
     };
@@ -134,7 +136,8 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
             add(&mut prior_workhorse)?;
         }
     }
-    let pool = policy.pool_micro_usd;
+    // D23: a period's pool is its portion of the month's.
+    let pool = portion(policy.pool_micro_usd, facts.epoch);
     let budget_total = pool.saturating_sub(prior_total).max(0);
     let reserve = to_money(
         (apply_ppm(pool, policy.workhorse_reserve) - i128::from(prior_workhorse)).max(0),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::error::{CoreError, Invalid};
 use crate::models;
 use crate::money::{Ppm, PPM_ONE};
-use crate::time::{parse_date, Timestamp};
+use crate::time::{parse_date, EpochId, Period, Timestamp};
 
 /// Attestation trust levels, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -70,6 +70,8 @@ pub struct Policy {
     pub require_tier_probe: bool,
     /// D5 reads only the prober's own probe facts (§2 trust boundary).
     pub require_own_probes: bool,
+    /// The unit valued, allocated and settled (§10).
+    pub period: Period,
     /// Sorted by `min_gb`.
     pub tiers: Vec<Tier>,
     /// Only the config additions; [`Policy::model_cap_gb`] falls back to the table.
@@ -111,6 +113,7 @@ impl Default for Policy {
             unknown_model_cap_gb: 24,
             require_tier_probe: false,
             require_own_probes: false,
+            period: Period::Month,
             tiers: DEFAULT_TIERS
                 .iter()
                 .map(|&(min_gb, floor_micro_usd)| Tier {
@@ -179,6 +182,8 @@ pub struct PolicyPatch {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_own_probes: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<Period>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tiers: Option<Vec<Tier>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_caps: Option<BTreeMap<String, u32>>,
@@ -246,6 +251,7 @@ impl From<&Policy> for PolicyPatch {
             unknown_model_cap_gb: Some(p.unknown_model_cap_gb),
             require_tier_probe: Some(p.require_tier_probe),
             require_own_probes: Some(p.require_own_probes),
+            period: Some(p.period),
             tiers: Some(p.tiers.clone()),
             model_caps: Some(p.model_caps.clone()),
             taper_enabled: Some(p.taper_enabled),
@@ -280,6 +286,7 @@ impl PolicyPatch {
             unknown_model_cap_gb,
             require_tier_probe,
             require_own_probes,
+            period,
             tiers,
             model_caps,
             taper_enabled,
@@ -315,6 +322,7 @@ impl Policy {
             unknown_model_cap_gb,
             require_tier_probe,
             require_own_probes,
+            period,
             tiers,
             model_caps,
             taper_enabled,
@@ -426,6 +434,23 @@ impl Policy {
             .find(|t| t.min_gb <= gb)
             .map(|t| t.floor_micro_usd)
             .unwrap_or(0)
+    }
+
+    /// D20: an epoch id must name a unit of the policy's `period`; `path`
+    /// names where it came from (`epoch`, `--epoch`).
+    pub fn check_epoch(&self, epoch: EpochId, path: &str) -> Result<(), CoreError> {
+        if epoch.period() == self.period {
+            return Ok(());
+        }
+        Err(CoreError::invalid(
+            path,
+            format!(
+                "`{epoch}` is a {} id, but the policy's period is `{}`: use {}",
+                epoch.period(),
+                self.period,
+                self.period.id_shape()
+            ),
+        ))
     }
 
     /// D6: the trusted cap for a hardware model, config first, then the table.

@@ -9,9 +9,9 @@ use crate::error::CoreError;
 use crate::facts::{AttestationFact, MachineFacts, Windows};
 use crate::identity::SeKey;
 use crate::intervals::Set;
-use crate::money::{floor_div, mul_div_floor, mul_div_round, to_money, Ratio, PPM_ONE};
+use crate::money::{floor_div, mul_div_floor, mul_div_round, portion, to_money, Ratio, PPM_ONE};
 use crate::policy::Policy;
-use crate::time::DAY_MS;
+use crate::time::{EpochId, DAY_MS};
 
 /// Why a machine is not eligible, in the fixed order of SPEC D12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,6 +50,8 @@ impl Reason {
 /// The context every machine of one plan shares.
 pub struct Context<'a> {
     pub policy: &'a Policy,
+    /// The month or period valued (D22: a period's tier floor is its portion).
+    pub epoch: EpochId,
     pub windows: Windows,
     /// The taper τ (D11); `1/1` when off.
     pub taper: Ratio,
@@ -248,7 +250,9 @@ pub fn value(
     };
     let model_cap_gb = policy.model_cap_gb(&hardware_model);
     let verified = figures.iter().map(|a| verified_of(a)).min().unwrap_or(0);
-    let tier_floor = policy.tier_floor(verified);
+    // D4, D22: the month's tier floor gates; a period is floored by its portion.
+    let monthly_tier_floor = policy.tier_floor(verified);
+    let tier_floor = portion(monthly_tier_floor, ctx.epoch);
 
     // D7: available time and uptime.
     let avail = available(machine, policy, w);
@@ -301,7 +305,7 @@ pub fn value(
     if duplicate_identity {
         reasons.push(Reason::DuplicateIdentity);
     }
-    if tier_floor == 0 {
+    if monthly_tier_floor == 0 {
         reasons.push(Reason::BelowMinMemory);
     }
     if i128::from(available_ms) * i128::from(PPM_ONE)

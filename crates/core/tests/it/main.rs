@@ -11,4 +11,5 @@ mod fuzz;
 mod kit;
 mod literal;
 mod loopholes;
+mod periods;
 mod props;
