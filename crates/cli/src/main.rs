@@ -55,11 +55,16 @@ enum Command {
         after_help = "Example: floorline --database-url postgres://localhost/floorline migrate"
     )]
     Migrate,
-    /// Settle a closed epoch live: credit draws in one transaction.
-    #[command(after_help = "Example: floorline settle --epoch 2026-10 --dry-run")]
+    /// Settle a closed epoch (or period) live: credit draws in one transaction.
+    #[command(after_help = "Examples: floorline settle --epoch 2026-10 --dry-run\n\
+        floorline settle --month 2026-10   (with period = \"day\": every closed, unsettled day, in order)")]
     Settle {
+        /// The epoch or period id (`2026-10`, `2026-10-05`, `2026-10-05T13`, `2026-10-05T13:05`).
+        #[arg(long, required_unless_present = "month", conflicts_with = "month")]
+        epoch: Option<String>,
+        /// Settle every closed, unsettled period of this month, one transaction each.
         #[arg(long)]
-        epoch: String,
+        month: Option<String>,
         /// Plan and print, write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -69,6 +74,12 @@ enum Command {
         /// Recorded on the run.
         #[arg(long, default_value = "cli")]
         actor: String,
+    },
+    /// A month's draws over all its periods per account, and its manifest (SPEC D24).
+    #[command(after_help = "Example: floorline statement --month 2026-10")]
+    Statement {
+        #[arg(long)]
+        month: String,
     },
     /// Plan an epoch and store it as a preview (no money moves).
     #[command(after_help = "Example: floorline preview --epoch 2026-10")]
@@ -247,6 +258,16 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
     Ok(Config::load(&text, &source, std::env::vars())?)
 }
 
+fn month_id(text: &str) -> Result<EpochId, Failure> {
+    match text.parse::<EpochId>() {
+        Ok(m) if m.period() == floorline_core::time::Period::Month => Ok(m),
+        Ok(_) => Err(Failure::bad(format!(
+            "--month: `{text}` is not a month YYYY-MM"
+        ))),
+        Err(e) => Err(Failure::bad(format!("--month: {e}"))),
+    }
+}
+
 fn epoch(text: &str) -> Result<EpochId, Failure> {
     text.parse()
         .map_err(|e: String| Failure::bad(format!("--epoch: {e}")))
@@ -296,23 +317,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Settle {
             epoch: e,
+            month,
             dry_run,
             force,
             actor,
         } => {
             let engine = open_engine(&cli).await?;
-            print_json(
-                &engine
-                    .settle(
-                        epoch(e)?,
-                        actor,
-                        SettleOptions {
-                            force: *force,
-                            dry_run: *dry_run,
-                        },
-                    )
-                    .await?,
-            )
+            let opts = SettleOptions {
+                force: *force,
+                dry_run: *dry_run,
+            };
+            match (e, month) {
+                (Some(e), _) => print_json(&engine.settle(epoch(e)?, actor, opts).await?),
+                (None, Some(m)) => {
+                    let month = month_id(m)?;
+                    print_json(&engine.settle_month(month, actor, opts).await?)
+                }
+                (None, None) => Err(Failure::bad("--epoch or --month is required")),
+            }
+        }
+        Command::Statement { month } => {
+            let engine = open_engine(&cli).await?;
+            print_json(&engine.month_statement(month_id(month)?).await?)
         }
         Command::Preview { epoch: e, actor } => {
             let engine = open_engine(&cli).await?;

@@ -16,4 +16,6 @@ pub mod schedule;
 pub mod scheduler;
 
 pub use error::EngineError;
-pub use ops::{Engine, Explanation, RunSummary, SettleOptions, VerifyReport};
+pub use ops::{
+    AccountStatement, Engine, Explanation, MonthStatement, RunSummary, SettleOptions, VerifyReport,
+};

@@ -11,7 +11,7 @@ use floorline_core::facts::{
     group_earnings, is_organic, self_accounts, EpochFacts, PriorDraw, RawEarning, Windows,
 };
 use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan};
-use floorline_core::{plan, EpochId, Timestamp};
+use floorline_core::{plan, EpochId, Invalid, Timestamp};
 use floorline_store::{DrawRecord, RunRecord, SettleRequest, MAX_PAGE_LIMIT};
 use serde::Serialize;
 use serde_json::json;
@@ -28,6 +28,25 @@ pub struct SettleOptions {
     pub force: bool,
     /// Plan and report, write nothing.
     pub dry_run: bool,
+}
+
+/// One account's part of a month's statement (D24).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountStatement {
+    pub account_id: String,
+    pub drawn_micro_usd: i64,
+}
+
+/// A month's draws over all its periods (D24).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonthStatement {
+    pub month: EpochId,
+    pub n_periods_with_draws: u64,
+    pub drawn_micro_usd: i64,
+    /// D19 over the month's draws summed per `(machine_id, account_id)`.
+    pub manifest_sha256: String,
+    pub accounts: Vec<AccountStatement>,
+    pub draws: Vec<ManifestDraw>,
 }
 
 /// What a settlement or preview run did.
@@ -198,8 +217,109 @@ impl Engine {
         Ok((facts, p))
     }
 
+    /// D20: `epoch` must be a unit of the policy's `period`, and its month
+    /// must have no runs of another length (a month is cut one way).
+    pub async fn check_period(&self, epoch: EpochId) -> Result<(), EngineError> {
+        self.config.policy.check_epoch(epoch, "epoch")?;
+        let month = epoch.month_id();
+        let other = self
+            .store
+            .run_epochs_of_month(month, None)
+            .await?
+            .into_iter()
+            .find(|e| e.period() != epoch.period());
+        match other {
+            None => Ok(()),
+            Some(e) => Err(EngineError::Invalid(vec![Invalid::new(
+                "epoch",
+                format!(
+                    "month {month} already has runs of period `{}` ({e}); its runs cannot \
+                     change to period `{}`",
+                    e.period(),
+                    epoch.period()
+                ),
+            )])),
+        }
+    }
+
+    /// `settle --month`: settles every closed period of `month` (of the
+    /// policy's length) that has no live run yet, in order, one transaction
+    /// each. Stops at the first refusal; what was settled before it stays.
+    pub async fn settle_month(
+        &self,
+        month: EpochId,
+        actor: &str,
+        opts: SettleOptions,
+    ) -> Result<Vec<RunSummary>, EngineError> {
+        let period = self.config.policy.period;
+        let settled: std::collections::BTreeSet<EpochId> = self
+            .store
+            .run_epochs_of_month(month, Some(floorline_store::Mode::Live))
+            .await?
+            .into_iter()
+            .collect();
+        let now = self.now();
+        let mut out = Vec::new();
+        for k in 0..month.periods_in_month(period) {
+            let unit = EpochId::period_of(month, period, k).map_err(EngineError::Other)?;
+            if !unit.is_closed(now) {
+                break;
+            }
+            if settled.contains(&unit) {
+                continue;
+            }
+            out.push(self.settle(unit, actor, opts).await?);
+        }
+        Ok(out)
+    }
+
+    /// D24: a month's statement — every account's draws summed over the
+    /// month's periods — and the month's manifest, D19 over its draws summed
+    /// per `(machine_id, account_id)`.
+    pub async fn month_statement(&self, month: EpochId) -> Result<MonthStatement, EngineError> {
+        let month = month.month_id();
+        let mut per_pair: BTreeMap<(String, String), i64> = BTreeMap::new();
+        let mut periods = std::collections::BTreeSet::new();
+        for d in self.store.month_draws(month).await? {
+            periods.insert(d.epoch.clone());
+            let slot = per_pair.entry((d.machine_id, d.account_id)).or_insert(0);
+            *slot = slot.saturating_add(d.amount_micro_usd);
+        }
+        let draws: Vec<ManifestDraw> = per_pair
+            .into_iter()
+            .filter(|(_, amount)| *amount > 0)
+            .map(
+                |((machine_id, account_id), amount_micro_usd)| ManifestDraw {
+                    account_id,
+                    amount_micro_usd,
+                    machine_id,
+                },
+            )
+            .collect();
+        let mut accounts: BTreeMap<String, i64> = BTreeMap::new();
+        for d in &draws {
+            let slot = accounts.entry(d.account_id.clone()).or_insert(0);
+            *slot = slot.saturating_add(d.amount_micro_usd);
+        }
+        Ok(MonthStatement {
+            month,
+            n_periods_with_draws: u64::try_from(periods.len()).unwrap_or(u64::MAX),
+            drawn_micro_usd: draws.iter().map(|d| d.amount_micro_usd).sum(),
+            manifest_sha256: manifest_sha256(&draws),
+            accounts: accounts
+                .into_iter()
+                .map(|(account_id, drawn_micro_usd)| AccountStatement {
+                    account_id,
+                    drawn_micro_usd,
+                })
+                .collect(),
+            draws,
+        })
+    }
+
     /// Computes the plan and stores it as a preview (no money moves).
     pub async fn preview(&self, epoch: EpochId, actor: &str) -> Result<RunSummary, EngineError> {
+        self.check_period(epoch).await?;
         let policy = self.config.policy.clone();
         let req = SettleRequest {
             mode: floorline_store::Mode::Preview,
@@ -222,6 +342,7 @@ impl Engine {
         actor: &str,
         opts: SettleOptions,
     ) -> Result<RunSummary, EngineError> {
+        self.check_period(epoch).await?;
         self.require_closed(epoch)?;
         if !opts.force {
             let lagging = self.lagging_sources(epoch).await?;

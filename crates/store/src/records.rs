@@ -479,6 +479,49 @@ impl Store {
         rows.into_iter().map(RunRecord::try_from).collect()
     }
 
+    /// The epochs (months or periods) of `month` that have runs in `mode`,
+    /// in order (SPEC §10: `settle --month`, the refusal of mixed lengths).
+    pub async fn run_epochs_of_month(
+        &self,
+        month: EpochId,
+        mode: Option<Mode>,
+    ) -> Result<Vec<EpochId>> {
+        let mut c = self.db.conn().await?;
+        // An id of the month starts with `YYYY-MM` (no LIKE wildcard in it).
+        let pattern = format!("{}%", month.month_id());
+        let rows: Vec<(String,)> = match mode {
+            Some(m) => {
+                c.fetch_all(
+                    "SELECT DISTINCT epoch FROM settlement_runs WHERE epoch LIKE $1 AND mode = $2 \
+                     ORDER BY epoch",
+                    vec![pattern.into(), m.as_str().into()],
+                )
+                .await?
+            }
+            None => {
+                c.fetch_all(
+                    "SELECT DISTINCT epoch FROM settlement_runs WHERE epoch LIKE $1 ORDER BY epoch",
+                    vec![pattern.into()],
+                )
+                .await?
+            }
+        };
+        rows.into_iter().map(|(e,)| parse_epoch(&e)).collect()
+    }
+
+    /// Every draw of the epochs of `month` (the month itself or its periods),
+    /// by machine and account (D24's statement and month manifest).
+    pub async fn month_draws(&self, month: EpochId) -> Result<Vec<DrawRecord>> {
+        let mut c = self.db.conn().await?;
+        c.fetch_all(
+            "SELECT epoch, machine_id, account_id, amount_micro_usd, verified_memory_gb, run_id, \
+             created_at_ms FROM floor_draws WHERE epoch LIKE $1 \
+             ORDER BY machine_id, account_id, epoch",
+            vec![format!("{}%", month.month_id()).into()],
+        )
+        .await
+    }
+
     /// The latest run of an epoch in a mode.
     pub async fn latest_run(&self, epoch: EpochId, mode: Mode) -> Result<Option<RunRecord>> {
         let mut c = self.db.conn().await?;

@@ -9,4 +9,5 @@
 )]
 
 mod fuzz;
+mod periods;
 mod scheduler;

@@ -16,5 +16,6 @@ mod harness;
 mod ingest;
 mod kill;
 mod kit;
+mod periods;
 mod records;
 mod settle;

@@ -1,0 +1,138 @@
+//! `settle --month` over daily periods, the month statement (D24), and the
+//! refusal to cut one month two ways (SPEC §10).
+
+use std::sync::Arc;
+
+use floorline_core::bundle::Bundle;
+use floorline_core::{EpochId, Timestamp};
+use floorline_engine::clock::FixedClock;
+use floorline_engine::config::Config;
+use floorline_engine::{Engine, SettleOptions};
+use floorline_store::Store;
+use serde_json::json;
+
+async fn engine(url: &str, now: &str, config: &str) -> Engine {
+    let store = Store::connect(url).await.unwrap();
+    store.migrate().await.unwrap();
+    let config = Config::load(config, "floorline.toml", Vec::new()).unwrap();
+    Engine::new(
+        store,
+        config,
+        Arc::new(FixedClock(Timestamp::parse(now).unwrap())),
+    )
+}
+
+/// `a` up all of October; `b` up from the 11th.
+fn facts() -> Bundle {
+    let m = |id: &str| json!({"machine_id": id, "attested_at": "2026-09-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"});
+    let b = |id: &str| json!({"machine_id": id, "account_id": format!("acct-{id}"), "payout_identity": format!("p-{id}"), "from": "2026-01-01T00:00:00Z"});
+    let p = |id: &str| json!({"probe_id": format!("p-{id}"), "machine_id": id, "at": "2026-09-20T00:00:00Z", "passed": true});
+    serde_json::from_value(json!({
+        "epoch": "2026-10",
+        "machines": [m("a"), m("b")],
+        "bindings": [b("a"), b("b")],
+        "sessions": [
+            {"session_id": "s1", "machine_id": "a", "connected_at": "2026-09-30T00:00:00Z", "last_seen_at": "2026-11-02T00:00:00Z"},
+            {"session_id": "s2", "machine_id": "b", "connected_at": "2026-10-11T00:00:00Z", "last_seen_at": "2026-11-02T00:00:00Z"}
+        ],
+        "probes": [p("a"), p("b")]
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_month_of_days_settles_in_order_once_and_sums_to_its_statement() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let daily = "period = \"day\"\n";
+    // Mid-October: the first 14 days are closed.
+    let mid = engine(&url, "2026-10-15T03:00:00Z", daily).await;
+    mid.store().ingest_bundle(&facts()).await.unwrap();
+    let month: EpochId = "2026-10".parse().unwrap();
+    let first = mid
+        .settle_month(month, "test", SettleOptions::default())
+        .await
+        .unwrap();
+    let ids: Vec<String> = first.iter().map(|r| r.epoch.to_string()).collect();
+    assert_eq!(ids.len(), 14);
+    assert_eq!(ids[0], "2026-10-01");
+    assert_eq!(ids[13], "2026-10-14");
+    // Days 1–10: only `a`; from day 11, both.
+    assert_eq!(first[9].granted_total_micro_usd, 580_645);
+    assert_eq!(first[10].granted_total_micro_usd, 2 * 580_645);
+    // After the month: the 17 days left, nothing twice.
+    let after = engine(&url, "2026-11-01T07:00:00Z", daily).await;
+    let rest = after
+        .settle_month(month, "test", SettleOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 17);
+    assert_eq!(rest[0].epoch.to_string(), "2026-10-15");
+    assert!(after
+        .settle_month(month, "test", SettleOptions::default())
+        .await
+        .unwrap()
+        .is_empty());
+    // a: the whole $18 over the month; b: the days from the 11th.
+    let statement = after.month_statement(month).await.unwrap();
+    let drawn = |acct: &str| {
+        statement
+            .accounts
+            .iter()
+            .find(|a| a.account_id == acct)
+            .unwrap()
+            .drawn_micro_usd
+    };
+    assert_eq!(drawn("acct-a"), 18_000_000);
+    let b_days: i64 = (10..31)
+        .map(|k| {
+            floorline_core::money::portion(
+                18_000_000,
+                EpochId::period_of(month, floorline_core::time::Period::Day, k).unwrap(),
+            )
+        })
+        .sum();
+    assert_eq!(drawn("acct-b"), b_days);
+    assert_eq!(statement.drawn_micro_usd, 18_000_000 + b_days);
+    assert_eq!(statement.n_periods_with_draws, 31);
+    // The month's manifest is D19 over the month's draws per machine and account.
+    let expected = floorline_core::plan::manifest_sha256(&[
+        floorline_core::plan::ManifestDraw {
+            account_id: "acct-a".into(),
+            amount_micro_usd: 18_000_000,
+            machine_id: "a".into(),
+        },
+        floorline_core::plan::ManifestDraw {
+            account_id: "acct-b".into(),
+            amount_micro_usd: b_days,
+            machine_id: "b".into(),
+        },
+    ]);
+    assert_eq!(statement.manifest_sha256, expected);
+
+    // A monthly policy may not settle a month already cut into days, nor a
+    // daily policy a month that was settled whole.
+    let monthly = engine(&url, "2026-11-01T07:00:00Z", "").await;
+    let err = monthly
+        .settle(month, "test", SettleOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("month 2026-10 already has runs of period `day`"),
+        "{err}"
+    );
+    let err = monthly
+        .settle(
+            "2026-10-03".parse().unwrap(),
+            "test",
+            SettleOptions::default(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("epoch: `2026-10-03` is a day id, but the policy's period is `month`"),
+        "{err}"
+    );
+}
