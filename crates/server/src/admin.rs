@@ -270,7 +270,10 @@ pub async fn settle(
     let opts: SettleBody = if body.is_empty() {
         SettleBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        let text = std::str::from_utf8(&body)
+            .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+        crate::body::one_document(text)?;
+        serde_json::from_str(text).map_err(|e| {
             ApiError::invalid(&[floorline_core::Invalid::new("body", e.to_string())])
         })?
     };
@@ -339,10 +342,10 @@ pub async fn adjust(
     body: axum::body::Bytes,
 ) -> Result<Json<LedgerEntry>, ApiError> {
     caller.require(Role::Admin)?;
-    let b: AdjustBody = floorline_core::bundle::parse_json(
-        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?,
-        "",
-    )
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+    crate::body::one_document(text)?;
+    let b: AdjustBody = floorline_core::bundle::parse_json(text, "")
     .map_err(|e| match e {
         floorline_core::CoreError::Invalid(items) => ApiError::invalid(&items),
         other => ApiError::bad_request(other.to_string()),
