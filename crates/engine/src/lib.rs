@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+mod history;
 mod error;
 pub mod ingest;
 pub mod keys;
