@@ -27,10 +27,7 @@ impl Engine {
             .iter()
             .map(|b| b.fact())
             .collect();
-        let identities = bindings
-            .iter()
-            .map(|b| b.payout_identity.clone())
-            .collect();
+        let identities = bindings.iter().map(|b| b.payout_identity.clone()).collect();
         let payout_accounts = self.store.accounts_linked_to(&identities).await?;
         let earnings = self
             .store

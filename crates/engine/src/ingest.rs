@@ -329,14 +329,50 @@ mod tests {
     fn each_kinds_field_list_is_the_fields_of_its_type() {
         let t = "2026-10-01T00:00:00Z";
         let cases: Vec<(FactKind, BTreeSet<String>)> = vec![
-            (FactKind::Machines, round_trip::<Attestation>(json!({"machine_id": "m", "attested_at": t, "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware", "se_public_key": "K"}))),
-            (FactKind::Aliases, round_trip::<Alias>(json!({"provider_key": "p", "machine_id": "m", "from": t}))),
-            (FactKind::Bindings, round_trip::<Binding>(json!({"machine_id": "m", "account_id": "a", "payout_identity": "p", "from": t, "to": "2026-10-02T00:00:00Z"}))),
-            (FactKind::Sessions, round_trip::<Session>(json!({"session_id": "s", "machine_id": "m", "connected_at": t, "last_seen_at": t, "disconnected_at": t}))),
-            (FactKind::Health, round_trip::<Health>(json!({"machine_id": "m", "at": t, "healthy": false, "reason": "r"}))),
-            (FactKind::Earnings, round_trip::<Earning>(json!({"job_id": "j", "machine_id": "m", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": true, "model": "x", "at": t}))),
-            (FactKind::Probes, round_trip::<Probe>(json!({"probe_id": "p", "machine_id": "m", "at": t, "passed": false, "failure": "f", "model": "x", "verified_memory_gb": 64}))),
-            (FactKind::Watermarks, round_trip::<Watermark>(json!({"source": "s", "up_to": t}))),
+            (
+                FactKind::Machines,
+                round_trip::<Attestation>(
+                    json!({"machine_id": "m", "attested_at": t, "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware", "se_public_key": "K"}),
+                ),
+            ),
+            (
+                FactKind::Aliases,
+                round_trip::<Alias>(json!({"provider_key": "p", "machine_id": "m", "from": t})),
+            ),
+            (
+                FactKind::Bindings,
+                round_trip::<Binding>(
+                    json!({"machine_id": "m", "account_id": "a", "payout_identity": "p", "from": t, "to": "2026-10-02T00:00:00Z"}),
+                ),
+            ),
+            (
+                FactKind::Sessions,
+                round_trip::<Session>(
+                    json!({"session_id": "s", "machine_id": "m", "connected_at": t, "last_seen_at": t, "disconnected_at": t}),
+                ),
+            ),
+            (
+                FactKind::Health,
+                round_trip::<Health>(
+                    json!({"machine_id": "m", "at": t, "healthy": false, "reason": "r"}),
+                ),
+            ),
+            (
+                FactKind::Earnings,
+                round_trip::<Earning>(
+                    json!({"job_id": "j", "machine_id": "m", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": true, "model": "x", "at": t}),
+                ),
+            ),
+            (
+                FactKind::Probes,
+                round_trip::<Probe>(
+                    json!({"probe_id": "p", "machine_id": "m", "at": t, "passed": false, "failure": "f", "model": "x", "verified_memory_gb": 64}),
+                ),
+            ),
+            (
+                FactKind::Watermarks,
+                round_trip::<Watermark>(json!({"source": "s", "up_to": t})),
+            ),
         ];
         assert_eq!(cases.len(), FactKind::ALL.len());
         for (kind, keys) in cases {

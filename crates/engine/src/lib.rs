@@ -7,8 +7,8 @@
 
 pub mod clock;
 pub mod config;
-mod history;
 mod error;
+mod history;
 pub mod ingest;
 pub mod keys;
 pub mod ops;

@@ -270,8 +270,8 @@ pub async fn settle(
     let opts: SettleBody = if body.is_empty() {
         SettleBody::default()
     } else {
-        let text = std::str::from_utf8(&body)
-            .map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
         crate::body::one_document(text)?;
         serde_json::from_str(text).map_err(|e| {
             ApiError::invalid(&[floorline_core::Invalid::new("body", e.to_string())])
@@ -345,8 +345,7 @@ pub async fn adjust(
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
     crate::body::one_document(text)?;
-    let b: AdjustBody = floorline_core::bundle::parse_json(text, "")
-    .map_err(|e| match e {
+    let b: AdjustBody = floorline_core::bundle::parse_json(text, "").map_err(|e| match e {
         floorline_core::CoreError::Invalid(items) => ApiError::invalid(&items),
         other => ApiError::bad_request(other.to_string()),
     })?;

@@ -24,10 +24,7 @@ pub fn one_document(text: &str) -> Result<(), ApiError> {
 /// Checks [`one_document`] and returns the keys of the objects of a
 /// top-level array that are not in `known`, deduplicated and sorted.
 /// With `known = None` no key is collected.
-pub fn unknown_item_fields(
-    text: &str,
-    known: Option<&[&str]>,
-) -> Result<Vec<String>, ApiError> {
+pub fn unknown_item_fields(text: &str, known: Option<&[&str]>) -> Result<Vec<String>, ApiError> {
     let mut unknown = BTreeSet::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = Document {
@@ -39,9 +36,8 @@ pub fn unknown_item_fields(
         return Ok(Vec::new());
     }
     de.end().map_err(|e| {
-        let mut err = ApiError::bad_request(format!(
-            "the body must be exactly one JSON document: {e}"
-        ));
+        let mut err =
+            ApiError::bad_request(format!("the body must be exactly one JSON document: {e}"));
         err.field = Some("body".to_string());
         err
     })?;

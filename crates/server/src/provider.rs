@@ -2,6 +2,13 @@
 //! own machines only — another account's machine is 404, never 403, so
 //! machine ids cannot be probed. Figures for the open month are estimates and
 //! say so.
+//!
+//! Invariants: a live view is served only to the machine's owner now (the
+//! account of its current binding); an account that owned a machine once
+//! keeps the settled months it held it, and nothing live. Every settled
+//! figure is the account's own: its draw is its `floor_draws` row (equal to
+//! its ledger credit), its earnings the organic ones made while it owned the
+//! machine, its verdict that of the run that paid it.
 
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
@@ -257,9 +264,9 @@ async fn history(
                 let all = store.bindings_of_machine(m).await?;
                 co_owned.insert(m.clone(), all);
             }
-            let sole = co_owned.get(m.as_str()).is_some_and(|all| {
-                sole_owner(all, account, start, end)
-            });
+            let sole = co_owned
+                .get(m.as_str())
+                .is_some_and(|all| sole_owner(all, account, start, end));
             let earned = if sole {
                 pm.earned_micro_usd
             } else {
@@ -279,9 +286,8 @@ async fn history(
         if rows.is_empty() {
             continue;
         }
-        let sum = |f: fn(&HistoryMachine) -> i64| {
-            rows.iter().map(f).fold(0i64, i64::saturating_add)
-        };
+        let sum =
+            |f: fn(&HistoryMachine) -> i64| rows.iter().map(f).fold(0i64, i64::saturating_add);
         out.push(HistoryEpoch {
             epoch: e.epoch,
             earned_micro_usd: sum(|r| r.earned_micro_usd),

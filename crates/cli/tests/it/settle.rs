@@ -309,7 +309,11 @@ fn an_overflowing_adjustment_is_bad_input_and_settlement_survives_the_largest() 
             &[],
         )
     };
-    for amount in ["9223372036854000000", "-9223372036854775807", "1000000000000001"] {
+    for amount in [
+        "9223372036854000000",
+        "-9223372036854775807",
+        "1000000000000001",
+    ] {
         let out = adjust(amount);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{amount}: {stderr}");
@@ -317,7 +321,11 @@ fn an_overflowing_adjustment_is_bad_input_and_settlement_survives_the_largest() 
         assert!(out.stdout.is_empty());
     }
     let out = adjust("1000000000000000");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = db.ok(&["settle", "--epoch", EPOCH]);
     assert!(run["n_granted_shares"].as_u64().unwrap() > 0, "{run}");
     assert_eq!(run["mode"], json!("live"), "{run}");

@@ -555,7 +555,8 @@ fn a_body_is_exactly_one_json_document() {
         .iter()
         .map(|k| (format!("/v1/ingest/{k}"), ingest.clone(), one(k)))
         .collect();
-    let adjust = json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "x"});
+    let adjust =
+        json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "x"});
     targets.push((
         "/v1/admin/adjustments".into(),
         admin.clone(),
@@ -629,7 +630,11 @@ async fn an_announced_body_over_the_limit_is_413_at_once() {
         assert_eq!(status_of(&answer), Some(413), "{path}: {answer}");
         let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
         let body: Value = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
-        assert_eq!(body["error"]["code"], json!("too_large"), "{path}: {answer}");
+        assert_eq!(
+            body["error"]["code"],
+            json!("too_large"),
+            "{path}: {answer}"
+        );
     }
 }
 

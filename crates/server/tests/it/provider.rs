@@ -103,9 +103,15 @@ async fn co_owners_see_their_own_ledger_share_and_a_former_owner_no_live_view() 
         ledger_credit(&s, "bob", "mini-64").await,
         ledger_credit(&s, "dave", "mini-64").await,
     );
-    assert!(bob_credit > 0 && dave_credit > 0, "{bob_credit} {dave_credit}");
+    assert!(
+        bob_credit > 0 && dave_credit > 0,
+        "{bob_credit} {dave_credit}"
+    );
     assert_eq!(bob_credit + dave_credit, 13_000_000);
-    for (key, credit, earned) in [(&s.bob, bob_credit, 3_000_000), (&dave, dave_credit, 2_000_000)] {
+    for (key, credit, earned) in [
+        (&s.bob, bob_credit, 3_000_000),
+        (&dave, dave_credit, 2_000_000),
+    ] {
         let (st, body) = s.get("/v1/provider/history", key).await;
         assert_eq!(st, 200, "{body}");
         let row = october(&body["history"], "mini-64");
@@ -119,8 +125,15 @@ async fn co_owners_see_their_own_ledger_share_and_a_former_owner_no_live_view() 
     // floor) plus his share of mini-64, equal to his ledger.
     let (_, body) = s.get("/v1/provider/history", &s.bob).await;
     let bob_ledger = s.state.engine.store().balance("bob").await.unwrap();
-    assert_eq!(body["history"][0]["base_micro_usd"], json!(bob_ledger), "{body}");
-    assert_eq!(october(&body["history"], "m-bob-512")["base_micro_usd"], json!(0));
+    assert_eq!(
+        body["history"][0]["base_micro_usd"],
+        json!(bob_ledger),
+        "{body}"
+    );
+    assert_eq!(
+        october(&body["history"], "m-bob-512")["base_micro_usd"],
+        json!(0)
+    );
 
     // Late facts: unhealthy since 1 October. A re-run freezes the paid
     // machine and judges it ineligible; the history keeps the paying run's
@@ -153,7 +166,10 @@ async fn co_owners_see_their_own_ledger_share_and_a_former_owner_no_live_view() 
     assert_eq!(st, 200, "{page}");
     assert_eq!(page["owned_now"], json!(false), "{page}");
     for live in ["estimate", "gates", "uptime_so_far_ppm", "eligible"] {
-        assert!(page.get(live).is_none(), "{live} served to a former owner: {page}");
+        assert!(
+            page.get(live).is_none(),
+            "{live} served to a former owner: {page}"
+        );
     }
     assert_eq!(
         october(&page["history"], "mini-64")["base_micro_usd"],
