@@ -191,7 +191,7 @@ async fn adjustments_are_bounded_and_a_settle_succeeds_after_the_largest(ctx: Ct
             .unwrap_err(),
     );
     // The policy bounds the pool too, so credits stay far from `i64::MAX`.
-    assert!(MAX_POOL_MICRO_USD <= MAX_ADJUSTMENT_MICRO_USD);
+    const { assert!(MAX_POOL_MICRO_USD <= MAX_ADJUSTMENT_MICRO_USD) };
 }
 both!(
     adjustments_are_bounded_and_a_settle_succeeds_after_the_largest,
