@@ -18,6 +18,19 @@ pub const MICRO_USD_PER_USD: i64 = 1_000_000;
 /// One whole in parts per million.
 pub const PPM_ONE: i64 = 1_000_000;
 
+/// The largest amount, either sign, of one adjustment or clawback, and the
+/// largest balance, either sign, an adjustment may leave an account at:
+/// $1 000 000 000 (10¹⁵ µUSD). With the pool bounded as well
+/// ([`MAX_POOL_MICRO_USD`]), a balance moves by at most 10¹⁵ per settled
+/// month, so no balance comes near `i64::MAX` (≈ 9.2 · 10¹⁸) for thousands of
+/// years of the largest pool: a settlement credit cannot overflow, and one
+/// account's balance can never block a settlement.
+pub const MAX_ADJUSTMENT_MICRO_USD: i64 = 1_000_000_000 * MICRO_USD_PER_USD;
+
+/// Upper bound of `pool_micro_usd`: $1 000 000 000 a month (see
+/// [`MAX_ADJUSTMENT_MICRO_USD`]).
+pub const MAX_POOL_MICRO_USD: i64 = 1_000_000_000 * MICRO_USD_PER_USD;
+
 /// A fraction in parts per million. Written in config as a decimal with at most
 /// six places (`0.90` → 900 000); more places is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::error::{CoreError, Invalid};
 use crate::models;
-use crate::money::{Ppm, PPM_ONE};
+use crate::money::{Ppm, MAX_POOL_MICRO_USD, PPM_ONE};
 use crate::time::{parse_date, EpochId, Period, Timestamp};
 
 /// Attestation trust levels, weakest first.
@@ -350,6 +350,12 @@ impl Policy {
         if self.pool_micro_usd < 0 {
             bad("pool_micro_usd", "must be ≥ 0".into());
         }
+        if self.pool_micro_usd > MAX_POOL_MICRO_USD {
+            bad(
+                "pool_micro_usd",
+                format!("must be ≤ {MAX_POOL_MICRO_USD} ($1 000 000 000)"),
+            );
+        }
         for (key, v) in [
             ("workhorse_reserve", self.workhorse_reserve),
             ("account_cap", self.account_cap),
@@ -549,6 +555,21 @@ mod tests {
             err.to_string().starts_with("policy.workhorse_reserve:"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_pool_is_bounded_so_settlement_credits_cannot_overflow_a_balance() {
+        let at = |pool_micro_usd| Policy {
+            pool_micro_usd,
+            ..Policy::default()
+        };
+        assert_eq!(at(MAX_POOL_MICRO_USD).validate("policy"), Ok(()));
+        let err = at(MAX_POOL_MICRO_USD + 1).validate("policy").unwrap_err();
+        assert!(
+            err.to_string().starts_with("policy.pool_micro_usd:"),
+            "{err}"
+        );
+        assert!(at(i64::MAX).validate("policy").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::future::Future;
 use floorline_core::bundle::{
     parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session,
 };
+use floorline_core::facts::PROBER_SOURCE;
 use floorline_core::{CoreError, Invalid};
 use floorline_store::{IngestReport, Store, StoreError, Watermark};
 use serde::de::DeserializeOwned;
@@ -56,6 +57,62 @@ impl FactKind {
     pub fn parse(text: &str) -> Option<FactKind> {
         FactKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
+
+    /// The field names a fact of this kind has (SPEC §2), read off its type:
+    /// a key of an ingested item outside this list is ignored by the parser,
+    /// and the HTTP answer names it (`ignored_fields`).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FactKind::Machines => struct_fields::<Attestation>(),
+            FactKind::Aliases => struct_fields::<Alias>(),
+            FactKind::Bindings => struct_fields::<Binding>(),
+            FactKind::Sessions => struct_fields::<Session>(),
+            FactKind::Health => struct_fields::<Health>(),
+            FactKind::Earnings => struct_fields::<Earning>(),
+            FactKind::Probes => struct_fields::<Probe>(),
+            FactKind::Watermarks => struct_fields::<Watermark>(),
+        }
+    }
+}
+
+/// The field names serde's derive hands to `deserialize_struct` for `T`, so
+/// that the list can never drift from the type (empty for a type that is
+/// not a plain struct).
+pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+    use serde::forward_to_deserialize_any;
+
+    /// A deserializer that only records the field list it is asked for.
+    struct Fields<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Fields<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("field names recorded"))
+        }
+
+        forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    // The error is the point: the derive stops once it has named its fields.
+    let _ = T::deserialize(Fields(&mut fields));
+    fields
 }
 
 /// A fact type that can be ingested.
@@ -223,8 +280,31 @@ pub fn parse_lines<T: IngestFact>(
     }
 }
 
+/// §2 trust boundary: an ingest key speaks for the coordinator, and only
+/// floorline's own prober writes `source = "prober"` (what
+/// `require_own_probes` reads), so a batch claiming it is refused whole.
+fn refuse_prober_source(items: &[Probe]) -> Result<(), EngineError> {
+    let errs: Vec<Invalid> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.source.as_deref() == Some(PROBER_SOURCE))
+        .map(|(i, _)| {
+            Invalid::new(
+                format!("probes[{i}].source"),
+                format!("only floorline's own prober writes source \"{PROBER_SOURCE}\""),
+            )
+        })
+        .collect();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(errs))
+    }
+}
+
 impl Engine {
-    /// Parses and ingests one JSON batch of `kind`.
+    /// Parses and ingests one JSON batch of `kind` (the HTTP path: a
+    /// coordinator's facts).
     pub async fn ingest_json(
         &self,
         kind: FactKind,
@@ -247,8 +327,98 @@ impl Engine {
             FactKind::Sessions => go::<Session>(store, body, max_items).await,
             FactKind::Health => go::<Health>(store, body, max_items).await,
             FactKind::Earnings => go::<Earning>(store, body, max_items).await,
-            FactKind::Probes => go::<Probe>(store, body, max_items).await,
+            FactKind::Probes => {
+                let items: Vec<Probe> = parse_batch(body, max_items)?;
+                refuse_prober_source(&items)?;
+                Ok(Probe::ingest(store, &items).await?)
+            }
             FactKind::Watermarks => go::<Watermark>(store, body, max_items).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn an_ingest_key_cannot_claim_the_probers_source() {
+        let batch: Vec<Probe> = parse_batch(
+            r#"[{"probe_id": "a", "machine_id": "m", "at": "2026-10-01T00:00:00Z", "passed": true},
+                {"probe_id": "b", "machine_id": "m", "at": "2026-10-01T00:00:00Z", "passed": true, "source": "prober"}]"#,
+            10,
+        )
+        .unwrap();
+        let err = refuse_prober_source(&batch).unwrap_err().to_string();
+        assert!(err.starts_with("probes[1].source: only floorline's own prober"), "{err}");
+        assert!(refuse_prober_source(&batch[..1]).is_ok());
+    }
+
+    /// A fact of `T` with every field set, serialized back: its keys are the
+    /// fields `FactKind::fields` names, no more and no fewer.
+    fn round_trip<T: IngestFact>(full: Value) -> BTreeSet<String> {
+        let fact: T = serde_json::from_value(full).unwrap();
+        match serde_json::to_value(fact).unwrap() {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn each_kinds_field_list_is_the_fields_of_its_type() {
+        let t = "2026-10-01T00:00:00Z";
+        let cases: Vec<(FactKind, BTreeSet<String>)> = vec![
+            (
+                FactKind::Machines,
+                round_trip::<Attestation>(
+                    json!({"machine_id": "m", "attested_at": t, "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware", "se_public_key": "K"}),
+                ),
+            ),
+            (
+                FactKind::Aliases,
+                round_trip::<Alias>(json!({"provider_key": "p", "machine_id": "m", "from": t})),
+            ),
+            (
+                FactKind::Bindings,
+                round_trip::<Binding>(
+                    json!({"machine_id": "m", "account_id": "a", "payout_identity": "p", "from": t, "to": "2026-10-02T00:00:00Z"}),
+                ),
+            ),
+            (
+                FactKind::Sessions,
+                round_trip::<Session>(
+                    json!({"session_id": "s", "machine_id": "m", "connected_at": t, "last_seen_at": t, "disconnected_at": t}),
+                ),
+            ),
+            (
+                FactKind::Health,
+                round_trip::<Health>(
+                    json!({"machine_id": "m", "at": t, "healthy": false, "reason": "r"}),
+                ),
+            ),
+            (
+                FactKind::Earnings,
+                round_trip::<Earning>(
+                    json!({"job_id": "j", "machine_id": "m", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "pinned": true, "model": "x", "at": t}),
+                ),
+            ),
+            (
+                FactKind::Probes,
+                round_trip::<Probe>(
+                    json!({"probe_id": "p", "machine_id": "m", "at": t, "passed": false, "failure": "f", "model": "x", "verified_memory_gb": 64, "source": "coordinator"}),
+                ),
+            ),
+            (
+                FactKind::Watermarks,
+                round_trip::<Watermark>(json!({"source": "s", "up_to": t})),
+            ),
+        ];
+        assert_eq!(cases.len(), FactKind::ALL.len());
+        for (kind, keys) in cases {
+            let fields: BTreeSet<String> = kind.fields().iter().map(|f| f.to_string()).collect();
+            assert_eq!(fields, keys, "{}", kind.as_str());
         }
     }
 }

@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 mod error;
+mod history;
 pub mod ingest;
 pub mod keys;
 pub mod ops;

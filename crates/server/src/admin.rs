@@ -258,7 +258,7 @@ pub struct SettleBody {
 }
 
 /// Settle the epoch live (credits draws; idempotent; `force` ignores watermarks).
-#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(("epoch" = String, Path)), request_body(content = String, description = "{\"force\": false} (optional)", content_type = "application/json"), responses((status = 200, description = "run summary"), (status = 409, description = "not closed or awaiting watermarks", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(("epoch" = String, Path)), request_body(content = String, description = "{\"force\": false} (optional)", content_type = "application/json"), responses((status = 200, description = "run summary"), (status = 400, description = "body not UTF-8 or more than one JSON document", body = crate::error::ErrorBody), (status = 409, description = "not closed or awaiting watermarks", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn settle(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -270,7 +270,10 @@ pub async fn settle(
     let opts: SettleBody = if body.is_empty() {
         SettleBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        let text =
+            std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+        crate::body::one_document(text)?;
+        serde_json::from_str(text).map_err(|e| {
             ApiError::invalid(&[floorline_core::Invalid::new("body", e.to_string())])
         })?
     };
@@ -332,18 +335,17 @@ pub struct AdjustBody {
 }
 
 /// A correction: a new ledger entry with a reason and the admin who made it.
-#[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = String, description = "{account_id, amount_micro_usd, kind: adjustment|clawback, reason, reference?}", content_type = "application/json"), responses((status = 200, description = "the ledger entry"), (status = 422, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = String, description = "{account_id, amount_micro_usd, kind: adjustment|clawback, reason, reference?}", content_type = "application/json"), responses((status = 200, description = "the ledger entry"), (status = 400, description = "body not UTF-8 or more than one JSON document", body = crate::error::ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
     body: axum::body::Bytes,
 ) -> Result<Json<LedgerEntry>, ApiError> {
     caller.require(Role::Admin)?;
-    let b: AdjustBody = floorline_core::bundle::parse_json(
-        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?,
-        "",
-    )
-    .map_err(|e| match e {
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
+    crate::body::one_document(text)?;
+    let b: AdjustBody = floorline_core::bundle::parse_json(text, "").map_err(|e| match e {
         floorline_core::CoreError::Invalid(items) => ApiError::invalid(&items),
         other => ApiError::bad_request(other.to_string()),
     })?;

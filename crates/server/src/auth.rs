@@ -29,8 +29,14 @@ impl Caller {
         if self.role == role {
             Ok(())
         } else {
+            // "an admin key", "an ingest key", "a provider key".
+            let article = if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             Err(ApiError::forbidden(format!(
-                "this needs an {} key",
+                "this needs {article} {} key",
                 role.as_str()
             )))
         }

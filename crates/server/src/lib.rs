@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod body;
 pub mod dashboard;
 pub mod error;
 pub mod ingest;
@@ -352,9 +353,34 @@ async fn stable_error_body(resp: Response) -> Response {
     out
 }
 
+/// A request that announces a body over `max_body_bytes` (`Content-Length`)
+/// is answered 413 at once: its body is never read, nor waited for until the
+/// request timeout. (A body without a length, or one that lies, is still cut
+/// off at the limit as it is read.)
+async fn refuse_announced_oversize(
+    max_body_bytes: usize,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = u64::try_from(max_body_bytes).unwrap_or(u64::MAX);
+    let announced = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > limit => ApiError::too_large(format!(
+            "request body of {n} bytes is over the limit of {limit} bytes"
+        ))
+        .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let limits = state.server.clone();
+    let max_body_bytes = limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -382,6 +408,9 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(limits.request_timeout_ms),
         ))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            refuse_announced_oversize(max_body_bytes, req, next)
+        }))
         .layer(axum::middleware::map_response(stable_error_body))
         .with_state(state)
 }

@@ -39,7 +39,16 @@ impl Modify for Bearer {
         crate::provider::machine,
         crate::provider::provider_history,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::error::ErrorDetail,
+        crate::ingest::IngestAnswer,
+        crate::ingest::IngestConflict,
+        crate::provider::HistoryBody,
+        crate::provider::HistoryEpoch,
+        crate::provider::HistoryMachine,
+        crate::provider::FormerMachineBody,
+    )),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

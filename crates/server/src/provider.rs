@@ -2,6 +2,13 @@
 //! own machines only — another account's machine is 404, never 403, so
 //! machine ids cannot be probed. Figures for the open month are estimates and
 //! say so.
+//!
+//! Invariants: a live view is served only to the machine's owner now (the
+//! account of its current binding); an account that owned a machine once
+//! keeps the settled months it held it, and nothing live. Every settled
+//! figure is the account's own: its draw is its `floor_draws` row (equal to
+//! its ledger credit), its earnings the organic ones made while it owned the
+//! machine, its verdict that of the run that paid it.
 
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
@@ -11,8 +18,10 @@ use floorline_core::bundle::check_id;
 use floorline_core::facts::Windows;
 use floorline_core::valuation::{available, Reason};
 use floorline_core::{EpochId, Policy};
+use floorline_store::{DrawRecord, MachineBinding};
+use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -113,44 +122,198 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
     }))
 }
 
-async fn own_machines(state: &AppState, account: &str) -> Result<BTreeSet<String>, ApiError> {
-    Ok(state
-        .engine
-        .store()
-        .machines_of_account(account)
-        .await?
-        .into_iter()
-        .collect())
+/// One machine's settled month, as the caller's own share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HistoryMachine {
+    pub machine_id: String,
+    /// Organic earnings (D9) of the machine while this account owned it.
+    pub earned_micro_usd: i64,
+    /// This account's draw on the machine for the month: its `floor_draws`
+    /// row, the ledger credit `floor:{epoch}:{machine}:{account}`.
+    pub base_micro_usd: i64,
+    /// `earned + base`.
+    pub payout_micro_usd: i64,
+    /// The verdict of the run that paid the draw (without a draw: of the
+    /// epoch's latest live run), never today's.
+    pub eligible: bool,
+    #[schema(value_type = Vec<String>)]
+    pub reasons: Vec<Reason>,
+    /// The run whose verdict this is.
+    pub run_id: i64,
 }
 
-/// The settled months of the account's machines: `earned + base` per machine.
-async fn history(state: &AppState, machines: &BTreeSet<String>) -> Result<Vec<Value>, ApiError> {
+/// One settled month of the caller's machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct HistoryEpoch {
+    #[schema(value_type = String)]
+    pub epoch: EpochId,
+    pub earned_micro_usd: i64,
+    pub base_micro_usd: i64,
+    pub payout_micro_usd: i64,
+    pub machines: Vec<HistoryMachine>,
+}
+
+/// `GET /v1/provider/history`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryBody {
+    pub account_id: String,
+    pub history: Vec<HistoryEpoch>,
+}
+
+/// `GET /v1/provider/machines/{id}` for a machine the account owned once
+/// and no longer does: its settled months while it was the owner, and no
+/// live view (that is the new owner's).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FormerMachineBody {
+    pub machine_id: String,
+    /// Always false here: the account does not own the machine now.
+    pub owned_now: bool,
+    pub note: &'static str,
+    pub history: Vec<HistoryEpoch>,
+}
+
+/// What a former owner's machine page says.
+pub const FORMER_OWNER_NOTE: &str = "This machine is no longer bound to this account: only the months settled while it was are shown.";
+
+/// The account's bindings, by machine: what it owns now and what it owned.
+struct Holdings {
+    bindings: Vec<MachineBinding>,
+}
+
+impl Holdings {
+    async fn of(state: &AppState, account: &str) -> Result<Holdings, ApiError> {
+        Ok(Holdings {
+            bindings: state.engine.store().bindings_of_account(account).await?,
+        })
+    }
+
+    /// Every machine the account has been bound to.
+    fn ever(&self) -> BTreeSet<String> {
+        self.bindings.iter().map(|b| b.machine_id.clone()).collect()
+    }
+
+    /// Whether the account owns `machine` at `now_ms` (its current binding).
+    fn owns_now(&self, machine: &str, now_ms: i64) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.machine_id == machine && b.fact().covers(now_ms))
+    }
+
+    /// Whether the account owned `machine` at some instant of `[start, end)`.
+    fn held_in(&self, machine: &str, start_ms: i64, end_ms: i64) -> bool {
+        self.bindings
+            .iter()
+            .any(|b| b.machine_id == machine && b.fact().overlaps(start_ms, end_ms))
+    }
+}
+
+/// The settled months of `machines` while `account` owned them: per month
+/// and machine, the account's own draw (= its ledger credit), its own organic
+/// earnings, and the verdict of the run that paid it.
+async fn history(
+    state: &AppState,
+    account: &str,
+    holdings: &Holdings,
+    machines: &BTreeSet<String>,
+) -> Result<Vec<HistoryEpoch>, ApiError> {
     let store = state.engine.store();
+    let machine_ids: Vec<String> = machines.iter().cloned().collect();
+    let draws: HashMap<(String, String), DrawRecord> = store
+        .account_draws(account, &machine_ids)
+        .await?
+        .into_iter()
+        .map(|d| ((d.epoch.clone(), d.machine_id.clone()), d))
+        .collect();
+    // Other owners' bindings, read once per machine and only when needed.
+    let mut co_owned: HashMap<String, Vec<MachineBinding>> = HashMap::new();
     let mut out = Vec::new();
     for e in store.epochs().await? {
+        let (start, end) = (e.epoch.start().0, e.epoch.end().0);
+        let held: Vec<&String> = machines
+            .iter()
+            .filter(|m| holdings.held_in(m, start, end))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
         let Some(run) = store
             .latest_run(e.epoch, floorline_store::Mode::Live)
             .await?
         else {
             continue;
         };
-        let plan = state.run_plan(run.id).await?;
-        let rows: Vec<Value> = plan
-            .machines
-            .iter()
-            .filter(|m| machines.contains(&m.machine_id))
-            .map(|m| {
-                let base = m.granted_micro_usd.saturating_add(m.prior_micro_usd);
-                json!({"machine_id": m.machine_id, "earned_micro_usd": m.earned_micro_usd, "base_micro_usd": base, "payout_micro_usd": m.earned_micro_usd.saturating_add(base), "eligible": m.eligible, "reasons": m.reasons})
-            })
-            .collect();
+        let latest = state.run_plan(run.id).await?;
+        let mut rows = Vec::with_capacity(held.len());
+        for m in held {
+            let draw = draws.get(&(e.epoch.to_string(), m.clone()));
+            let (plan, run_id) = match draw {
+                Some(d) if d.run_id != run.id => (state.run_plan(d.run_id).await?, d.run_id),
+                _ => (latest.clone(), run.id),
+            };
+            // `machines` of a plan are sorted by machine id (SPEC §8).
+            let Ok(k) = plan
+                .machines
+                .binary_search_by(|p| p.machine_id.as_str().cmp(m.as_str()))
+            else {
+                continue;
+            };
+            let Some(pm) = plan.machines.get(k) else {
+                continue;
+            };
+            if !co_owned.contains_key(m.as_str()) {
+                let all = store.bindings_of_machine(m).await?;
+                co_owned.insert(m.clone(), all);
+            }
+            let sole = co_owned
+                .get(m.as_str())
+                .is_some_and(|all| sole_owner(all, account, start, end));
+            let earned = if sole {
+                pm.earned_micro_usd
+            } else {
+                state.engine.owner_earned(e.epoch, m, account).await?
+            };
+            let base = draw.map_or(0, |d| d.amount_micro_usd);
+            rows.push(HistoryMachine {
+                machine_id: m.clone(),
+                earned_micro_usd: earned,
+                base_micro_usd: base,
+                payout_micro_usd: earned.saturating_add(base),
+                eligible: pm.eligible,
+                reasons: pm.reasons.clone(),
+                run_id,
+            });
+        }
         if rows.is_empty() {
             continue;
         }
-        let sum = |k: &str| rows.iter().map(|r| r[k].as_i64().unwrap_or(0)).sum::<i64>();
-        out.push(json!({"epoch": e.epoch, "earned_micro_usd": sum("earned_micro_usd"), "base_micro_usd": sum("base_micro_usd"), "payout_micro_usd": sum("payout_micro_usd"), "machines": rows}));
+        let sum =
+            |f: fn(&HistoryMachine) -> i64| rows.iter().map(f).fold(0i64, i64::saturating_add);
+        out.push(HistoryEpoch {
+            epoch: e.epoch,
+            earned_micro_usd: sum(|r| r.earned_micro_usd),
+            base_micro_usd: sum(|r| r.base_micro_usd),
+            payout_micro_usd: sum(|r| r.payout_micro_usd),
+            machines: rows,
+        });
     }
     Ok(out)
+}
+
+/// Whether `account`'s bindings alone cover all of `[start, end)` (then the
+/// machine's `earned` is all the account's).
+fn sole_owner(bindings: &[MachineBinding], account: &str, start: i64, end: i64) -> bool {
+    let mut covered = start;
+    for b in bindings {
+        let f = b.fact();
+        if !f.overlaps(start, end) {
+            continue;
+        }
+        if b.account_id != account || b.from_ms > covered {
+            return false;
+        }
+        covered = covered.max(b.to_ms.unwrap_or(i64::MAX));
+    }
+    covered >= end
 }
 
 fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
@@ -165,14 +328,18 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let cx = ViewContext::new(&est, policy);
-    // The open month's machines, as of the estimate: bound to this account at
-    // some time in it. A machine that moved away in an earlier month keeps
-    // its settled history (`/v1/provider/history`,
-    // `/v1/provider/machines/{id}`) but leaves this list. Each view is
-    // rendered once per estimate and reused by every request.
+    let holdings = Holdings::of(&state, &account).await?;
+    let now_ms = state.engine.now().0;
+    // The machines this account owns now (its current binding), as far as
+    // the estimate has them. A machine that moved away — this month or
+    // earlier — keeps its settled history (`/v1/provider/history`,
+    // `/v1/provider/machines/{id}`) but leaves this list: its live view is
+    // the new owner's. Each view is rendered once per estimate and reused by
+    // every request.
     let views: Vec<&str> = est
         .held_by(&account)
         .iter()
+        .filter(|m| holdings.owns_now(m, now_ms))
         .filter_map(|m| est.rendered(m, || machine_view(&cx, m).map(|v| v.to_string())))
         .collect();
     let tiers: Vec<Value> = policy
@@ -197,13 +364,15 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// One own machine (404 for any other): the view, plus its settled history.
-#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path)), responses((status = 200, description = "one machine"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+/// One machine the caller owns now: the live view plus its settled months;
+/// one it owned once: its settled months while it did, no live view; any
+/// other: 404.
+#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path)), responses((status = 200, description = "one machine: the live view with `history` when owned now, else a FormerMachineBody"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machine(
     State(state): State<AppState>,
     Path(machine): Path<String>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let account = caller.provider_account()?.to_string();
     let not_found = || ApiError::not_found(format!("no machine `{machine}` on this account"));
     // A name outside the identifier charset names no machine; it never reaches
@@ -211,31 +380,52 @@ pub async fn machine(
     if check_id(&machine).is_err() {
         return Err(not_found());
     }
-    let own = own_machines(&state, &account).await?;
+    let holdings = Holdings::of(&state, &account).await?;
     let resolved = state.engine.store().resolve_machine(&machine).await?;
-    let Some(id) = resolved.filter(|id| own.contains(id)) else {
+    let Some(id) = resolved.filter(|id| holdings.ever().contains(id)) else {
         return Err(not_found());
     };
+    let one: BTreeSet<String> = [id.clone()].into_iter().collect();
+    let settled = history(&state, &account, &holdings, &one).await?;
+    if !holdings.owns_now(&id, state.engine.now().0) {
+        return Ok(Json(FormerMachineBody {
+            machine_id: id,
+            owned_now: false,
+            note: FORMER_OWNER_NOTE,
+            history: settled,
+        })
+        .into_response());
+    }
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let cx = ViewContext::new(&est, policy);
     let mut view = machine_view(&cx, &id)
         .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
-    let one: BTreeSet<String> = [id].into_iter().collect();
-    view["history"] = Value::Array(history(&state, &one).await?);
-    Ok(Json(view))
+    view["owned_now"] = Value::Bool(true);
+    view["history"] = serde_json::to_value(settled).map_err(|e| {
+        tracing::error!(error = %e, "History does not serialize.");
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
+    })?;
+    Ok(Json(view).into_response())
 }
 
-/// Settled months for all own machines: `earned + base` per month.
-#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history")), security(("bearer" = [])))]
+/// Settled months of every machine the caller owns or owned, while it did:
+/// its own `earned + base` per month.
+#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history", body = HistoryBody)), security(("bearer" = [])))]
 pub async fn provider_history(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<HistoryBody>, ApiError> {
     let account = caller.provider_account()?.to_string();
-    let own = own_machines(&state, &account).await?;
-    Ok(Json(
-        json!({"account_id": account, "history": history(&state, &own).await?}),
-    ))
+    let holdings = Holdings::of(&state, &account).await?;
+    let history = history(&state, &account, &holdings, &holdings.ever()).await?;
+    Ok(Json(HistoryBody {
+        account_id: account,
+        history,
+    }))
 }

@@ -2,13 +2,92 @@
 //! a name resolves to, who owns what, the latest attestations, watermarks.
 //! Read-only; each is one query (or two for a name).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use floorline_core::bundle::Attestation;
+use floorline_core::facts::BindingFact;
 
 use crate::error::Result;
 use crate::ingest::{AttestationRow, Fact};
 use crate::Store;
 
+/// One binding with its machine: who owned what, when.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MachineBinding {
+    pub machine_id: String,
+    pub account_id: String,
+    pub payout_identity: String,
+    pub from_ms: i64,
+    pub to_ms: Option<i64>,
+}
+
+impl MachineBinding {
+    /// The binding as the core reads it.
+    pub fn fact(&self) -> BindingFact {
+        BindingFact {
+            account_id: self.account_id.clone(),
+            payout_identity: self.payout_identity.clone(),
+            from_ms: self.from_ms,
+            to_ms: self.to_ms,
+        }
+    }
+}
+
+const BINDING_COLUMNS: &str = "machine_id, account_id, payout_identity, from_ms, to_ms";
+
 impl Store {
+    /// Every binding of the account, by machine then `from` (the account index).
+    pub async fn bindings_of_account(&self, account_id: &str) -> Result<Vec<MachineBinding>> {
+        let mut c = self.db.conn().await?;
+        let mut rows: Vec<MachineBinding> = c
+            .fetch_all(
+                &format!("SELECT {BINDING_COLUMNS} FROM bindings WHERE account_id = $1"),
+                vec![account_id.into()],
+            )
+            .await?;
+        rows.sort_unstable_by(|a, b| (&a.machine_id, a.from_ms).cmp(&(&b.machine_id, b.from_ms)));
+        Ok(rows)
+    }
+
+    /// Every binding of the machine, oldest first (the primary key).
+    pub async fn bindings_of_machine(&self, machine_id: &str) -> Result<Vec<MachineBinding>> {
+        let mut c = self.db.conn().await?;
+        c.fetch_all(
+            &format!(
+                "SELECT {BINDING_COLUMNS} FROM bindings WHERE machine_id = $1 ORDER BY from_ms"
+            ),
+            vec![machine_id.into()],
+        )
+        .await
+    }
+
+    /// D9's links: for each payout identity, the accounts some binding (of
+    /// any machine, at any time) links to it.
+    pub async fn accounts_linked_to(
+        &self,
+        payout_identities: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let ids: Vec<&String> = payout_identities.iter().collect();
+        let mut c = self.db.conn().await?;
+        for chunk in ids.chunks(crate::db::rows_per_statement(1)) {
+            let rows: Vec<(String, String)> = c
+                .fetch_all(
+                    &format!(
+                        "SELECT DISTINCT payout_identity, account_id FROM bindings \
+                         WHERE payout_identity IN {}",
+                        crate::db::placeholders(1, chunk.len())
+                    ),
+                    chunk.iter().map(|p| p.as_str().into()).collect(),
+                )
+                .await?;
+            for (p, a) in rows {
+                out.entry(p).or_default().insert(a);
+            }
+        }
+        Ok(out)
+    }
+
     /// Machine ids bound to the account at any time, sorted.
     pub async fn machines_of_account(&self, account_id: &str) -> Result<Vec<String>> {
         let mut c = self.db.conn().await?;

@@ -40,6 +40,7 @@ use floorline_core::{EpochId, Policy};
 pub use db::{Backend, MAX_BIND_PARAMS};
 pub use error::{Result, StoreError};
 pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
+pub use fleet::MachineBinding;
 pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
 pub use records::{

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use floorline_core::bundle::{check_id, MAX_TEXT_LEN};
+use floorline_core::money::MAX_ADJUSTMENT_MICRO_USD;
 use floorline_core::{EpochId, Invalid};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -234,6 +235,15 @@ impl Adjust {
         if self.amount_micro_usd == 0 {
             errs.push(Invalid::new("amount_micro_usd", "must not be 0"));
         }
+        if self.amount_micro_usd.unsigned_abs() > MAX_ADJUSTMENT_MICRO_USD.unsigned_abs() {
+            errs.push(Invalid::new(
+                "amount_micro_usd",
+                format!(
+                    "must be between -{MAX_ADJUSTMENT_MICRO_USD} and {MAX_ADJUSTMENT_MICRO_USD} \
+                     (±$1 000 000 000)"
+                ),
+            ));
+        }
         if self.kind == AdjustKind::Clawback && self.amount_micro_usd > 0 {
             errs.push(Invalid::new(
                 "amount_micro_usd",
@@ -274,6 +284,29 @@ impl Adjust {
             let d = hex::encode(Sha256::digest(text.as_bytes()));
             format!("adj:{}", d.get(..32).unwrap_or(&d))
         })
+    }
+}
+
+/// An adjustment may not take a balance past ±[`MAX_ADJUSTMENT_MICRO_USD`]
+/// (one that brings an out-of-bounds balance back towards 0 is fine), so a
+/// balance never overflows and settlement credits always fit (see the
+/// constant's docs). Refusals name `amount_micro_usd`.
+fn check_balance(account_id: &str, before: i64, amount: i64) -> Result<()> {
+    let after = before.checked_add(amount);
+    let fits = after.is_some_and(|a| {
+        a.unsigned_abs() <= MAX_ADJUSTMENT_MICRO_USD.unsigned_abs()
+            || a.unsigned_abs() < before.unsigned_abs()
+    });
+    if fits {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(vec![Invalid::new(
+            "amount_micro_usd",
+            format!(
+                "would take the balance of `{account_id}` from {before} µUSD past \
+                 ±{MAX_ADJUSTMENT_MICRO_USD} µUSD"
+            ),
+        )]))
     }
 }
 
@@ -385,12 +418,18 @@ impl Store {
                 adj.account_id
             )));
         }
-        tx.execute(
-            "INSERT INTO accounts (account_id, balance_micro_usd, created_at_ms) \
-             VALUES ($1, 0, $2) ON CONFLICT (account_id) DO NOTHING",
-            vec![adj.account_id.clone().into(), adj.now_ms.into()],
-        )
-        .await?;
+        // The no-op update locks the account's row (PostgreSQL), so the
+        // balance checked is the one this entry moves, whatever runs beside.
+        let before = tx
+            .scalar(
+                "INSERT INTO accounts (account_id, balance_micro_usd, created_at_ms) \
+                 VALUES ($1, 0, $2) ON CONFLICT (account_id) DO UPDATE \
+                 SET balance_micro_usd = accounts.balance_micro_usd \
+                 RETURNING balance_micro_usd",
+                vec![adj.account_id.clone().into(), adj.now_ms.into()],
+            )
+            .await?;
+        check_balance(&adj.account_id, before, adj.amount_micro_usd)?;
         let row: EntryRow = tx
             .fetch_one(
                 &format!(
@@ -453,6 +492,30 @@ impl Store {
             vec![epoch.to_string().into(), limit.into(), offset.into()],
         )
         .await
+    }
+
+    /// The account's draws on each of `machine_ids`, every epoch (what its
+    /// ledger was credited for them), by machine then epoch.
+    pub async fn account_draws(
+        &self,
+        account_id: &str,
+        machine_ids: &[String],
+    ) -> Result<Vec<DrawRecord>> {
+        let mut c = self.db.conn().await?;
+        let mut out = Vec::new();
+        // One primary-key range per machine: a provider has a handful.
+        for m in machine_ids {
+            let rows: Vec<DrawRecord> = c
+                .fetch_all(
+                    "SELECT epoch, machine_id, account_id, amount_micro_usd, verified_memory_gb, \
+                     run_id, created_at_ms FROM floor_draws \
+                     WHERE machine_id = $1 AND account_id = $2 ORDER BY epoch",
+                    vec![m.as_str().into(), account_id.into()],
+                )
+                .await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// Settlement runs, oldest first: of one epoch, or of all.

@@ -289,6 +289,48 @@ fn settling_an_open_or_malformed_epoch_is_refused() {
     assert!(out.stdout.is_empty());
 }
 
+/// Issue 19: `adjust … 9223372036854000000` was accepted, and then every
+/// `settle` failed with an integer overflow.
+#[test]
+fn an_overflowing_adjustment_is_bad_input_and_settlement_survives_the_largest() {
+    let db = Db::with_pool(200_000_000);
+    db.import(&bundle(7, 7, 200_000_000));
+    let adjust = |amount: &str| {
+        db.run(
+            &[
+                "adjust",
+                "--account",
+                "acct-0",
+                "--amount-micro-usd",
+                amount,
+                "--reason",
+                "audit",
+            ],
+            &[],
+        )
+    };
+    for amount in [
+        "9223372036854000000",
+        "-9223372036854775807",
+        "1000000000000001",
+    ] {
+        let out = adjust(amount);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{amount}: {stderr}");
+        assert!(stderr.contains("amount_micro_usd"), "{amount}: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = adjust("1000000000000000");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = db.ok(&["settle", "--epoch", EPOCH]);
+    assert!(run["n_granted_shares"].as_u64().unwrap() > 0, "{run}");
+    assert_eq!(run["mode"], json!("live"), "{run}");
+}
+
 #[test]
 fn keys_are_created_listed_and_revoked() {
     let db = Db::sqlite();

@@ -37,7 +37,7 @@ async fn ingest_is_idempotent_and_reports_conflicts() {
         (st, body.clone()),
         (
             200,
-            json!({"accepted": 2, "duplicates": 0, "conflicts": []})
+            json!({"accepted": 2, "refined": 0, "duplicates": 0, "conflicts": [], "ignored_fields": []})
         )
     );
     let (st, body) = s
@@ -53,6 +53,42 @@ async fn ingest_is_idempotent_and_reports_conflicts() {
     assert_eq!(body["conflicts"][0]["index"], json!(1));
     assert_eq!(body["conflicts"][0]["key"], json!("j2"));
     assert!(body["conflicts"][0]["reason"].as_str().is_some());
+}
+
+/// Issue 19: a typo in a field name (`disconected_at`) was ignored without a
+/// word, so the coordinator never learnt that its disconnects were lost.
+#[tokio::test]
+async fn unknown_fields_are_named_in_the_ingest_answer() {
+    let s = TestServer::start("").await;
+    s.seed().await;
+    let (st, body) = s
+        .post(
+            "/v1/ingest/sessions",
+            &s.ingest,
+            json!([
+                {"session_id": "s-typo-1", "machine_id": "m-bob-512", "connected_at": "2026-11-01T00:00:00Z", "disconected_at": "2026-11-02T00:00:00Z"},
+                {"session_id": "s-typo-2", "machine_id": "m-bob-512", "connected_at": "2026-11-03T00:00:00Z", "disconected_at": "2026-11-04T00:00:00Z", "Last_seen_at": "2026-11-04T00:00:00Z"}
+            ]),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["accepted"], json!(2), "{body}");
+    assert_eq!(body["refined"], json!(0), "{body}");
+    assert_eq!(
+        body["ignored_fields"],
+        json!(["Last_seen_at", "disconected_at"]),
+        "{body}"
+    );
+    // Every known field, optional ones included, is no ignored field.
+    let (st, body) = s
+        .post(
+            "/v1/ingest/earnings",
+            &s.ingest,
+            json!([{"job_id": "j-all", "machine_id": "m-bob-512", "consumer_account_id": "eve", "amount_micro_usd": 1, "kind": "inference", "pinned": false, "model": "qwen-32b", "at": "2026-11-02T00:00:00Z"}]),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["ignored_fields"], json!([]), "{body}");
 }
 
 #[tokio::test]
@@ -208,6 +244,12 @@ async fn auth_failures_are_401_and_403() {
     assert_error(st, &body, 403, "forbidden");
     let (st, body) = s.get("/v1/provider/machines", &s.admin).await;
     assert_error(st, &body, 403, "forbidden");
+    // Each message reads as English ("an provider key" once).
+    assert_eq!(body["error"]["message"], json!("this needs a provider key"));
+    let (_, body) = s.post("/v1/ingest/earnings", &s.alice, json!([])).await;
+    assert_eq!(body["error"]["message"], json!("this needs an ingest key"));
+    let (_, body) = s.get("/v1/admin/epochs", &s.alice).await;
+    assert_eq!(body["error"]["message"], json!("this needs an admin key"));
     // A revoked key stops working.
     let (id, token) = s
         .state
@@ -283,7 +325,7 @@ async fn providers_see_only_their_own_machines() {
 }
 
 #[tokio::test]
-async fn a_machine_that_moved_lists_under_the_accounts_that_held_it_this_month() {
+async fn a_machine_that_moved_lists_under_its_owner_now_and_keeps_its_history_for_the_old_one() {
     let s = TestServer::start("").await;
     s.seed().await;
     s.ingest_ok("machines", json!([
@@ -306,16 +348,28 @@ async fn a_machine_that_moved_lists_under_the_accounts_that_held_it_this_month()
             .map(|m| m["machine_id"].as_str().unwrap().to_string())
             .collect()
     };
+    // The live list is what each account owns now: a machine that moved
+    // away, even this month, is the new owner's to watch.
     let (st, alice) = s.get("/v1/provider/machines", &s.alice).await;
     assert_eq!(st, 200, "{alice}");
-    assert_eq!(ids(&alice), ["m-alice-24", "m-alice-64", "m-moved-nov"]);
+    assert_eq!(ids(&alice), ["m-alice-24", "m-alice-64"]);
     let (st, bob) = s.get("/v1/provider/machines", &s.bob).await;
     assert_eq!(st, 200, "{bob}");
     assert_eq!(ids(&bob), ["m-bob-512", "m-moved-nov", "m-moved-oct"]);
-    // Alice held the October mover for half of October: its page (and settled
-    // history) stays hers to read.
-    let (st, page) = s.get("/v1/provider/machines/m-moved-oct", &s.alice).await;
+    // Alice held both movers once: their pages (settled history only) stay
+    // hers to read, without the live view.
+    for moved in ["m-moved-oct", "m-moved-nov"] {
+        let (st, page) = s
+            .get(&format!("/v1/provider/machines/{moved}"), &s.alice)
+            .await;
+        assert_eq!(st, 200, "{page}");
+        assert_eq!(page["owned_now"], json!(false), "{page}");
+        assert!(page.get("estimate").is_none(), "{page}");
+    }
+    let (st, page) = s.get("/v1/provider/machines/m-moved-nov", &s.bob).await;
     assert_eq!(st, 200, "{page}");
+    assert_eq!(page["owned_now"], json!(true), "{page}");
+    assert!(page["estimate"].is_object(), "{page}");
     // Carol never held either.
     let (_, carol) = s
         .state
@@ -476,6 +530,28 @@ async fn adjustments_are_new_ledger_entries() {
     let (st, body) = s.post("/v1/admin/adjustments", &s.admin, json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "x", "sneaky": 1})).await;
     assert_error(st, &body, 422, "invalid");
     assert_eq!(body["error"]["field"], json!("sneaky"), "{body}");
+}
+
+/// Issue 19: an adjustment of `i64::MAX` µUSD answered 500, and
+/// `-i64::MAX` was accepted and drove the balance to −9.2e18.
+#[tokio::test]
+async fn overflowing_adjustments_are_422_naming_the_amount() {
+    let s = TestServer::start("").await;
+    s.seed().await;
+    let max = floorline_core::money::MAX_ADJUSTMENT_MICRO_USD;
+    for amount in [i64::MAX, -i64::MAX, i64::MIN, max + 1, -max - 1] {
+        let (st, body) = s.post("/v1/admin/adjustments", &s.admin, json!({"account_id": "alice", "amount_micro_usd": amount, "kind": "adjustment", "reason": "audit"})).await;
+        assert_error(st, &body, 422, "invalid");
+        assert_eq!(body["error"]["field"], json!("amount_micro_usd"), "{body}");
+    }
+    let (st, body) = s.post("/v1/admin/adjustments", &s.admin, json!({"account_id": "alice", "amount_micro_usd": -max, "kind": "clawback", "reason": "audit"})).await;
+    assert_eq!(st, 200, "{body}");
+    // One more µUSD down would take the balance past the bound.
+    let (st, body) = s.post("/v1/admin/adjustments", &s.admin, json!({"account_id": "alice", "amount_micro_usd": -1, "kind": "clawback", "reason": "audit again"})).await;
+    assert_error(st, &body, 422, "invalid");
+    assert_eq!(body["error"]["field"], json!("amount_micro_usd"), "{body}");
+    let store = s.state.engine.store();
+    assert_eq!(store.balance("alice").await.unwrap(), -max);
 }
 
 #[tokio::test]

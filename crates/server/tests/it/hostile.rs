@@ -544,6 +544,100 @@ fn oversized_bodies_are_413_with_the_error_body_on_every_body_route() {
     });
 }
 
+/// Issue 19: a valid document followed by garbage, a second document, `]]]`
+/// or a NUL byte was accepted (serde stopped at the end of the first value).
+#[test]
+fn a_body_is_exactly_one_json_document() {
+    let mut f = Fixture::new("");
+    let admin = f.key(Role::Admin, None).1;
+    let ingest = f.key(Role::Ingest, None).1;
+    let mut targets: Vec<(String, String, Vec<u8>)> = KINDS
+        .iter()
+        .map(|k| (format!("/v1/ingest/{k}"), ingest.clone(), one(k)))
+        .collect();
+    let adjust =
+        json!({"account_id": "alice", "amount_micro_usd": 5, "kind": "adjustment", "reason": "x"});
+    targets.push((
+        "/v1/admin/adjustments".into(),
+        admin.clone(),
+        adjust.to_string().into_bytes(),
+    ));
+    targets.push((
+        "/v1/admin/epochs/2026-10/settle".into(),
+        admin.clone(),
+        b"{\"force\": true}".to_vec(),
+    ));
+    for (path, key, body) in &targets {
+        for trailer in [&b" garbage"[..], b"[]", b"]]]", b"\0", b"\n{}", b" 1"] {
+            let mut sent = body.clone();
+            sent.extend_from_slice(trailer);
+            let answer = refused(&mut f, StatusCode::BAD_REQUEST, "bad_request", |f| {
+                f.call("POST", path, &[&bearer(key)], sent)
+            });
+            assert_eq!(answer["error"]["field"], json!("body"), "{path}: {answer}");
+        }
+    }
+    // Trailing whitespace is no second document.
+    for (path, key, body) in &targets[..KINDS.len()] {
+        let mut sent = body.clone();
+        sent.extend_from_slice(b" \r\n\t ");
+        let (status, answer) = f.call("POST", path, &[&bearer(key)], sent);
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+    }
+}
+
+/// Issue 19: `Content-Length: 100000000000` with one byte sent waited for the
+/// body until the request timeout instead of answering 413.
+#[tokio::test]
+async fn an_announced_body_over_the_limit_is_413_at_once() {
+    let s = TestServer::start("[server]\nrequest_timeout_ms = 30000\n").await;
+    let addr = s.url.trim_start_matches("http://").to_string();
+    for (path, key) in [
+        ("/v1/ingest/earnings", &s.ingest),
+        ("/v1/admin/adjustments", &s.admin),
+        ("/v1/admin/epochs/2026-10/settle", &s.admin),
+    ] {
+        let started = std::time::Instant::now();
+        let stream = TcpStream::connect(&addr).await.unwrap();
+        let (mut rd, mut wr) = stream.into_split();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n["
+        );
+        wr.write_all(head.as_bytes()).await.unwrap();
+        // The connection stays open: only the answer can end the read.
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match rd.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        out.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&out);
+                        if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+        .await;
+        drop(wr);
+        let answer = String::from_utf8_lossy(&out).into_owned();
+        assert!(read.is_ok(), "{path}: no answer within 5 s: {answer}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+        assert_eq!(status_of(&answer), Some(413), "{path}: {answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let body: Value = serde_json::from_str(body.trim()).unwrap_or(Value::Null);
+        assert_eq!(
+            body["error"]["code"],
+            json!("too_large"),
+            "{path}: {answer}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413_on_the_wire() {
     let s = TestServer::start("[server]\nmax_body_bytes = 2048\n").await;

@@ -12,3 +12,4 @@ mod browser;
 mod fuzz;
 mod harness;
 mod hostile;
+mod provider;

@@ -4,6 +4,8 @@ use floorline_store::{
     hash_token, Adjust, AdjustKind, Backend, EntryKind, Role, Store, StoreError, MAX_PAGE_LIMIT,
 };
 
+use floorline_core::money::{MAX_ADJUSTMENT_MICRO_USD, MAX_POOL_MICRO_USD};
+
 use crate::both;
 use crate::harness::{create_pg_database, drop_pg_database, Ctx, Kind};
 use crate::kit::*;
@@ -110,6 +112,90 @@ async fn adjustments_are_new_entries(ctx: Ctx) {
 both!(
     adjustments_are_new_entries,
     super::adjustments_are_new_entries
+);
+
+/// Issue 19: an adjustment of `i64::MAX` answered 500, `-i64::MAX` drove a
+/// balance to −9.2e18, and a balance near `i64::MAX` made every settlement
+/// fail with an integer overflow.
+async fn adjustments_are_bounded_and_a_settle_succeeds_after_the_largest(ctx: Ctx) {
+    let b = fleet(2);
+    ingest(&ctx.store, &b).await;
+    let (a, z) = ("acct-m000", "acct-m001");
+    let refused = |err: StoreError| {
+        assert!(
+            matches!(&err, StoreError::Invalid(v) if v[0].path == "amount_micro_usd"),
+            "{err:?}"
+        );
+    };
+    for amount in [
+        i64::MAX,
+        -i64::MAX,
+        i64::MIN,
+        9_223_372_036_854_000_000,
+        MAX_ADJUSTMENT_MICRO_USD + 1,
+        -MAX_ADJUSTMENT_MICRO_USD - 1,
+    ] {
+        refused(
+            ctx.store
+                .adjust(&adj(a, amount, AdjustKind::Adjustment))
+                .await
+                .unwrap_err(),
+        );
+    }
+    assert!(ctx.store.ledger_entries(a).await.unwrap().is_empty());
+    // The largest allowed, either sign.
+    ctx.store
+        .adjust(&adj(a, MAX_ADJUSTMENT_MICRO_USD, AdjustKind::Adjustment))
+        .await
+        .unwrap();
+    ctx.store
+        .adjust(&adj(z, -MAX_ADJUSTMENT_MICRO_USD, AdjustKind::Clawback))
+        .await
+        .unwrap();
+    // One more µUSD away from 0 is past the bound; nothing is written.
+    refused(
+        ctx.store
+            .adjust(&adj(a, 1, AdjustKind::Adjustment))
+            .await
+            .unwrap_err(),
+    );
+    refused(
+        ctx.store
+            .adjust(&adj(z, -1, AdjustKind::Clawback))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(ctx.store.ledger_entries(a).await.unwrap().len(), 1);
+    // The settlement credits both accounts on top of the extreme balances.
+    let out = settle(&ctx.store, &pool(1_000), live("t")).await.unwrap();
+    assert_eq!(out.run.n_draws, 2);
+    assert_eq!(
+        ctx.store.balance(a).await.unwrap(),
+        MAX_ADJUSTMENT_MICRO_USD + 18_000_000
+    );
+    assert_eq!(
+        ctx.store.balance(z).await.unwrap(),
+        -MAX_ADJUSTMENT_MICRO_USD + 18_000_000
+    );
+    assert_money_invariants(&ctx.store, &accounts_of(&b), &pool(1_000)).await;
+    // Over the bound by credits, a balance may still be corrected towards 0,
+    // never further out.
+    ctx.store
+        .adjust(&adj(a, -1, AdjustKind::Adjustment))
+        .await
+        .unwrap();
+    refused(
+        ctx.store
+            .adjust(&adj(a, 2, AdjustKind::Adjustment))
+            .await
+            .unwrap_err(),
+    );
+    // The policy bounds the pool too, so credits stay far from `i64::MAX`.
+    const { assert!(MAX_POOL_MICRO_USD <= MAX_ADJUSTMENT_MICRO_USD) };
+}
+both!(
+    adjustments_are_bounded_and_a_settle_succeeds_after_the_largest,
+    super::adjustments_are_bounded_and_a_settle_succeeds_after_the_largest
 );
 
 async fn draw_pages_are_capped(ctx: Ctx) {
