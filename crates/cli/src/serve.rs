@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use floorline_engine::scheduler::TICK_INTERVAL;
 use floorline_engine::Engine;
 use floorline_server::AppState;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +50,14 @@ pub async fn serve(engine: Engine, listen: Option<String>) -> Result<(), Failure
     let scheduler = {
         let engine = engine.clone();
         let cancel = cancel.clone();
-        tokio::spawn(async move { engine.run_scheduler(TICK_INTERVAL, cancel).await })
+        tokio::spawn(async move {
+            engine
+                .run_scheduler(
+                    floorline_engine::schedule::tick_interval(engine.config().policy.period),
+                    cancel,
+                )
+                .await
+        })
     };
     let prober = {
         let engine = engine.clone();

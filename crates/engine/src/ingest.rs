@@ -352,7 +352,10 @@ mod tests {
         )
         .unwrap();
         let err = refuse_prober_source(&batch).unwrap_err().to_string();
-        assert!(err.starts_with("probes[1].source: only floorline's own prober"), "{err}");
+        assert!(
+            err.starts_with("probes[1].source: only floorline's own prober"),
+            "{err}"
+        );
         assert!(refuse_prober_source(&batch[..1]).is_ok());
     }
 

@@ -2,6 +2,7 @@
 //! settled, which epoch (if any) is due. The loop that acts on it lives in
 //! [`crate::scheduler`]; this function is unit-tested with literal times.
 
+use floorline_core::time::Period;
 use floorline_core::{EpochId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,24 @@ pub fn candidate(now: Timestamp) -> Option<EpochId> {
     EpochId::containing(now).map(EpochId::previous)
 }
 
+/// With periods shorter than a month (§10 D24): the latest period whose
+/// end plus `settle_delay` has passed at `now`; it and every earlier
+/// unsettled period of its month (and of the month before) are due.
+pub fn last_due_period(now: Timestamp, settle_delay_ms: i64, period: Period) -> Option<EpochId> {
+    EpochId::containing_period(Timestamp(now.0.saturating_sub(settle_delay_ms)), period)
+        .map(EpochId::previous)
+}
+
+/// How often the scheduler ticks: hourly, or every period when periods are
+/// shorter than an hour.
+pub fn tick_interval(period: Period) -> std::time::Duration {
+    let hour = std::time::Duration::from_secs(3600);
+    match period.fixed_ms().and_then(|ms| u64::try_from(ms).ok()) {
+        Some(ms) if ms < 3_600_000 => std::time::Duration::from_millis(ms),
+        _ => hour,
+    }
+}
+
 /// Decides what a tick at `now` does.
 pub fn due(
     now: Timestamp,
@@ -100,6 +119,19 @@ mod tests {
         already_run: false,
         complete: true,
     };
+
+    #[test]
+    fn the_last_due_period_is_the_latest_whose_end_plus_delay_has_passed() {
+        let day =
+            |now: &str| last_due_period(at(now), SIX_HOURS, Period::Day).map(|e| e.to_string());
+        assert_eq!(day("2026-10-03T06:00:00Z"), Some("2026-10-02".into()));
+        assert_eq!(day("2026-10-03T05:59:59.999Z"), Some("2026-10-01".into()));
+        assert_eq!(day("2026-11-01T03:00:00Z"), Some("2026-10-30".into()));
+        let five = last_due_period(at("2026-10-03T00:12:00Z"), 0, Period::FiveMinutes);
+        assert_eq!(five.map(|e| e.to_string()), Some("2026-10-03T00:05".into()));
+        assert_eq!(tick_interval(Period::FiveMinutes).as_secs(), 300);
+        assert_eq!(tick_interval(Period::Day).as_secs(), 3600);
+    }
 
     #[test]
     fn settles_the_previous_month_after_the_delay() {

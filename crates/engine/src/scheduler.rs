@@ -8,7 +8,12 @@ use std::time::Duration;
 use floorline_store::Mode as RunMode;
 use tokio_util::sync::CancellationToken;
 
-use crate::schedule::{candidate, due, Decision, EpochState, Mode};
+use std::collections::BTreeSet;
+
+use floorline_core::time::Period;
+use floorline_core::EpochId;
+
+use crate::schedule::{candidate, due, last_due_period, Decision, EpochState, Mode};
 use crate::{Engine, EngineError};
 
 /// Default tick interval: one hour.
@@ -19,6 +24,9 @@ pub const SCHEDULER_ACTOR: &str = "scheduler";
 impl Engine {
     /// One tick: decide and act. Returns what was decided.
     pub async fn tick(&self) -> Result<Option<Decision>, EngineError> {
+        if self.config.policy.period != Period::Month {
+            return self.tick_periods().await;
+        }
         let now = self.now();
         let mode = self.config.settlement.mode;
         let Some(epoch) = candidate(now) else {
@@ -54,6 +62,64 @@ impl Engine {
             }
         }
         Ok(decision)
+    }
+
+    /// A tick with periods shorter than a month (§10 D24): every closed,
+    /// unsettled period of the last due period's month and of the month
+    /// before, in order, once `settle_delay` has passed after its end and
+    /// (live) every source's watermark has passed its end. A month already
+    /// cut into periods of another length is left alone. Returns the last
+    /// decision: the last period settled, the one awaiting watermarks, or
+    /// `Done` with the last due period.
+    async fn tick_periods(&self) -> Result<Option<Decision>, EngineError> {
+        let period = self.config.policy.period;
+        let mode = self.config.settlement.mode;
+        let Some(last) =
+            last_due_period(self.now(), self.config.settlement.settle_delay_ms, period)
+        else {
+            return Ok(None);
+        };
+        if mode == Mode::Off {
+            return Ok(Some(Decision::Off));
+        }
+        let run_mode = if mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        let mut decision = Decision::Done(last);
+        for month in [last.month_id().previous(), last.month_id()] {
+            let runs = self.store.run_epochs_of_month(month, None).await?;
+            if runs.iter().any(|e| e.period() != period) {
+                continue;
+            }
+            let done: BTreeSet<EpochId> = self
+                .store
+                .run_epochs_of_month(month, Some(run_mode))
+                .await?
+                .into_iter()
+                .collect();
+            for k in 0..month.periods_in_month(period) {
+                let unit = EpochId::period_of(month, period, k).map_err(EngineError::Other)?;
+                if unit > last {
+                    break;
+                }
+                if done.contains(&unit) {
+                    continue;
+                }
+                if mode == Mode::Live {
+                    if !self.lagging_sources(unit).await?.is_empty() {
+                        return Ok(Some(Decision::AwaitingWatermarks(unit)));
+                    }
+                    self.settle(unit, SCHEDULER_ACTOR, crate::SettleOptions::default())
+                        .await?;
+                } else {
+                    self.preview(unit, SCHEDULER_ACTOR).await?;
+                }
+                decision = Decision::Settle(unit);
+            }
+        }
+        Ok(Some(decision))
     }
 
     /// Ticks at start-up and then every `interval` until `cancel` fires.

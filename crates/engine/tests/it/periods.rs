@@ -136,3 +136,49 @@ async fn a_month_of_days_settles_in_order_once_and_sums_to_its_statement() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_scheduler_settles_every_closed_period_once_after_the_delay() {
+    use floorline_engine::schedule::Decision;
+    use floorline_store::Mode;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("f.db").display());
+    let config = "period = \"day\"\n[settlement]\nmode = \"live\"\nsettle_delay_ms = 21600000\n";
+    // 3 October 05:59: 2 October closed at 00:00 but its delay runs to 06:00.
+    let early = engine(&url, "2026-10-03T05:59:00Z", config).await;
+    early.store().ingest_bundle(&facts()).await.unwrap();
+    let october: EpochId = "2026-10".parse().unwrap();
+    assert_eq!(
+        early.tick().await.unwrap(),
+        Some(Decision::Settle("2026-10-01".parse().unwrap()))
+    );
+    // Every day of September (the month before) and 1 October, each once.
+    let live = |e: &Engine, m: EpochId| {
+        let store = e.store().clone();
+        async move {
+            store
+                .run_epochs_of_month(m, Some(Mode::Live))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(live(&early, october.previous()).await.len(), 30);
+    assert_eq!(live(&early, october).await.len(), 1);
+    let later = engine(&url, "2026-10-03T06:00:00Z", config).await;
+    assert_eq!(
+        later.tick().await.unwrap(),
+        Some(Decision::Settle("2026-10-02".parse().unwrap()))
+    );
+    assert_eq!(
+        later.tick().await.unwrap(),
+        Some(Decision::Done("2026-10-02".parse().unwrap()))
+    );
+    assert_eq!(live(&later, october).await.len(), 2);
+    // 2 October paid a its day: ⌊18 000 000 · 2/31⌋ − ⌊18 000 000 · 1/31⌋.
+    let draws = later
+        .all_draws("2026-10-02".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(draws.len(), 1);
+    assert_eq!(draws[0].amount_micro_usd, 580_646);
+}
