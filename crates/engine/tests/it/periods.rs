@@ -174,11 +174,11 @@ async fn the_scheduler_settles_every_closed_period_once_after_the_delay() {
         Some(Decision::Done("2026-10-02".parse().unwrap()))
     );
     assert_eq!(live(&later, october).await.len(), 2);
-    // 2 October paid a its day: ⌊18 000 000 · 2/31⌋ − ⌊18 000 000 · 1/31⌋.
+    // 2 October paid `a` its day: ⌊18 000 000 · 2/31⌋ − ⌊18 000 000 · 1/31⌋.
     let draws = later
         .all_draws("2026-10-02".parse().unwrap())
         .await
         .unwrap();
     assert_eq!(draws.len(), 1);
-    assert_eq!(draws[0].amount_micro_usd, 580_646);
+    assert_eq!(draws[0].amount_micro_usd, 1_161_290 - 580_645);
 }
