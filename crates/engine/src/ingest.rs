@@ -6,9 +6,9 @@
 use std::future::Future;
 
 use floorline_core::bundle::{
-    parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session,
+    parse_json, Alias, Attestation, Binding, Bundle, Check, Earning, Health, Probe, Session,
 };
-use floorline_core::{CoreError, Invalid};
+use floorline_core::{CoreError, EpochId, Invalid};
 use floorline_store::{IngestReport, Store, StoreError, Watermark};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -63,17 +63,56 @@ pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'stat
     const KIND: FactKind;
     /// Field-level checks (identifiers, signs, order of times).
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
+    /// The field names a fact of this kind has (others are ignored, and
+    /// `floorline import` says so).
+    const FIELDS: &'static [&'static str];
     /// Writes one batch.
     fn ingest(
         store: &Store,
         items: &[Self],
     ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+    /// Checks every item as one whole (any number of them, against the
+    /// store and each other: names, overlaps, sums) and writes nothing;
+    /// errors name `kind[index]` counted from the first item.
+    fn check_all(
+        store: &Store,
+        items: Vec<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A bundle holding nothing; its epoch is never read by ingestion.
+fn empty_bundle() -> Result<Bundle, StoreError> {
+    let epoch = EpochId::new(2000, 1).map_err(StoreError::Config)?;
+    Ok(Bundle {
+        epoch,
+        policy: None,
+        machines: Vec::new(),
+        aliases: Vec::new(),
+        bindings: Vec::new(),
+        sessions: Vec::new(),
+        health: Vec::new(),
+        earnings: Vec::new(),
+        probes: Vec::new(),
+        prior_draws: Vec::new(),
+        previous_totals: Vec::new(),
+    })
 }
 
 macro_rules! ingest_fact {
-    ($t:ty, $kind:expr, $method:ident) => {
+    ($t:ty, $kind:expr, $method:ident, $field:ident, $fields:expr) => {
         impl IngestFact for $t {
             const KIND: FactKind = $kind;
+            const FIELDS: &'static [&'static str] = $fields;
+            fn check_all(
+                store: &Store,
+                items: Vec<Self>,
+            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+                async move {
+                    let mut b = empty_bundle()?;
+                    b.$field = items;
+                    store.check_bundle(&b).await
+                }
+            }
             fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
                 Check::check(self, path, errs);
             }
@@ -87,16 +126,97 @@ macro_rules! ingest_fact {
     };
 }
 
-ingest_fact!(Attestation, FactKind::Machines, ingest_attestations);
-ingest_fact!(Alias, FactKind::Aliases, ingest_aliases);
-ingest_fact!(Binding, FactKind::Bindings, ingest_bindings);
-ingest_fact!(Session, FactKind::Sessions, ingest_sessions);
-ingest_fact!(Health, FactKind::Health, ingest_health);
-ingest_fact!(Earning, FactKind::Earnings, ingest_earnings);
-ingest_fact!(Probe, FactKind::Probes, ingest_probes);
+ingest_fact!(
+    Attestation,
+    FactKind::Machines,
+    ingest_attestations,
+    machines,
+    &[
+        "machine_id",
+        "attested_at",
+        "hardware_model",
+        "reported_memory_gb",
+        "trust",
+        "se_public_key",
+    ]
+);
+ingest_fact!(
+    Alias,
+    FactKind::Aliases,
+    ingest_aliases,
+    aliases,
+    &["provider_key", "machine_id", "from"]
+);
+ingest_fact!(
+    Binding,
+    FactKind::Bindings,
+    ingest_bindings,
+    bindings,
+    &["machine_id", "account_id", "payout_identity", "from", "to"]
+);
+ingest_fact!(
+    Session,
+    FactKind::Sessions,
+    ingest_sessions,
+    sessions,
+    &[
+        "session_id",
+        "machine_id",
+        "connected_at",
+        "last_seen_at",
+        "disconnected_at",
+    ]
+);
+ingest_fact!(
+    Health,
+    FactKind::Health,
+    ingest_health,
+    health,
+    &["machine_id", "at", "healthy", "reason"]
+);
+ingest_fact!(
+    Earning,
+    FactKind::Earnings,
+    ingest_earnings,
+    earnings,
+    &[
+        "job_id",
+        "machine_id",
+        "consumer_account_id",
+        "amount_micro_usd",
+        "kind",
+        "pinned",
+        "model",
+        "at",
+    ]
+);
+ingest_fact!(
+    Probe,
+    FactKind::Probes,
+    ingest_probes,
+    probes,
+    &[
+        "probe_id",
+        "machine_id",
+        "at",
+        "passed",
+        "failure",
+        "model",
+        "verified_memory_gb",
+    ]
+);
 
 impl IngestFact for Watermark {
     const KIND: FactKind = FactKind::Watermarks;
+    const FIELDS: &'static [&'static str] = &["source", "up_to"];
+    /// Watermarks have no checks beyond their fields (an earlier one is a
+    /// conflict, never an error).
+    fn check_all(
+        _store: &Store,
+        _items: Vec<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
         if let Err(m) = floorline_core::bundle::check_id(&self.source) {
             errs.push(Invalid::new(format!("{path}.source"), m));
@@ -221,6 +341,40 @@ pub fn parse_lines<T: IngestFact>(
     } else {
         Err(errors)
     }
+}
+
+/// The fields of a file's facts that `T` does not have (they are ignored),
+/// each with the first line that has it: CSV header columns, or NDJSON
+/// object keys. A typo'd field name would otherwise drop its data silently.
+pub fn unknown_fields<T: IngestFact>(text: &str, format: Format) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    let mut note = |name: &str, line: usize| {
+        if !T::FIELDS.contains(&name) && !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), line));
+        }
+    };
+    match format {
+        Format::Ndjson => {
+            for (i, raw) in text.lines().enumerate() {
+                if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(raw) {
+                    for key in map.keys() {
+                        note(key, i.saturating_add(1));
+                    }
+                }
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            if let Ok(headers) = reader.headers() {
+                for h in headers {
+                    note(h, 1);
+                }
+            }
+        }
+    }
+    out
 }
 
 impl Engine {

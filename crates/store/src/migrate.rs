@@ -50,6 +50,12 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "one machine index per earning",
         include_str!("../migrations/sqlite/0006_one_machine_index_per_earning.sql"),
     ),
+    // 7 is another change's number (a probe column); the numbers need not be contiguous.
+    (
+        8,
+        "names as sent",
+        include_str!("../migrations/sqlite/0008_names_as_sent.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -83,6 +89,12 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "one machine index per earning",
         include_str!("../migrations/postgres/0006_one_machine_index_per_earning.sql"),
+    ),
+    // 7 is another change's number (a probe column); the numbers need not be contiguous.
+    (
+        8,
+        "names as sent",
+        include_str!("../migrations/postgres/0008_names_as_sent.sql"),
     ),
 ];
 
