@@ -128,7 +128,9 @@ fn locate(e: StoreError, lines: &[usize], tail: &str) -> Failure {
                         .and_then(|p| inv.path.get(p.saturating_add(2)..))
                         .unwrap_or(&inv.path);
                     match idx.and_then(|i| lines.get(i)) {
-                        Some(line) => format!("line {line}: {field}: {}", inv.message),
+                        Some(line) => {
+                            format!("line {line}: {field}: {}", lines_named(&inv.message, lines))
+                        }
                         None => inv.to_string(),
                     }
                 })
@@ -137,6 +139,36 @@ fn locate(e: StoreError, lines: &[usize], tail: &str) -> Failure {
         }
         other => other.into(),
     }
+}
+
+/// A message's references to other items (`bindings[3]`) as their lines.
+fn lines_named(message: &str, lines: &[usize]) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('[') {
+        let head = rest.get(..open).unwrap_or_default();
+        let word_start = head
+            .rfind(|c: char| !c.is_ascii_alphabetic())
+            .map_or(0, |p| p.saturating_add(1));
+        let after = rest.get(open.saturating_add(1)..).unwrap_or_default();
+        let line = after
+            .find(']')
+            .and_then(|close| Some((close, after.get(..close)?.parse::<usize>().ok()?)))
+            .and_then(|(close, i)| Some((close, *lines.get(i)?)));
+        match line {
+            Some((close, line)) if word_start < open => {
+                out.push_str(head.get(..word_start).unwrap_or_default());
+                out.push_str(&format!("line {line}"));
+                rest = after.get(close.saturating_add(1)..).unwrap_or_default();
+            }
+            _ => {
+                out.push_str(rest.get(..=open).unwrap_or_default());
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn run_kind<T: IngestFact>(
@@ -233,5 +265,20 @@ pub async fn import_kind(
         FactKind::Watermarks => {
             run_kind::<floorline_store::Watermark>(engine, path, format, batch, restart).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_references_become_lines() {
+        assert_eq!(
+            lines_named("overlaps bindings[1] (from x) in this batch", &[4, 9]),
+            "overlaps line 9 (from x) in this batch"
+        );
+        assert_eq!(lines_named("a [1] b", &[4, 9]), "a [1] b");
+        assert_eq!(lines_named("x[7]", &[4, 9]), "x[7]");
     }
 }

@@ -7,7 +7,7 @@ use floorline_core::policy::Policy;
 use floorline_store::{StoreError, Watermark, MAX_BATCH_ITEMS};
 
 use crate::both;
-use crate::harness::Ctx;
+use crate::harness::{Ctx, Kind};
 use crate::kit::*;
 
 fn paths(e: &StoreError) -> Vec<String> {
@@ -600,4 +600,68 @@ async fn a_bundle_with_a_bad_item_writes_nothing(ctx: Ctx) {
 both!(
     a_bundle_with_a_bad_item_writes_nothing,
     super::a_bundle_with_a_bad_item_writes_nothing
+);
+
+/// Issue 19: earnings stored before ingestion refused such sums (written
+/// here behind the store's back, with the sums recomputed as migration 8
+/// does) made the load fail with an unnamed "database: … integer
+/// overflow". The error now says whose earnings overflow.
+async fn a_stored_overflow_is_named_on_read(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let half = 1i64 << 62;
+    let at = s() + DAY;
+    let statements = [
+        format!(
+            "INSERT INTO earnings (job_id, machine_id, consumer_account_id, amount_micro_usd, \
+             kind, pinned, model, at_ms) VALUES ('p1', 'm000', 'c1', {half}, 'inference', \
+             FALSE, NULL, {at}), ('p2', 'm000', 'c1', {half}, 'inference', FALSE, NULL, {at})"
+        ),
+        "DELETE FROM earning_sums".to_string(),
+        "INSERT INTO earning_sums (machine_id, hi, lo) SELECT machine_id, \
+         SUM(amount_micro_usd / 4294967296), SUM(amount_micro_usd % 4294967296) FROM earnings \
+         WHERE kind <> 'base_reward' GROUP BY machine_id"
+            .to_string(),
+    ];
+    match ctx.kind {
+        Kind::Sqlite => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&ctx.url).await.unwrap();
+            for q in &statements {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+        }
+        Kind::Pg => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&ctx.url).await.unwrap();
+            for q in &statements {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+    let policy = Policy::default();
+    let err = ctx
+        .store
+        .load_epoch_facts(epoch(), &policy)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(
+        text.contains("the earnings of machine `m000` (9223372036854775808 µUSD)"),
+        "{text}"
+    );
+    let err = ctx
+        .store
+        .machine_earnings(epoch(), &policy, "m000")
+        .await
+        .map(|_| ())
+        .err();
+    // Explanations read the raw rows (no SQL sum): they either load or name it.
+    if let Some(e) = err {
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    }
+}
+both!(
+    a_stored_overflow_is_named_on_read,
+    super::a_stored_overflow_is_named_on_read
 );
