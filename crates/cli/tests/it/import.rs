@@ -30,6 +30,7 @@ fn import_bundle_with_a_bad_binding_commits_no_attestation() {
     let bindings = b["bindings"].as_array_mut().unwrap();
     let mut clash = bindings[0].clone();
     clash["account_id"] = json!("acct-thief");
+    clash["from"] = json!("2026-05-01T00:00:00Z");
     bindings.push(clash);
     let path = db.write("bad.json", &b);
     let out = db.run(&["import", "--bundle", path.to_str().unwrap()], &[]);
