@@ -188,7 +188,7 @@ async fn run_kind<T: IngestFact>(
             "{}: line {line}: unknown field `{field}` ignored (a {} fact has {})",
             path.display(),
             T::KIND.as_str(),
-            T::FIELDS.join(", ")
+            T::fields().join(", ")
         );
     }
     let lines: Vec<usize> = items.iter().map(|(l, _)| *l).collect();

@@ -64,8 +64,10 @@ pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'stat
     /// Field-level checks (identifiers, signs, order of times).
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
     /// The field names a fact of this kind has (others are ignored, and
-    /// `floorline import` says so).
-    const FIELDS: &'static [&'static str];
+    /// `floorline import` says so), as its `Deserialize` declares them.
+    fn fields() -> &'static [&'static str] {
+        field_names::<Self>()
+    }
     /// Writes one batch.
     fn ingest(
         store: &Store,
@@ -78,6 +80,43 @@ pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'stat
         store: &Store,
         items: Vec<Self>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The field names `T`'s derived `Deserialize` asks a deserializer for
+/// (empty for a type that is no struct): read once, never listed by hand,
+/// so a field added to a fact is known here too.
+pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error as _, Visitor};
+
+    struct Capture<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> serde::Deserializer<'de> for Capture<'_> {
+        type Error = serde::de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(Self::Error::custom("only the field names are read"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(Self::Error::custom("only the field names are read"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Capture(&mut fields));
+    fields
 }
 
 /// A bundle holding nothing; its epoch is never read by ingestion.
@@ -99,10 +138,9 @@ fn empty_bundle() -> Result<Bundle, StoreError> {
 }
 
 macro_rules! ingest_fact {
-    ($t:ty, $kind:expr, $method:ident, $field:ident, $fields:expr) => {
+    ($t:ty, $kind:expr, $method:ident, $field:ident) => {
         impl IngestFact for $t {
             const KIND: FactKind = $kind;
-            const FIELDS: &'static [&'static str] = $fields;
             fn check_all(
                 store: &Store,
                 items: Vec<Self>,
@@ -130,85 +168,17 @@ ingest_fact!(
     Attestation,
     FactKind::Machines,
     ingest_attestations,
-    machines,
-    &[
-        "machine_id",
-        "attested_at",
-        "hardware_model",
-        "reported_memory_gb",
-        "trust",
-        "se_public_key",
-    ]
+    machines
 );
-ingest_fact!(
-    Alias,
-    FactKind::Aliases,
-    ingest_aliases,
-    aliases,
-    &["provider_key", "machine_id", "from"]
-);
-ingest_fact!(
-    Binding,
-    FactKind::Bindings,
-    ingest_bindings,
-    bindings,
-    &["machine_id", "account_id", "payout_identity", "from", "to"]
-);
-ingest_fact!(
-    Session,
-    FactKind::Sessions,
-    ingest_sessions,
-    sessions,
-    &[
-        "session_id",
-        "machine_id",
-        "connected_at",
-        "last_seen_at",
-        "disconnected_at",
-    ]
-);
-ingest_fact!(
-    Health,
-    FactKind::Health,
-    ingest_health,
-    health,
-    &["machine_id", "at", "healthy", "reason"]
-);
-ingest_fact!(
-    Earning,
-    FactKind::Earnings,
-    ingest_earnings,
-    earnings,
-    &[
-        "job_id",
-        "machine_id",
-        "consumer_account_id",
-        "amount_micro_usd",
-        "kind",
-        "pinned",
-        "model",
-        "at",
-    ]
-);
-ingest_fact!(
-    Probe,
-    FactKind::Probes,
-    ingest_probes,
-    probes,
-    &[
-        "probe_id",
-        "machine_id",
-        "at",
-        "passed",
-        "failure",
-        "model",
-        "verified_memory_gb",
-    ]
-);
+ingest_fact!(Alias, FactKind::Aliases, ingest_aliases, aliases);
+ingest_fact!(Binding, FactKind::Bindings, ingest_bindings, bindings);
+ingest_fact!(Session, FactKind::Sessions, ingest_sessions, sessions);
+ingest_fact!(Health, FactKind::Health, ingest_health, health);
+ingest_fact!(Earning, FactKind::Earnings, ingest_earnings, earnings);
+ingest_fact!(Probe, FactKind::Probes, ingest_probes, probes);
 
 impl IngestFact for Watermark {
     const KIND: FactKind = FactKind::Watermarks;
-    const FIELDS: &'static [&'static str] = &["source", "up_to"];
     /// Watermarks have no checks beyond their fields (an earlier one is a
     /// conflict, never an error).
     fn check_all(
@@ -349,7 +319,7 @@ pub fn parse_lines<T: IngestFact>(
 pub fn unknown_fields<T: IngestFact>(text: &str, format: Format) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     let mut note = |name: &str, line: usize| {
-        if !T::FIELDS.contains(&name) && !out.iter().any(|(n, _)| n == name) {
+        if !T::fields().contains(&name) && !out.iter().any(|(n, _)| n == name) {
             out.push((name.to_string(), line));
         }
     };
@@ -404,5 +374,24 @@ impl Engine {
             FactKind::Probes => go::<Probe>(store, body, max_items).await,
             FactKind::Watermarks => go::<Watermark>(store, body, max_items).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_the_derived_ones() {
+        assert_eq!(Watermark::fields(), &["source", "up_to"]);
+        assert_eq!(
+            Binding::fields(),
+            &["machine_id", "account_id", "payout_identity", "from", "to"]
+        );
+        let unknown = unknown_fields::<Binding>(
+            "{\"machine_id\": \"m\", \"form\": 1}\n{\"form\": 2, \"x\": 3}",
+            Format::Ndjson,
+        );
+        assert_eq!(unknown, vec![("form".to_string(), 1), ("x".to_string(), 2)]);
     }
 }
