@@ -194,72 +194,58 @@ impl Store {
     /// same: the alias stops applying to it, and the facts sent under that
     /// name before move to the machine in this transaction.
     pub async fn ingest_attestations(&self, items: &[Attestation]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.attestations_in(&mut tx, items).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.attestations_in(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// Aliases: a provider key names an attested machine id. One whose
     /// provider key is a machine id is stored but never applies (D1).
     pub async fn ingest_aliases(&self, items: &[Alias]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.aliases_in(&mut tx, items).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.aliases_in(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// Bindings; a new binding may not overlap another of its machine (D2).
     pub async fn ingest_bindings(&self, items: &[Binding]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.bindings_in(&mut tx, items).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.bindings_in(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     pub async fn ingest_sessions(&self, items: &[Session]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     pub async fn ingest_health(&self, items: &[Health]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// Earnings; job ids under [`RESERVED_JOB_PREFIX`] are refused, and so is
     /// an earning that takes its machine's or the network's stored sum past
     /// `i64::MAX` µUSD.
     pub async fn ingest_earnings(&self, items: &[Earning]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.earnings_in(&mut tx, items).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.earnings_in(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     pub async fn ingest_probes(&self, items: &[Probe]) -> Result<IngestReport> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// Source watermarks (they only move forward).
@@ -276,12 +262,10 @@ impl Store {
     /// names it by its index in the bundle (`probes[12000].at`). Prior draws
     /// and previous totals are not facts and are ignored.
     pub async fn ingest_bundle(&self, b: &Bundle) -> Result<Vec<(&'static str, IngestReport)>> {
-        {
-            let mut tx = self.db.begin_write().await?;
-            let report = self.bundle_in(&mut tx, b).await?;
-            tx.commit().await?;
-            Ok(report)
-        }
+        let mut tx = self.db.begin_write().await?;
+        let reports = self.bundle_in(&mut tx, b).await?;
+        tx.commit().await?;
+        Ok(reports)
     }
 
     /// Checks a bundle as [`Store::ingest_bundle`] would write it, and
