@@ -387,7 +387,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     // Base-reward rows of an exported bundle are written by settlement, not imported.
                     b.earnings
                         .retain(|e| !e.job_id.starts_with(floorline_store::RESERVED_JOB_PREFIX));
-                    // Each kind is validated whole (against what is stored) before it is written.
+                    // One transaction: the whole bundle is written, or nothing of it.
                     let reports = engine.store().ingest_bundle(&b).await?;
                     let out: Vec<serde_json::Value> = reports
                         .iter()

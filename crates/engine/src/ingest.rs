@@ -6,10 +6,10 @@
 use std::future::Future;
 
 use floorline_core::bundle::{
-    parse_json, Alias, Attestation, Binding, Check, Earning, Health, Probe, Session,
+    parse_json, Alias, Attestation, Binding, Bundle, Check, Earning, Health, Probe, Session,
 };
 use floorline_core::facts::PROBER_SOURCE;
-use floorline_core::{CoreError, Invalid};
+use floorline_core::{CoreError, EpochId, Invalid};
 use floorline_store::{IngestReport, Store, StoreError, Watermark};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -120,17 +120,57 @@ pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'stat
     const KIND: FactKind;
     /// Field-level checks (identifiers, signs, order of times).
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
+    /// The field names a fact of this kind has (others are ignored, and
+    /// `floorline import` says so), as its `Deserialize` declares them.
+    fn fields() -> &'static [&'static str] {
+        struct_fields::<Self>()
+    }
     /// Writes one batch.
     fn ingest(
         store: &Store,
         items: &[Self],
     ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
+    /// Checks every item as one whole (any number of them, against the
+    /// store and each other: names, overlaps, sums) and writes nothing;
+    /// errors name `kind[index]` counted from the first item.
+    fn check_all(
+        store: &Store,
+        items: Vec<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A bundle holding nothing; its epoch is never read by ingestion.
+fn empty_bundle() -> Result<Bundle, StoreError> {
+    let epoch = EpochId::new(2000, 1).map_err(StoreError::Config)?;
+    Ok(Bundle {
+        epoch,
+        policy: None,
+        machines: Vec::new(),
+        aliases: Vec::new(),
+        bindings: Vec::new(),
+        sessions: Vec::new(),
+        health: Vec::new(),
+        earnings: Vec::new(),
+        probes: Vec::new(),
+        prior_draws: Vec::new(),
+        previous_totals: Vec::new(),
+    })
 }
 
 macro_rules! ingest_fact {
-    ($t:ty, $kind:expr, $method:ident) => {
+    ($t:ty, $kind:expr, $method:ident, $field:ident) => {
         impl IngestFact for $t {
             const KIND: FactKind = $kind;
+            fn check_all(
+                store: &Store,
+                items: Vec<Self>,
+            ) -> impl Future<Output = Result<(), StoreError>> + Send {
+                async move {
+                    let mut b = empty_bundle()?;
+                    b.$field = items;
+                    store.check_bundle(&b).await
+                }
+            }
             fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
                 Check::check(self, path, errs);
             }
@@ -144,16 +184,29 @@ macro_rules! ingest_fact {
     };
 }
 
-ingest_fact!(Attestation, FactKind::Machines, ingest_attestations);
-ingest_fact!(Alias, FactKind::Aliases, ingest_aliases);
-ingest_fact!(Binding, FactKind::Bindings, ingest_bindings);
-ingest_fact!(Session, FactKind::Sessions, ingest_sessions);
-ingest_fact!(Health, FactKind::Health, ingest_health);
-ingest_fact!(Earning, FactKind::Earnings, ingest_earnings);
-ingest_fact!(Probe, FactKind::Probes, ingest_probes);
+ingest_fact!(
+    Attestation,
+    FactKind::Machines,
+    ingest_attestations,
+    machines
+);
+ingest_fact!(Alias, FactKind::Aliases, ingest_aliases, aliases);
+ingest_fact!(Binding, FactKind::Bindings, ingest_bindings, bindings);
+ingest_fact!(Session, FactKind::Sessions, ingest_sessions, sessions);
+ingest_fact!(Health, FactKind::Health, ingest_health, health);
+ingest_fact!(Earning, FactKind::Earnings, ingest_earnings, earnings);
+ingest_fact!(Probe, FactKind::Probes, ingest_probes, probes);
 
 impl IngestFact for Watermark {
     const KIND: FactKind = FactKind::Watermarks;
+    /// Watermarks have no checks beyond their fields (an earlier one is a
+    /// conflict, never an error).
+    fn check_all(
+        _store: &Store,
+        _items: Vec<Self>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        std::future::ready(Ok(()))
+    }
     fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
         if let Err(m) = floorline_core::bundle::check_id(&self.source) {
             errs.push(Invalid::new(format!("{path}.source"), m));
@@ -302,6 +355,40 @@ fn refuse_prober_source(items: &[Probe]) -> Result<(), EngineError> {
     }
 }
 
+/// The fields of a file's facts that `T` does not have (they are ignored),
+/// each with the first line that has it: CSV header columns, or NDJSON
+/// object keys. A typo'd field name would otherwise drop its data silently.
+pub fn unknown_fields<T: IngestFact>(text: &str, format: Format) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    let mut note = |name: &str, line: usize| {
+        if !T::fields().contains(&name) && !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), line));
+        }
+    };
+    match format {
+        Format::Ndjson => {
+            for (i, raw) in text.lines().enumerate() {
+                if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(raw) {
+                    for key in map.keys() {
+                        note(key, i.saturating_add(1));
+                    }
+                }
+            }
+        }
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_reader(text.as_bytes());
+            if let Ok(headers) = reader.headers() {
+                for h in headers {
+                    note(h, 1);
+                }
+            }
+        }
+    }
+    out
+}
+
 impl Engine {
     /// Parses and ingests one JSON batch of `kind` (the HTTP path: a
     /// coordinator's facts).
@@ -423,5 +510,19 @@ mod tests {
             let fields: BTreeSet<String> = kind.fields().iter().map(|f| f.to_string()).collect();
             assert_eq!(fields, keys, "{}", kind.as_str());
         }
+    }
+
+    #[test]
+    fn field_names_are_the_derived_ones() {
+        assert_eq!(Watermark::fields(), &["source", "up_to"]);
+        assert_eq!(
+            Binding::fields(),
+            &["machine_id", "account_id", "payout_identity", "from", "to"]
+        );
+        let unknown = unknown_fields::<Binding>(
+            "{\"machine_id\": \"m\", \"form\": 1}\n{\"form\": 2, \"x\": 3}",
+            Format::Ndjson,
+        );
+        assert_eq!(unknown, vec![("form".to_string(), 1), ("x".to_string(), 2)]);
     }
 }

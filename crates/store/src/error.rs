@@ -77,6 +77,13 @@ impl From<sqlx::Error> for StoreError {
 }
 
 impl StoreError {
+    /// Whether the database refused a sum past its integer range (SQLite's
+    /// `SUM` says "integer overflow", PostgreSQL 22003 for a cast to `BIGINT`).
+    pub(crate) fn is_overflow(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::Database(e))
+            if e.code().as_deref() == Some("22003") || e.message().contains("integer overflow"))
+    }
+
     /// Whether this is a unique-key violation of the database.
     pub(crate) fn is_unique_violation(&self) -> bool {
         matches!(self, StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation())

@@ -121,7 +121,7 @@ impl Store {
         let mut c = self.db.conn().await?;
         let names = std::iter::once(name.to_string()).collect();
         let mut found = crate::ingest::resolve_names(&mut c, &names, true).await?;
-        Ok(found.remove(name))
+        Ok(found.remove(name).map(|n| n.machine_id))
     }
 
     /// Every attested machine id, sorted.

@@ -113,81 +113,140 @@ impl Store {
         Ok(())
     }
 
+    /// The shared side of [`NAMES_LOCK`]: batches that resolve names run
+    /// side by side, but never beside a batch that defines names (whose
+    /// re-homing must see every row recorded under a name, D1).
+    async fn share_names(&self, link: &mut Link) -> Result<()> {
+        if let Link::PgTx(_) = link {
+            link.execute(
+                "SELECT pg_advisory_xact_lock_shared($1)",
+                vec![NAMES_LOCK.into()],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// The common path of kinds that name a machine through an alias.
-    async fn ingest_resolved<F: Fact>(
+    async fn resolved_in<F: Fact>(
         &self,
+        tx: &mut Link,
         items: &[F],
         extra: impl FnOnce(&mut Batch<F>),
     ) -> Result<IngestReport> {
         let mut batch = Batch::check(items)?;
         extra(&mut batch);
         batch.fail_if_invalid()?;
-        let mut tx = self.db.begin_write().await?;
-        batch.resolve_machines(&mut tx, true).await?;
-        batch.classify(&mut tx, false).await?;
+        self.share_names(tx).await?;
+        batch.resolve_machines(tx, true).await?;
+        batch.classify(tx, false).await?;
         batch.fail_if_invalid()?;
-        let report = batch.insert(&mut tx).await?;
-        tx.commit().await?;
+        batch.insert(tx).await
+    }
+
+    async fn attestations_in(&self, tx: &mut Link, items: &[Attestation]) -> Result<IngestReport> {
+        let mut batch = Batch::check(items)?;
+        self.lock_for_ingest(tx, NAMES_LOCK).await?;
+        batch.classify(tx, true).await?;
+        batch.fail_if_invalid()?;
+        ingest::insert_machines(tx, &batch).await?;
+        ingest::rehome(tx, &batch).await?;
+        batch.insert(tx).await
+    }
+
+    async fn aliases_in(&self, tx: &mut Link, items: &[Alias]) -> Result<IngestReport> {
+        let mut batch = Batch::check(items)?;
+        self.lock_for_ingest(tx, NAMES_LOCK).await?;
+        batch.resolve_machines(tx, false).await?;
+        batch.classify(tx, true).await?;
+        batch.fail_if_invalid()?;
+        batch.insert(tx).await
+    }
+
+    async fn bindings_in(&self, tx: &mut Link, items: &[Binding]) -> Result<IngestReport> {
+        let mut batch = Batch::check(items)?;
+        // Names before bindings, the order every path takes the two locks in.
+        self.share_names(tx).await?;
+        self.lock_for_ingest(tx, BINDINGS_LOCK).await?;
+        batch.resolve_machines(tx, true).await?;
+        batch.classify(tx, true).await?;
+        ingest::binding_overlaps(tx, &mut batch).await?;
+        batch.fail_if_invalid()?;
+        batch.insert(tx).await
+    }
+
+    async fn earnings_in(&self, tx: &mut Link, items: &[Earning]) -> Result<IngestReport> {
+        let mut batch = Batch::check(items)?;
+        ingest::earning_checks(&mut batch);
+        batch.fail_if_invalid()?;
+        self.share_names(tx).await?;
+        batch.resolve_machines(tx, true).await?;
+        batch.classify(tx, false).await?;
+        batch.fail_if_invalid()?;
+        let report = batch.insert(tx).await?;
+        // Only after the insert is it known which earnings are new.
+        ingest::earning_sums(tx, &mut batch).await?;
+        batch.fail_if_invalid()?;
         Ok(report)
     }
 
     /// Attestations (the `machines` of the bundle); they define machines (D1).
+    /// A machine id that is some alias's provider key is attested all the
+    /// same: the alias stops applying to it, and the facts sent under that
+    /// name before move to the machine in this transaction.
     pub async fn ingest_attestations(&self, items: &[Attestation]) -> Result<IngestReport> {
-        let mut batch = Batch::check(items)?;
         let mut tx = self.db.begin_write().await?;
-        self.lock_for_ingest(&mut tx, NAMES_LOCK).await?;
-        ingest::attestation_checks(&mut tx, &mut batch).await?;
-        batch.classify(&mut tx, true).await?;
-        batch.fail_if_invalid()?;
-        ingest::insert_machines(&mut tx, &batch).await?;
-        let report = batch.insert(&mut tx).await?;
+        let report = self.attestations_in(&mut tx, items).await?;
         tx.commit().await?;
         Ok(report)
     }
 
-    /// Aliases: a provider key names an attested machine id.
+    /// Aliases: a provider key names an attested machine id. One whose
+    /// provider key is a machine id is stored but never applies (D1).
     pub async fn ingest_aliases(&self, items: &[Alias]) -> Result<IngestReport> {
-        let mut batch = Batch::check(items)?;
         let mut tx = self.db.begin_write().await?;
-        self.lock_for_ingest(&mut tx, NAMES_LOCK).await?;
-        batch.resolve_machines(&mut tx, false).await?;
-        ingest::alias_checks(&mut tx, &mut batch).await?;
-        batch.classify(&mut tx, true).await?;
-        batch.fail_if_invalid()?;
-        let report = batch.insert(&mut tx).await?;
+        let report = self.aliases_in(&mut tx, items).await?;
         tx.commit().await?;
         Ok(report)
     }
 
     /// Bindings; a new binding may not overlap another of its machine (D2).
     pub async fn ingest_bindings(&self, items: &[Binding]) -> Result<IngestReport> {
-        let mut batch = Batch::check(items)?;
         let mut tx = self.db.begin_write().await?;
-        self.lock_for_ingest(&mut tx, BINDINGS_LOCK).await?;
-        batch.resolve_machines(&mut tx, true).await?;
-        batch.classify(&mut tx, true).await?;
-        ingest::binding_overlaps(&mut tx, &mut batch).await?;
-        batch.fail_if_invalid()?;
-        let report = batch.insert(&mut tx).await?;
+        let report = self.bindings_in(&mut tx, items).await?;
         tx.commit().await?;
         Ok(report)
     }
 
     pub async fn ingest_sessions(&self, items: &[Session]) -> Result<IngestReport> {
-        self.ingest_resolved(items, |_| {}).await
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     pub async fn ingest_health(&self, items: &[Health]) -> Result<IngestReport> {
-        self.ingest_resolved(items, |_| {}).await
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
-    /// Earnings; job ids under [`RESERVED_JOB_PREFIX`] are refused.
+    /// Earnings; job ids under [`RESERVED_JOB_PREFIX`] are refused, and so is
+    /// an earning that takes its machine's or the network's stored sum past
+    /// `i64::MAX` µUSD.
     pub async fn ingest_earnings(&self, items: &[Earning]) -> Result<IngestReport> {
-        self.ingest_resolved(items, ingest::earning_checks).await
+        let mut tx = self.db.begin_write().await?;
+        let report = self.earnings_in(&mut tx, items).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     pub async fn ingest_probes(&self, items: &[Probe]) -> Result<IngestReport> {
-        self.ingest_resolved(items, |_| {}).await
+        let mut tx = self.db.begin_write().await?;
+        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
+        tx.commit().await?;
+        Ok(report)
     }
 
     /// Source watermarks (they only move forward).
@@ -198,41 +257,89 @@ impl Store {
         Ok(report)
     }
 
-    /// Every fact of a bundle, kind by kind (machines first), each kind one
-    /// batch of at most [`MAX_BATCH_ITEMS`]. Not one transaction: a later
-    /// kind's invalid batch leaves the earlier kinds written (re-importing is
-    /// idempotent). Prior draws and previous totals are not facts and are
-    /// ignored.
+    /// Every fact of a bundle, kind by kind (machines first), each kind in
+    /// batches of at most [`MAX_BATCH_ITEMS`], all in one transaction (SPEC
+    /// §9): an invalid item anywhere leaves nothing written, and its error
+    /// names it by its index in the bundle (`probes[12000].at`). Prior draws
+    /// and previous totals are not facts and are ignored.
     pub async fn ingest_bundle(&self, b: &Bundle) -> Result<Vec<(&'static str, IngestReport)>> {
+        let mut tx = self.db.begin_write().await?;
+        let reports = self.bundle_in(&mut tx, b).await?;
+        tx.commit().await?;
+        Ok(reports)
+    }
+
+    /// Checks a bundle as [`Store::ingest_bundle`] would write it, and
+    /// writes nothing.
+    pub async fn check_bundle(&self, b: &Bundle) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        self.bundle_in(&mut tx, b).await?;
+        drop(tx); // rolled back
+        Ok(())
+    }
+
+    async fn bundle_in(
+        &self,
+        tx: &mut Link,
+        b: &Bundle,
+    ) -> Result<Vec<(&'static str, IngestReport)>> {
+        self.lock_for_ingest(tx, NAMES_LOCK).await?;
+        self.lock_for_ingest(tx, BINDINGS_LOCK).await?;
         let mut out = Vec::new();
-        for chunk in b.machines.chunks(MAX_BATCH_ITEMS) {
-            out.push(("machines", self.ingest_attestations(chunk).await?));
+        // Each kind in batches of at most MAX_BATCH_ITEMS, with errors and
+        // conflicts indexed from the start of the kind's array.
+        macro_rules! each {
+            ($items:expr, $call:ident $(, $extra:expr)?) => {
+                for (n, chunk) in $items.chunks(MAX_BATCH_ITEMS).enumerate() {
+                    let offset = n.saturating_mul(MAX_BATCH_ITEMS);
+                    let report = self
+                        .$call(tx, chunk $(, $extra)?)
+                        .await
+                        .map_err(|e| ingest::offset_paths(e, offset))?;
+                    out.push((kind_of(chunk), ingest::offset_report(report, offset)));
+                }
+            };
         }
-        for chunk in b.aliases.chunks(MAX_BATCH_ITEMS) {
-            out.push(("aliases", self.ingest_aliases(chunk).await?));
-        }
-        for chunk in b.bindings.chunks(MAX_BATCH_ITEMS) {
-            out.push(("bindings", self.ingest_bindings(chunk).await?));
-        }
-        for chunk in b.sessions.chunks(MAX_BATCH_ITEMS) {
-            out.push(("sessions", self.ingest_sessions(chunk).await?));
-        }
-        for chunk in b.health.chunks(MAX_BATCH_ITEMS) {
-            out.push(("health", self.ingest_health(chunk).await?));
-        }
-        for chunk in b.earnings.chunks(MAX_BATCH_ITEMS) {
-            out.push(("earnings", self.ingest_earnings(chunk).await?));
-        }
-        for chunk in b.probes.chunks(MAX_BATCH_ITEMS) {
-            out.push(("probes", self.ingest_probes(chunk).await?));
-        }
+        each!(b.machines, attestations_in);
+        each!(b.aliases, aliases_in);
+        each!(b.bindings, bindings_in);
+        each!(b.sessions, resolved_in, |_| {});
+        each!(b.health, resolved_in, |_| {});
+        each!(b.earnings, earnings_in);
+        each!(b.probes, resolved_in, |_| {});
         Ok(out)
+    }
+
+    /// A database overflow of a read names what overflowed: only earnings
+    /// stored before ingestion refused sums past `i64::MAX` can cause one,
+    /// and the stored sums of migration 8 say whose they are.
+    pub(crate) async fn named<T>(&self, r: Result<T>) -> Result<T> {
+        match r {
+            Err(e) if e.is_overflow() => {
+                let whose = match self.db.conn().await {
+                    Ok(mut c) => ingest::overflowing_sums(&mut c).await.unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+                let whose = if whose.is_empty() {
+                    "some stored amounts".to_string()
+                } else {
+                    whose.join(", ")
+                };
+                Err(StoreError::Corrupt(format!(
+                    "{whose} add up past i64::MAX µUSD, so no sum of them can be read \
+                     (they were stored before ingestion refused such earnings): {e}"
+                )))
+            }
+            other => other,
+        }
     }
 
     /// The facts `epoch` plans from (see [`load`]), read in one transaction.
     pub async fn load_epoch_facts(&self, epoch: EpochId, policy: &Policy) -> Result<EpochFacts> {
         let mut tx = self.db.begin_read().await?;
-        let facts = load::load_epoch_facts(&mut tx, epoch, policy).await?;
+        let facts = self
+            .named(load::load_epoch_facts(&mut tx, epoch, policy).await)
+            .await?;
         tx.commit().await?;
         Ok(facts)
     }
@@ -246,7 +353,9 @@ impl Store {
         machine_id: &str,
     ) -> Result<Vec<RawEarning>> {
         let mut tx = self.db.begin_read().await?;
-        let earnings = load::machine_earnings(&mut tx, epoch, policy, machine_id).await?;
+        let earnings = self
+            .named(load::machine_earnings(&mut tx, epoch, policy, machine_id).await)
+            .await?;
         tx.commit().await?;
         Ok(earnings)
     }
@@ -254,8 +363,15 @@ impl Store {
     /// The raw facts `epoch` reads, as a facts bundle with `policy` in full.
     pub async fn export_bundle(&self, epoch: EpochId, policy: &Policy) -> Result<Bundle> {
         let mut tx = self.db.begin_read().await?;
-        let bundle = load::export_bundle(&mut tx, epoch, policy).await?;
+        let bundle = self
+            .named(load::export_bundle(&mut tx, epoch, policy).await)
+            .await?;
         tx.commit().await?;
         Ok(bundle)
     }
+}
+
+/// The name of a fact kind in reports (`earnings`).
+fn kind_of<F: Fact>(_: &[F]) -> &'static str {
+    F::KIND
 }

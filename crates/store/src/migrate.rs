@@ -55,6 +55,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "probe source",
         include_str!("../migrations/sqlite/0007_probe_source.sql"),
     ),
+    (
+        8,
+        "names as sent",
+        include_str!("../migrations/sqlite/0008_names_as_sent.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -93,6 +98,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "probe source",
         include_str!("../migrations/postgres/0007_probe_source.sql"),
+    ),
+    (
+        8,
+        "names as sent",
+        include_str!("../migrations/postgres/0008_names_as_sent.sql"),
     ),
 ];
 

@@ -198,11 +198,16 @@ impl Store {
         // so every read agrees with the others and sees every earlier run.
         let facts = match self.db.snapshot_reader(&mut link).await? {
             Some(mut reader) => {
-                let facts = load_epoch_facts(&mut reader, epoch, policy).await?;
+                let facts = self
+                    .named(load_epoch_facts(&mut reader, epoch, policy).await)
+                    .await?;
                 reader.commit().await?;
                 facts
             }
-            None => load_epoch_facts(&mut link, epoch, policy).await?,
+            None => {
+                self.named(load_epoch_facts(&mut link, epoch, policy).await)
+                    .await?
+            }
         };
         let loaded = started.elapsed();
         let plan = plan_fn(&facts)?;

@@ -9,6 +9,7 @@
 mod concurrent;
 mod dst;
 mod fleet;
+mod import;
 mod plan;
 mod settle;
 

@@ -246,12 +246,9 @@ impl Model {
                 if let Some(a) = v.iter().find(|a| !valid_id(&a.machine_id)) {
                     return IngestExpect::Invalid(format!("bad machine id {:?}", a.machine_id));
                 }
-                if let Some(a) = v
-                    .iter()
-                    .find(|a| self.facts.aliases.contains_key(&a.machine_id))
-                {
-                    return IngestExpect::Invalid(format!("{} is a provider key", a.machine_id));
-                }
+                // D1: a provider key does not stop its name being attested
+                // (the generator's keys are never machine ids, so the
+                // re-homing of facts sent under such a name is not modelled).
                 let items: Vec<_> = v
                     .iter()
                     .map(|a| ((a.machine_id.clone(), a.attested_at.0), a.clone()))
@@ -268,9 +265,8 @@ impl Model {
                 if let Some(a) = v.iter().find(|a| !self.is_machine(&a.machine_id)) {
                     return IngestExpect::Invalid(format!("unknown machine {}", a.machine_id));
                 }
-                if let Some(a) = v.iter().find(|a| self.is_machine(&a.provider_key)) {
-                    return IngestExpect::Invalid(format!("{} is a machine id", a.provider_key));
-                }
+                // An alias whose provider key is a machine id is stored and
+                // never applies (`resolve` takes machine ids first, D1).
                 let items: Vec<_> = v
                     .iter()
                     .map(|a| (a.provider_key.clone(), a.clone()))

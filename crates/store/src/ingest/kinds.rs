@@ -96,6 +96,9 @@ impl Fact for Attestation {
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
     }
+    fn sent_key(&self) -> (String, i64) {
+        (self.machine_id.clone(), self.attested_at.0)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -138,6 +141,9 @@ impl Fact for Alias {
     }
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
+    }
+    fn sent_key(&self) -> (String, i64) {
+        (self.provider_key.clone(), 0)
     }
 }
 
@@ -195,6 +201,9 @@ impl Fact for Binding {
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
     }
+    fn sent_key(&self) -> (String, i64) {
+        (self.machine_id.clone(), self.from.0)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -250,6 +259,9 @@ impl Fact for Session {
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
     }
+    fn sent_key(&self) -> (String, i64) {
+        (self.session_id.clone(), 0)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -296,6 +308,9 @@ impl Fact for Health {
     }
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
+    }
+    fn sent_key(&self) -> (String, i64) {
+        (self.machine_id.clone(), self.at.0)
     }
 }
 
@@ -364,6 +379,10 @@ impl Fact for Earning {
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
     }
+    fn sent_key(&self) -> (String, i64) {
+        (self.job_id.clone(), 0)
+    }
+    const TRACK_WRITTEN: bool = true;
 }
 
 #[derive(sqlx::FromRow)]
@@ -434,6 +453,9 @@ impl Fact for Probe {
     fn set_machine(&mut self, machine_id: String) {
         self.machine_id = machine_id;
     }
+    fn sent_key(&self) -> (String, i64) {
+        (self.probe_id.clone(), 0)
+    }
 }
 
 /// Names in `names` that are stored in `column` of `table`.
@@ -458,31 +480,233 @@ async fn stored_among(
     Ok(out)
 }
 
-/// An attested machine id must not be a provider key already (names stay unambiguous).
-pub(crate) async fn attestation_checks(link: &mut Link, b: &mut Batch<Attestation>) -> Result<()> {
-    let ids: BTreeSet<String> = b.items.iter().map(|a| a.machine_id.clone()).collect();
-    let taken = stored_among(link, "aliases", "provider_key", &ids).await?;
-    for (i, a) in b.items.iter().enumerate() {
-        if taken.contains(&a.machine_id) {
-            b.errs.push(Invalid::new(
-                b.path(i, "machine_id"),
-                format!("`{}` is already a provider key (alias)", a.machine_id),
-            ));
+const EARNINGS_SQUATTED: &str = "job_id IN (SELECT fact_key FROM aliased_facts \
+     WHERE provider_key = $1 AND kind = 'earnings')";
+
+/// The kinds whose rows can name a machine through an alias, each with the
+/// filter (`$1` = the newly attested machine id, which is also the provider
+/// key the rows were sent under) of its rows recorded in `aliased_facts`.
+const REHOMED: &[(&str, &str)] = &[
+    (
+        "bindings",
+        "(machine_id, from_ms) IN (SELECT fact_key, at_ms FROM aliased_facts \
+         WHERE provider_key = $1 AND kind = 'bindings')",
+    ),
+    (
+        "sessions",
+        "session_id IN (SELECT fact_key FROM aliased_facts \
+         WHERE provider_key = $1 AND kind = 'sessions')",
+    ),
+    (
+        "health",
+        "(machine_id, at_ms) IN (SELECT fact_key, at_ms FROM aliased_facts \
+         WHERE provider_key = $1 AND kind = 'health')",
+    ),
+    ("earnings", EARNINGS_SQUATTED),
+    (
+        "probes",
+        "probe_id IN (SELECT fact_key FROM aliased_facts \
+         WHERE provider_key = $1 AND kind = 'probes')",
+    ),
+];
+
+/// D1 for names that become machine ids: every fact stored under the name
+/// of a newly attested machine id — sent before the attestation, when the
+/// name was an alias's provider key and so stood for the alias's machine —
+/// moves to that machine, in the attestation batch's transaction.
+///
+/// Why re-home rather than keep the name as sent and resolve at read time:
+/// every table keys and indexes its rows by the machine they belong to (the
+/// load reads by `machine_id`, through machine-keyed indexes, and the
+/// foreign keys to `machines` hold), so resolving at read time would change
+/// every query of the load and every index; a machine id is attested once,
+/// so moving its few squatted rows then is cheap, and from that commit on
+/// the store and core's `Bundle::resolve` (machine ids before aliases) read
+/// the same facts. The alias itself stays stored and never applies again.
+/// Keys cannot clash: a new machine had no rows of its own.
+pub(crate) async fn rehome(link: &mut Link, b: &Batch<Attestation>) -> Result<()> {
+    let ids: BTreeSet<String> = b.new_items().map(|(_, a)| a.machine_id.clone()).collect();
+    let squatted = stored_among(link, "aliased_facts", "provider_key", &ids).await?;
+    for id in &squatted {
+        // The earnings that move take their sums along (migration 8).
+        let moved: Vec<SumRow> = link
+            .fetch_all(
+                &format!(
+                    "SELECT machine_id, CAST(SUM(amount_micro_usd / {HALF}) AS BIGINT) AS hi, \
+                     CAST(SUM(amount_micro_usd % {HALF}) AS BIGINT) AS lo FROM earnings \
+                     WHERE kind <> 'base_reward' AND {EARNINGS_SQUATTED} GROUP BY machine_id"
+                ),
+                vec![Val::from(id.as_str())],
+            )
+            .await?;
+        let mut changes: Vec<SumRow> = Vec::new();
+        for m in moved {
+            changes.push(SumRow {
+                machine_id: id.clone(),
+                hi: m.hi,
+                lo: m.lo,
+            });
+            changes.push(SumRow {
+                machine_id: m.machine_id,
+                hi: m.hi.saturating_neg(),
+                lo: m.lo.saturating_neg(),
+            });
         }
+        add_sums(link, changes).await?;
+        for (table, filter) in REHOMED {
+            let sql = format!("UPDATE {table} SET machine_id = $1 WHERE {filter}");
+            link.execute(&sql, vec![Val::from(id.as_str())]).await?;
+        }
+        link.execute(
+            "DELETE FROM aliased_facts WHERE provider_key = $1",
+            vec![Val::from(id.as_str())],
+        )
+        .await?;
     }
     Ok(())
 }
 
-/// A provider key must not be a machine id.
-pub(crate) async fn alias_checks(link: &mut Link, b: &mut Batch<Alias>) -> Result<()> {
-    let keys: BTreeSet<String> = b.items.iter().map(|a| a.provider_key.clone()).collect();
-    let taken = stored_among(link, "machines", "machine_id", &keys).await?;
-    for (i, a) in b.items.iter().enumerate() {
-        if taken.contains(&a.provider_key) {
-            b.errs.push(Invalid::new(
-                b.path(i, "provider_key"),
-                format!("`{}` is already a machine id", a.provider_key),
-            ));
+/// The two halves of the sums of `earning_sums` are of `amount / HALF` and
+/// `amount % HALF` (amounts are ≥ 0).
+const HALF: i64 = 1 << 32;
+
+/// The machine id under which `earning_sums` keeps the network's sum.
+const NETWORK: &str = "";
+
+#[derive(sqlx::FromRow)]
+struct SumRow {
+    machine_id: String,
+    hi: i64,
+    lo: i64,
+}
+
+impl SumRow {
+    fn total(&self) -> i128 {
+        i128::from(self.hi)
+            .saturating_mul(i128::from(HALF))
+            .saturating_add(i128::from(self.lo))
+    }
+}
+
+/// Adds to the sums of `earning_sums` (creating rows), in machine order so
+/// that concurrent batches lock the rows in one order; the sums after.
+async fn add_sums(link: &mut Link, mut rows: Vec<SumRow>) -> Result<Vec<SumRow>> {
+    let mut merged: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for r in rows.drain(..) {
+        let slot = merged.entry(r.machine_id).or_insert((0, 0));
+        slot.0 = slot.0.saturating_add(r.hi);
+        slot.1 = slot.1.saturating_add(r.lo);
+    }
+    let merged: Vec<(String, (i64, i64))> = merged.into_iter().collect();
+    let mut out = Vec::with_capacity(merged.len());
+    for chunk in merged.chunks(rows_per_statement(3)) {
+        let mut args = Vec::with_capacity(chunk.len().saturating_mul(3));
+        for (m, (hi, lo)) in chunk {
+            args.push(Val::from(m.as_str()));
+            args.push(Val::from(*hi));
+            args.push(Val::from(*lo));
+        }
+        let sql = format!(
+            "INSERT INTO earning_sums (machine_id, hi, lo) VALUES {} \
+             ON CONFLICT (machine_id) DO UPDATE SET hi = earning_sums.hi + excluded.hi, \
+             lo = earning_sums.lo + excluded.lo RETURNING machine_id, hi, lo",
+            row_placeholders(chunk.len(), 3)
+        );
+        out.extend(link.fetch_all::<SumRow>(&sql, args).await?);
+    }
+    Ok(out)
+}
+
+/// The machines (and the network) whose stored sums of earnings are past
+/// `i64::MAX` µUSD, as `the earnings of machine `m` (N µUSD)`.
+pub(crate) async fn overflowing_sums(link: &mut Link) -> Result<Vec<String>> {
+    let rows: Vec<SumRow> = link
+        .fetch_all(
+            "SELECT machine_id, hi, lo FROM earning_sums ORDER BY machine_id",
+            vec![],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.total() > i128::from(i64::MAX))
+        .map(|r| {
+            if r.machine_id == NETWORK {
+                format!("the network's earnings ({} µUSD)", r.total())
+            } else {
+                format!(
+                    "the earnings of machine `{}` ({} µUSD)",
+                    r.machine_id,
+                    r.total()
+                )
+            }
+        })
+        .collect())
+}
+
+/// SPEC §9 "overflowing amounts": adds the new earnings of the batch to the
+/// stored sums of their machines and of the network (migration 8), and
+/// refuses the first earning that takes one of them past `i64::MAX` µUSD
+/// (the load sums them: an overflow there would fail every later settlement
+/// and explanation). Runs after [`Batch::insert`], on the rows it wrote
+/// (duplicates add nothing); the sums are added before the check so that
+/// their rows are locked and concurrent batches add up in turn; a refused
+/// batch rolls back with everything it wrote.
+pub(crate) async fn earning_sums(link: &mut Link, b: &mut Batch<Earning>) -> Result<()> {
+    let fresh: Vec<(usize, String, i64)> = b
+        .items
+        .iter()
+        .zip(&b.written)
+        .enumerate()
+        .filter(|(_, (e, written))| **written && e.amount_micro_usd > 0)
+        .map(|(i, (e, _))| (i, e.machine_id.clone(), e.amount_micro_usd))
+        .collect();
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let mut added: BTreeMap<String, i128> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(fresh.len().saturating_mul(2));
+    for (_, m, amount) in &fresh {
+        for name in [m.as_str(), NETWORK] {
+            let slot = added.entry(name.to_string()).or_insert(0);
+            *slot = slot.saturating_add(i128::from(*amount));
+            rows.push(SumRow {
+                machine_id: name.to_string(),
+                hi: amount / HALF,
+                lo: amount % HALF,
+            });
+        }
+    }
+    let after = add_sums(link, rows).await?;
+    // The stored sum before this batch, then each new earning in batch order.
+    let mut running: BTreeMap<String, i128> = BTreeMap::new();
+    for r in &after {
+        let mine = added.get(&r.machine_id).copied().unwrap_or(0);
+        running.insert(r.machine_id.clone(), r.total().saturating_sub(mine));
+    }
+    // Each sum past the limit is reported once, at the earning that took it
+    // there (the machine's first if one earning takes both).
+    let mut flagged: BTreeSet<String> = BTreeSet::new();
+    for (i, m, amount) in &fresh {
+        let mut problem = None;
+        for name in [m.as_str(), NETWORK] {
+            let Some(slot) = running.get_mut(name) else {
+                continue;
+            };
+            *slot = slot.saturating_add(i128::from(*amount));
+            if *slot > i128::from(i64::MAX) && flagged.insert(name.to_string()) {
+                let whose = if name == NETWORK {
+                    "the network's earnings".to_string()
+                } else {
+                    format!("the earnings of machine `{name}`")
+                };
+                problem = problem.or(Some(format!(
+                    "{whose} would add up to {slot} µUSD, past i64::MAX"
+                )));
+            }
+        }
+        if let Some(message) = problem {
+            b.errs
+                .push(Invalid::new(b.path(*i, "amount_micro_usd"), message));
         }
     }
     Ok(())
@@ -535,12 +759,16 @@ pub(crate) async fn binding_overlaps(link: &mut Link, b: &mut Batch<Binding>) ->
             fresh
                 .iter()
                 .find(|(j, y)| j != i && y.machine_id == x.machine_id && overlaps(x, y))
-                .map(|(j, _)| format!("bindings[{j}] of this batch"))
+                .map(|(j, y)| format!("bindings[{j}] (from {}) in this batch", y.from))
         };
         if let Some(other) = clash_stored.or_else(clash_new) {
             b.errs.push(Invalid::new(
                 b.path(*i, "from"),
-                format!("overlaps {other} of machine `{}`", x.machine_id),
+                format!(
+                    "this binding of machine `{}` overlaps {other}; \
+                     a machine's bindings may not overlap in time",
+                    x.machine_id
+                ),
             ));
         }
     }

@@ -2,9 +2,9 @@
 //!
 //! One batch is one transaction. The batch is validated whole first — field
 //! checks (core's [`Check`]), machine names resolved to machine ids (by
-//! `machine_id` or an alias `provider_key`; an unknown name is invalid), and
-//! the per-kind rules (bindings never overlap, provider keys and machine ids
-//! never collide) — and any problem rejects the whole batch with
+//! `machine_id`, else an alias `provider_key`; an unknown name is invalid),
+//! and the per-kind rules (bindings never overlap; the sums of earnings per
+//! machine and of the network stay within `i64::MAX`) — and any problem rejects the whole batch with
 //! [`StoreError::Invalid`] naming `kind[index].field`; nothing is written.
 //!
 //! Then every item is classified against earlier items of the batch and
@@ -22,6 +22,14 @@
 //! duplicate otherwise (keys repeated inside the batch are read up front).
 //! The same reconciliation makes the report exact when a concurrent batch
 //! takes a key between the read and the insert.
+//!
+//! D1, a name that is a machine id always means that machine: names resolve
+//! to machine ids before provider keys, so an alias whose provider key is (or
+//! becomes) a machine id never applies to it; an item named through an alias
+//! is recorded with the name it was sent under (`aliased_facts`), and the
+//! batch that attests a machine of that id moves those rows to it
+//! ([`kinds::rehome`] says why this design). A bundle is one transaction
+//! ([`crate::Store::ingest_bundle`]).
 
 mod kinds;
 mod watermarks;
@@ -40,7 +48,7 @@ use crate::db::{
 use crate::error::{Result, StoreError};
 
 pub(crate) use kinds::{
-    alias_checks, attestation_checks, binding_overlaps, earning_checks, gb, insert_machines,
+    binding_overlaps, earning_checks, earning_sums, gb, insert_machines, overflowing_sums, rehome,
     AliasRow, AttestationRow, BindingRow, EarningRow, HealthRow, ProbeRow, SessionRow,
 };
 pub use watermarks::Watermark;
@@ -91,6 +99,12 @@ pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Siz
     /// The machine name the fact carries (the defined machine for attestations).
     fn machine(&self) -> &str;
     fn set_machine(&mut self, machine_id: String);
+    /// The row's key as `aliased_facts` (migration 8) records it: the text
+    /// key and 0, or for kinds keyed by machine and instant those two.
+    fn sent_key(&self) -> (String, i64);
+    /// Whether [`Batch::insert`] learns which rows went in (`RETURNING`),
+    /// for checks that must count only those (the sums of earnings).
+    const TRACK_WRITTEN: bool = false;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +118,10 @@ enum Fate {
 pub(crate) struct Batch<F: Fact> {
     pub(crate) items: Vec<F>,
     fates: Vec<Fate>,
+    /// The provider key an item named its machine by, when that was an alias.
+    sent_as: Vec<Option<String>>,
+    /// Which items [`Batch::insert`] wrote (with [`Fact::TRACK_WRITTEN`]).
+    pub(crate) written: Vec<bool>,
     pub(crate) errs: Vec<Invalid>,
 }
 
@@ -126,6 +144,8 @@ impl<F: Fact> Batch<F> {
         Ok(Batch {
             items: items.to_vec(),
             fates: vec![Fate::New; items.len()],
+            sent_as: vec![None; items.len()],
+            written: vec![false; items.len()],
             errs,
         })
     }
@@ -136,6 +156,7 @@ impl<F: Fact> Batch<F> {
 
     /// Replaces every machine name by its machine id (D1); unknown names are
     /// invalid. With `via_aliases` false only machine ids count (alias targets).
+    /// A name resolved through an alias is remembered (see [`Batch::insert`]).
     pub(crate) async fn resolve_machines(
         &mut self,
         link: &mut Link,
@@ -148,7 +169,14 @@ impl<F: Fact> Batch<F> {
                 continue;
             };
             match known.get(item.machine()) {
-                Some(id) => item.set_machine(id.clone()),
+                Some(name) => {
+                    if name.via_alias {
+                        if let Some(slot) = self.sent_as.get_mut(i) {
+                            *slot = Some(item.machine().to_string());
+                        }
+                    }
+                    item.set_machine(name.machine_id.clone());
+                }
                 None => {
                     let msg = format!("unknown machine `{}`", item.machine());
                     self.errs
@@ -182,11 +210,13 @@ impl<F: Fact> Batch<F> {
             fetch_by_keys::<F>(link, &unique).await?
         } else {
             // Keys repeated inside the batch are read anyway, so that every
-            // repeat compares with what is stored rather than with the first.
+            // repeat compares with what is stored rather than with the first;
+            // so are the keys of items named through an alias, so that only
+            // the ones really written are recorded in `aliased_facts`.
             let mut seen: HashMap<&F::Key, u32> = HashMap::new();
             let keys: Vec<F::Key> = self.items.iter().map(Fact::key).collect();
-            for k in &keys {
-                *seen.entry(k).or_insert(0) += 1;
+            for (k, sent) in keys.iter().zip(&self.sent_as) {
+                *seen.entry(k).or_insert(0) += if sent.is_some() { 2 } else { 1 };
             }
             let repeated: Vec<F::Key> = unique
                 .iter()
@@ -253,7 +283,7 @@ impl<F: Fact> Batch<F> {
     }
 
     /// Writes the new items; returns the report.
-    pub(crate) async fn insert(self, link: &mut Link) -> Result<IngestReport> {
+    pub(crate) async fn insert(&mut self, link: &mut Link) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut fresh: Vec<(usize, &F)> = Vec::new();
         for (i, (item, fate)) in self.items.iter().zip(&self.fates).enumerate() {
@@ -267,6 +297,7 @@ impl<F: Fact> Batch<F> {
                 }),
             }
         }
+        let mut wrote: Vec<usize> = Vec::new();
         let cols = F::COLUMNS.len();
         // PostgreSQL takes the whole batch as one array per column.
         let backend = link.backend();
@@ -281,7 +312,23 @@ impl<F: Fact> Batch<F> {
                 F::TABLE,
                 F::COLUMNS.join(", "),
             );
-            let written = link.execute(&sql, args).await?;
+            let written = if F::TRACK_WRITTEN {
+                let sql = format!("{sql} RETURNING {}", F::COLUMNS.join(", "));
+                let rows = link.fetch_all::<F::Row>(&sql, args).await?;
+                let mut keys = std::collections::HashSet::with_capacity(rows.len());
+                for row in rows {
+                    keys.insert(F::from_row(row)?.key());
+                }
+                wrote.extend(
+                    chunk
+                        .iter()
+                        .filter(|(_, item)| keys.contains(&item.key()))
+                        .map(|(i, _)| *i),
+                );
+                u64::try_from(keys.len()).unwrap_or(u64::MAX)
+            } else {
+                link.execute(&sql, args).await?
+            };
             let n = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
             report.accepted += written;
             if written < n {
@@ -308,7 +355,43 @@ impl<F: Fact> Batch<F> {
             }
         }
         report.conflicts.sort_by_key(|c| c.index);
+        for i in wrote {
+            if let Some(w) = self.written.get_mut(i) {
+                *w = true;
+            }
+        }
+        self.record_aliased(link).await?;
         Ok(report)
+    }
+
+    /// Remembers the provider key each new item was sent under when it
+    /// named its machine through an alias (migration 8), so that the fact
+    /// moves to the machine of that id if one is attested later (D1).
+    async fn record_aliased(&self, link: &mut Link) -> Result<()> {
+        let rows: Vec<(&str, (String, i64))> = self
+            .items
+            .iter()
+            .zip(&self.fates)
+            .zip(&self.sent_as)
+            .filter(|((_, fate), _)| **fate == Fate::New)
+            .filter_map(|((item, _), sent)| Some((sent.as_deref()?, item.sent_key())))
+            .collect();
+        for chunk in rows.chunks(rows_per_statement(4)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(4));
+            for (key, (fact_key, at_ms)) in chunk {
+                args.push(Val::from(*key));
+                args.push(Val::from(F::KIND));
+                args.push(Val::from(fact_key.clone()));
+                args.push(Val::from(*at_ms));
+            }
+            let sql = format!(
+                "INSERT INTO aliased_facts (provider_key, kind, fact_key, at_ms) VALUES {} \
+                 ON CONFLICT DO NOTHING",
+                row_placeholders(chunk.len(), 4)
+            );
+            link.execute(&sql, args).await?;
+        }
+        Ok(())
     }
 }
 
@@ -373,13 +456,23 @@ struct NameRow {
     machine_id: String,
 }
 
+/// What a name stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Named {
+    pub(crate) machine_id: String,
+    /// Through an alias (the name is no machine id).
+    pub(crate) via_alias: bool,
+}
+
 /// Maps each known name to its machine id: machine ids first, then (with
-/// `via_aliases`) provider keys. Unknown names are absent.
+/// `via_aliases`) provider keys — a name that is a machine id always means
+/// that machine, whatever alias has it as provider key (D1). Unknown names
+/// are absent.
 pub(crate) async fn resolve_names(
     link: &mut Link,
     names: &BTreeSet<String>,
     via_aliases: bool,
-) -> Result<HashMap<String, String>> {
+) -> Result<HashMap<String, Named>> {
     let names: Vec<&String> = names.iter().collect();
     let mut out = HashMap::with_capacity(names.len());
     for chunk in names.chunks(rows_per_statement(1)) {
@@ -389,18 +482,71 @@ pub(crate) async fn resolve_names(
             "SELECT machine_id AS name, machine_id FROM machines WHERE machine_id IN {list}"
         );
         for r in link.fetch_all::<NameRow>(&sql, args.clone()).await? {
-            out.insert(r.name, r.machine_id);
+            out.insert(
+                r.name,
+                Named {
+                    machine_id: r.machine_id,
+                    via_alias: false,
+                },
+            );
         }
         if via_aliases {
             let sql = format!(
                 "SELECT provider_key AS name, machine_id FROM aliases WHERE provider_key IN {list}"
             );
             for r in link.fetch_all::<NameRow>(&sql, args).await? {
-                out.entry(r.name).or_insert(r.machine_id);
+                out.entry(r.name).or_insert(Named {
+                    machine_id: r.machine_id,
+                    via_alias: true,
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// Shifts the item index of every path of an invalid-batch error by
+/// `offset` (`earnings[3].at` → `earnings[10003].at`): the batch was part of
+/// a larger array.
+pub(crate) fn offset_paths(e: StoreError, offset: usize) -> StoreError {
+    if offset == 0 {
+        return e;
+    }
+    match e {
+        StoreError::Invalid(items) => StoreError::Invalid(
+            items
+                .into_iter()
+                .map(|inv| Invalid::new(offset_path(&inv.path, offset), inv.message))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn offset_path(path: &str, offset: usize) -> String {
+    let (Some(open), Some(close)) = (path.find('['), path.find(']')) else {
+        return path.to_string();
+    };
+    match path
+        .get(open.saturating_add(1)..close)
+        .and_then(|i| i.parse::<usize>().ok())
+    {
+        Some(i) => format!(
+            "{}[{}]{}",
+            path.get(..open).unwrap_or_default(),
+            i.saturating_add(offset),
+            path.get(close.saturating_add(1)..).unwrap_or_default()
+        ),
+        None => path.to_string(),
+    }
+}
+
+/// Shifts the conflict indexes of a batch's report by `offset`.
+pub(crate) fn offset_report(mut r: IngestReport, offset: usize) -> IngestReport {
+    for c in &mut r.conflicts {
+        c.index = c.index.saturating_add(offset);
+    }
+    r
 }
 
 /// Names the fields in which two facts differ (`amount_micro_usd, at`).
@@ -438,6 +584,12 @@ fn natural_path_order(a: &str, b: &str) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_shift_by_the_offset_of_their_batch() {
+        assert_eq!(offset_path("probes[3].at", 10_000), "probes[10003].at");
+        assert_eq!(offset_path("probes", 10_000), "probes");
+    }
 
     #[test]
     fn paths_sort_by_index() {

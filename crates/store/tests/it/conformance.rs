@@ -486,3 +486,54 @@ async fn owners_at_binding_edges(ctx: Ctx) {
     assert_eq!(organic["linker"], epoch_jobs("linker", &["c0"]));
 }
 both!(owners_at_binding_edges, super::owners_at_binding_edges);
+
+/// D1 (issue 19): an alias squats the id of a machine that has not attested
+/// yet, and facts are sent under that name; once the machine attests, the
+/// store's load equals core's resolve of every raw fact (machine ids before
+/// aliases): the facts are the machine's, the squatter keeps only its own.
+async fn squatted_machine_id(ctx: Ctx) {
+    let policy = Policy::default();
+    let mut first = empty_bundle();
+    add_ready(&mut first, "squatter", 64);
+    first.aliases.push(alias("victim", "squatter"));
+    first
+        .sessions
+        .push(session("sess-v", "victim", s() - DAY, e() + DAY));
+    first
+        .probes
+        .push(probe("probe-v", "victim", s() + DAY, true));
+    first
+        .earnings
+        .push(earning("job-v", "victim", "c1", 5_000_000, s() + DAY));
+    first.health.push(health("victim", s() + 2 * DAY, true));
+    ingest(&ctx.store, &first).await;
+    let mut second = empty_bundle();
+    second.machines.push(attestation("victim", 64));
+    second.machines.push(attestation("bystander", 32));
+    second
+        .bindings
+        .push(binding("victim", "acct-victim", s() - 10 * DAY, None));
+    ingest(&ctx.store, &second).await;
+
+    let mut all = first.clone();
+    all.machines.extend(second.machines.clone());
+    all.bindings.extend(second.bindings.clone());
+    let db = check_round_trip(&ctx, epoch(), &policy).await;
+    let reference = normalised(windowed(all.resolve(&policy).unwrap(), &policy));
+    assert_eq!(db, reference, "load == resolve(raw facts)");
+    let plan = plan_of(&db, &policy);
+    let victim = plan
+        .machines
+        .iter()
+        .find(|m| m.machine_id == "victim")
+        .unwrap();
+    assert!(victim.uptime_ppm > 0, "{victim:?}");
+    assert_eq!(victim.earned_micro_usd, 5_000_000);
+    let squatter = plan
+        .machines
+        .iter()
+        .find(|m| m.machine_id == "squatter")
+        .unwrap();
+    assert_eq!(squatter.earned_micro_usd, 0);
+}
+both!(squatted_machine_id, super::squatted_machine_id);

@@ -7,7 +7,7 @@ use floorline_core::policy::Policy;
 use floorline_store::{StoreError, Watermark, MAX_BATCH_ITEMS};
 
 use crate::both;
-use crate::harness::Ctx;
+use crate::harness::{Ctx, Kind};
 use crate::kit::*;
 
 fn paths(e: &StoreError) -> Vec<String> {
@@ -334,20 +334,20 @@ async fn names_stay_unambiguous(ctx: Ctx) {
         ])
         .await
         .unwrap_err();
+    // An alias whose provider key is a machine id is no error: it never
+    // applies (D1).
     assert_eq!(
         paths(&err),
-        vec![
-            "aliases[0].machine_id",
-            "aliases[1].provider_key",
-            "aliases[2].machine_id"
-        ]
+        vec!["aliases[0].machine_id", "aliases[2].machine_id"]
     );
-    let err = ctx
-        .store
-        .ingest_attestations(&[attestation("pk-1", 64)])
+    ctx.store
+        .ingest_aliases(&[alias("m001", "m000")])
         .await
-        .unwrap_err();
-    assert_eq!(paths(&err), vec!["machines[0].machine_id"]);
+        .unwrap();
+    assert_eq!(
+        ctx.store.resolve_machine("m001").await.unwrap().as_deref(),
+        Some("m001")
+    );
     // Re-pointing an alias is a conflict.
     let r = ctx
         .store
@@ -424,4 +424,247 @@ async fn watermarks_only_move_forward(ctx: Ctx) {
 both!(
     watermarks_only_move_forward,
     super::watermarks_only_move_forward
+);
+
+/// Issue 19: an alias registered with the provider key of a machine that had
+/// not attested yet blocked that machine's attestation batch and captured its
+/// facts for the squatter. Now the attestation goes in (with a bystander),
+/// every fact sent under the name moves to the machine, later facts under
+/// the name are the machine's, and the alias stays stored, applying to
+/// nothing.
+async fn an_alias_cannot_squat_a_machine_id(ctx: Ctx) {
+    let mut b = empty_bundle();
+    b.machines.push(attestation("squatter", 64));
+    b.aliases.push(alias("victim", "squatter"));
+    b.bindings
+        .push(binding("victim", "acct-victim", s() - 10 * DAY, None));
+    b.sessions
+        .push(session("sess-v", "victim", s() - DAY, e() + DAY));
+    b.health.push(health("victim", s() + DAY, true));
+    b.earnings
+        .push(earning("job-v", "victim", "c1", 7, s() + DAY));
+    b.earnings
+        .push(earning("job-s", "squatter", "c1", 3, s() + DAY));
+    b.probes.push(probe("probe-v", "victim", s() + DAY, true));
+    ingest(&ctx.store, &b).await;
+    let r = ctx
+        .store
+        .ingest_attestations(&[attestation("victim", 64), attestation("bystander", 32)])
+        .await
+        .unwrap();
+    assert_eq!(r.accepted, 2);
+    ctx.store
+        .ingest_earnings(&[earning("job-v2", "victim", "c1", 11, s() + 2 * DAY)])
+        .await
+        .unwrap();
+    let x = ctx
+        .store
+        .export_bundle(epoch(), &Policy::default())
+        .await
+        .unwrap();
+    let owners: Vec<(&str, &str)> = x
+        .bindings
+        .iter()
+        .map(|f| (f.account_id.as_str(), f.machine_id.as_str()))
+        .collect();
+    assert_eq!(owners, vec![("acct-victim", "victim")]);
+    assert_eq!(x.sessions.len(), 1);
+    assert_eq!(x.sessions[0].machine_id, "victim");
+    assert_eq!(x.health.len(), 1);
+    assert_eq!(x.health[0].machine_id, "victim");
+    assert_eq!(x.probes.len(), 1);
+    assert_eq!(x.probes[0].machine_id, "victim");
+    let mut jobs: Vec<(String, String)> = x
+        .earnings
+        .iter()
+        .map(|f| (f.job_id.clone(), f.machine_id.clone()))
+        .collect();
+    jobs.sort();
+    assert_eq!(
+        jobs,
+        vec![
+            ("job-s".to_string(), "squatter".to_string()),
+            ("job-v".to_string(), "victim".to_string()),
+            ("job-v2".to_string(), "victim".to_string()),
+        ]
+    );
+    // Nothing is lost: the alias stays, and applies to nothing.
+    assert_eq!(x.aliases, vec![alias("victim", "squatter")]);
+    // The moved earnings took their sums along: the victim's is 18 (7 + 11),
+    // the network's 21; taking the network to i64::MAX leaves the victim 3
+    // short of it, which 4 µUSD more passes.
+    ctx.store
+        .ingest_earnings(&[earning("job-big", "victim", "c1", i64::MAX - 21, s() + DAY)])
+        .await
+        .unwrap();
+    let err = ctx
+        .store
+        .ingest_earnings(&[earning("job-four", "victim", "c1", 4, s() + DAY)])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["earnings[0].amount_micro_usd"]);
+    assert!(err.to_string().contains("machine `victim`"), "{err}");
+}
+both!(
+    an_alias_cannot_squat_a_machine_id,
+    super::an_alias_cannot_squat_a_machine_id
+);
+
+/// Issue 19: two earnings of 2^62 µUSD were accepted and every later
+/// settlement, preview and explanation failed with "database: … integer
+/// overflow". Now the earning that takes its machine's or the network's
+/// stored sum past i64::MAX is refused by name, and nothing is written.
+async fn earnings_past_i64_max_in_sum_are_refused_by_name(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(2)).await;
+    let half = 1i64 << 62;
+    ctx.store
+        .ingest_earnings(&[earning("j1", "m000", "c1", half, s() + DAY)])
+        .await
+        .unwrap();
+    let before = n_earnings(&ctx).await;
+    let err = ctx
+        .store
+        .ingest_earnings(&[
+            earning("j2", "m001", "c1", 1, s() + DAY),
+            earning("j3", "m000", "c1", half, s() + DAY),
+        ])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["earnings[1].amount_micro_usd"]);
+    assert!(err.to_string().contains("machine `m000`"), "{err}");
+    assert_eq!(n_earnings(&ctx).await, before, "nothing written");
+    // Exactly i64::MAX over the network is fine; one more µUSD is not.
+    ctx.store
+        .ingest_earnings(&[earning("j4", "m001", "c1", half - 1, s() + DAY)])
+        .await
+        .unwrap();
+    let err = ctx
+        .store
+        .ingest_earnings(&[earning("j5", "m001", "c1", 1, s() + DAY)])
+        .await
+        .unwrap_err();
+    assert_eq!(paths(&err), vec!["earnings[0].amount_micro_usd"]);
+    assert!(err.to_string().contains("network"), "{err}");
+    // Re-sending a stored earning adds nothing.
+    let r = ctx
+        .store
+        .ingest_earnings(&[earning("j1", "m000", "c1", half, s() + DAY)])
+        .await
+        .unwrap();
+    assert_eq!(r.duplicates, 1);
+    // What is stored can be read and explained.
+    let policy = Policy::default();
+    ctx.store.load_epoch_facts(epoch(), &policy).await.unwrap();
+    ctx.store
+        .machine_earnings(epoch(), &policy, "m000")
+        .await
+        .unwrap();
+}
+both!(
+    earnings_past_i64_max_in_sum_are_refused_by_name,
+    super::earnings_past_i64_max_in_sum_are_refused_by_name
+);
+
+/// Issue 19 (SPEC §9): a bundle with a bad binding left its attestations
+/// committed, one with a bad probe thousands of rows. Now a bundle is one
+/// transaction, and an error in a later batch of a kind names the item by
+/// its index in the bundle.
+async fn a_bundle_with_a_bad_item_writes_nothing(ctx: Ctx) {
+    let mut b = fleet(2);
+    b.bindings
+        .push(binding("m000", "acct-other", s() - DAY, None));
+    let err = ctx.store.ingest_bundle(&b).await.unwrap_err();
+    assert_eq!(paths(&err), vec!["bindings[0].from", "bindings[2].from"]);
+    let wording = format!(
+        "bindings[2].from: this binding of machine `m000` overlaps bindings[0] (from {}) \
+         in this batch; a machine's bindings may not overlap in time",
+        ts(s() - 10 * DAY)
+    );
+    assert!(err.to_string().contains(&wording), "{err}");
+    assert!(ctx.store.fleet_machine_ids().await.unwrap().is_empty());
+
+    let mut b = fleet(2);
+    for i in 0..MAX_BATCH_ITEMS {
+        b.probes
+            .push(probe(&format!("p{i}"), "m001", s() + DAY + i as i64, true));
+    }
+    b.probes.push(probe("bad", "ghost", s() + DAY, true));
+    let err = ctx.store.ingest_bundle(&b).await.unwrap_err();
+    let last = MAX_BATCH_ITEMS + 2;
+    assert_eq!(paths(&err), vec![format!("probes[{last}].machine_id")]);
+    assert!(ctx.store.fleet_machine_ids().await.unwrap().is_empty());
+    let x = ctx
+        .store
+        .export_bundle(epoch(), &Policy::default())
+        .await
+        .unwrap();
+    assert!(x.probes.is_empty() && x.bindings.is_empty() && x.sessions.is_empty());
+}
+both!(
+    a_bundle_with_a_bad_item_writes_nothing,
+    super::a_bundle_with_a_bad_item_writes_nothing
+);
+
+/// Issue 19: earnings stored before ingestion refused such sums (written
+/// here behind the store's back, with the sums recomputed as migration 8
+/// does) made the load fail with an unnamed "database: … integer
+/// overflow". The error now says whose earnings overflow.
+async fn a_stored_overflow_is_named_on_read(ctx: Ctx) {
+    ingest(&ctx.store, &fleet(1)).await;
+    let half = 1i64 << 62;
+    let at = s() + DAY;
+    let statements = [
+        format!(
+            "INSERT INTO earnings (job_id, machine_id, consumer_account_id, amount_micro_usd, \
+             kind, pinned, model, at_ms) VALUES ('p1', 'm000', 'c1', {half}, 'inference', \
+             FALSE, NULL, {at}), ('p2', 'm000', 'c1', {half}, 'inference', FALSE, NULL, {at})"
+        ),
+        "DELETE FROM earning_sums".to_string(),
+        "INSERT INTO earning_sums (machine_id, hi, lo) SELECT machine_id, \
+         SUM(amount_micro_usd / 4294967296), SUM(amount_micro_usd % 4294967296) FROM earnings \
+         WHERE kind <> 'base_reward' GROUP BY machine_id"
+            .to_string(),
+    ];
+    match ctx.kind {
+        Kind::Sqlite => {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&ctx.url).await.unwrap();
+            for q in &statements {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+        }
+        Kind::Pg => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&ctx.url).await.unwrap();
+            for q in &statements {
+                sqlx::query(q).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+    let policy = Policy::default();
+    let err = ctx
+        .store
+        .load_epoch_facts(epoch(), &policy)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(
+        text.contains("the earnings of machine `m000` (9223372036854775808 µUSD)"),
+        "{text}"
+    );
+    let err = ctx
+        .store
+        .machine_earnings(epoch(), &policy, "m000")
+        .await
+        .map(|_| ())
+        .err();
+    // Explanations read the raw rows (no SQL sum): they either load or name it.
+    if let Some(e) = err {
+        assert!(matches!(e, StoreError::Corrupt(_)), "{e:?}");
+    }
+}
+both!(
+    a_stored_overflow_is_named_on_read,
+    super::a_stored_overflow_is_named_on_read
 );
