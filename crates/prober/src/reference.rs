@@ -216,6 +216,9 @@ impl Drop for Visit {
 struct Inner {
     key: SigningKey,
     wrong_key: SigningKey,
+    /// Sign with [`machine_key`]`(key, machine_id)` instead of `key`: one
+    /// Secure Enclave key per machine, as real hardware has (SPEC D12).
+    per_machine: bool,
     answers: HashMap<(String, String), String>,
     behaviour: Behaviour,
     latency: Duration,
@@ -242,6 +245,7 @@ impl ReferenceProvider {
             inner: Arc::new(Inner {
                 key,
                 wrong_key,
+                per_machine: false,
                 answers,
                 behaviour: Behaviour::Honest,
                 latency: Duration::ZERO,
@@ -250,6 +254,16 @@ impl ReferenceProvider {
                 active: Arc::default(),
             }),
         }
+    }
+
+    /// The same provider signing each machine's probes with that machine's
+    /// own key, [`machine_key`]`(key, machine_id)` (fresh stats).
+    pub fn with_machine_keys(self) -> Self {
+        let mut next = self.rebuild(self.inner.behaviour, self.inner.latency);
+        if let Some(inner) = Arc::get_mut(&mut next.inner) {
+            inner.per_machine = true;
+        }
+        next
     }
 
     /// The same provider answering with `behaviour` (fresh stats).
@@ -267,6 +281,7 @@ impl ReferenceProvider {
             inner: Arc::new(Inner {
                 key: self.inner.key.clone(),
                 wrong_key: self.inner.wrong_key.clone(),
+                per_machine: self.inner.per_machine,
                 answers: self.inner.answers.clone(),
                 behaviour,
                 latency,
@@ -349,6 +364,23 @@ impl Drop for RunningProvider {
     }
 }
 
+/// Machine `machine_id`'s own key, derived deterministically from `base`
+/// (what a fleet of reference machines attests, one key each).
+pub fn machine_key(base: &SigningKey, machine_id: &str) -> SigningKey {
+    let secret = base.to_bytes();
+    (0_u8..=u8::MAX)
+        .find_map(|counter| {
+            let digest = Sha256::new()
+                .chain_update(b"floorline-reference-machine-key")
+                .chain_update(secret)
+                .chain_update(machine_id.as_bytes())
+                .chain_update([counter])
+                .finalize();
+            SigningKey::from_slice(&digest).ok()
+        })
+        .unwrap_or_else(|| base.clone())
+}
+
 /// A key that is not `key`, derived from it deterministically.
 fn derive_wrong_key(key: &SigningKey) -> SigningKey {
     let secret = key.to_bytes();
@@ -394,7 +426,13 @@ fn answer(inner: &Inner, request: &ProbeRequest) -> Response {
     let mut nonce = request.nonce.clone();
     let mut text = truth.clone();
     let mut response_sha256 = sha256_hex(&text);
-    let mut signer = &inner.key;
+    let own_key;
+    let mut signer = if inner.per_machine {
+        own_key = machine_key(&inner.key, &request.machine_id);
+        &own_key
+    } else {
+        &inner.key
+    };
     match inner.behaviour {
         Behaviour::Honest | Behaviour::TooSlow | Behaviour::Unsigned => {}
         Behaviour::WrongKey => signer = &inner.wrong_key,

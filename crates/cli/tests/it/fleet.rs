@@ -53,7 +53,12 @@ pub fn bundle(seed: u64, n: usize, pool_micro_usd: i64) -> Value {
         for j in 0..r.below(4) {
             earnings.push(json!({"job_id": format!("{id}-j{j}"), "machine_id": id, "consumer_account_id": format!("buyer-{}", r.below(5)), "amount_micro_usd": r.below(9_000_000), "kind": "inference", "pinned": false, "at": at(r.below(31), r.below(1440))}));
         }
-        probes.push(json!({"probe_id": format!("{id}-p"), "machine_id": id, "at": at(5, 0), "passed": r.below(6) != 0}));
+        let passed = r.below(6) != 0;
+        probes.push(if passed {
+            json!({"probe_id": format!("{id}-p"), "machine_id": id, "at": at(5, 0), "passed": true})
+        } else {
+            json!({"probe_id": format!("{id}-p"), "machine_id": id, "at": at(5, 0), "passed": false, "failure": "wrong_answer"})
+        });
     }
     json!({"epoch": "2026-10", "policy": {"pool_micro_usd": pool_micro_usd}, "machines": machines, "bindings": bindings, "sessions": sessions, "earnings": earnings, "probes": probes})
 }

@@ -241,7 +241,13 @@ impl Trial {
                 .choose(&mut self.rng)
                 .cloned()
                 .map(|mut p| {
+                    // The other verdict, consistent with itself (§2): a
+                    // conflict, not bad input.
                     p.passed = !p.passed;
+                    p.failure = (!p.passed).then(|| "wrong_answer".to_string());
+                    if !p.passed {
+                        p.verified_memory_gb = None;
+                    }
                     FactBatch::Probes(vec![p])
                 }),
             3 => f

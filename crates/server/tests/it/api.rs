@@ -478,7 +478,7 @@ async fn admin_previews_settles_pages_and_exports() {
     let groups = why["evidence"]["earnings"].as_array().unwrap();
     assert_eq!(groups.len(), 1, "{why}");
     assert_eq!(groups[0]["consumer_account_id"], json!("dave"));
-    assert_eq!(groups[0]["owner_account_id"], json!("bob"));
+    assert_eq!(groups[0]["self_account"], json!(false));
     assert_eq!(groups[0]["organic"], json!(true));
     assert_eq!(groups[0]["epoch_micro_usd"], json!(50_000_000));
     let organic = &why["evidence"]["organic_earnings"];

@@ -54,7 +54,7 @@ fn valid_fact(kind: &str) -> Value {
             json!({"job_id": "j9", "machine_id": "pk-1", "consumer_account_id": "carol", "amount_micro_usd": 5, "kind": "inference", "pinned": false, "model": "qwen-32b", "at": "2026-10-04T00:00:00Z"})
         }
         "probes" => {
-            json!({"probe_id": "p9", "machine_id": "m1", "at": "2026-10-05T00:00:00Z", "passed": false, "failure": "wrong answer", "model": "qwen-32b", "verified_memory_gb": 64})
+            json!({"probe_id": "p9", "machine_id": "m1", "at": "2026-10-05T00:00:00Z", "passed": false, "failure": "wrong answer", "model": "qwen-32b"})
         }
         "watermarks" => json!({"source": "coordinator", "up_to": "2026-11-01T00:00:00Z"}),
         other => panic!("no kind {other}"),
@@ -68,7 +68,7 @@ fn one(kind: &str) -> Vec<u8> {
 /// Identifier fields (checked by the charset) and free-text fields of each kind.
 fn string_fields(kind: &str) -> (&'static [&'static str], &'static [&'static str]) {
     match kind {
-        "machines" => (&["machine_id"], &["hardware_model", "se_public_key"]),
+        "machines" => (&["machine_id"], &["hardware_model"]),
         "aliases" => (&["provider_key", "machine_id"], &[]),
         "bindings" => (&["machine_id", "account_id", "payout_identity"], &[]),
         "sessions" => (&["session_id", "machine_id"], &[]),

@@ -20,6 +20,7 @@ use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Sessi
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::EpochId;
 use floorline_prober::keys::{encode_spki, encode_x963, SigningKey};
+use floorline_prober::reference::machine_key;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -188,7 +189,8 @@ pub struct Fleet {
     /// Sorted by `machine_id`.
     pub machines: Vec<LiveMachine>,
     pub facts: Facts,
-    /// The key the reference provider signs with (honest machines attest it).
+    /// The key the reference provider derives each machine's own key from
+    /// (`machine_key`; honest machines attest theirs).
     pub provider_key: SigningKey,
     pub manifest: Manifest,
 }
@@ -221,10 +223,6 @@ impl Fleet {
         let mut rng = StdRng::seed_from_u64(spec.seed ^ STREAM);
         let provider_key = key_from(&mut rng);
         let foreign_key = key_from(&mut rng);
-        let x963 = encode_x963(provider_key.verifying_key());
-        let spki = encode_spki(provider_key.verifying_key())
-            .map_err(|e| FleetError::Setup(e.to_string()))?;
-        let foreign_b64 = encode_x963(foreign_key.verifying_key());
 
         let n = spec.n_machines;
         let roles = assign_roles(&mut rng, n);
@@ -243,10 +241,17 @@ impl Fleet {
             let machine_id = format!("mac-{:04}", i + 1);
             let owner = owners.by_machine.get(&i).cloned();
             let partner = owners.partner.get(&i).cloned();
+            // One Secure Enclave key per machine (D12 pays a key once): the
+            // one the reference provider signs that machine's probes with.
+            let own = machine_key(&provider_key, &machine_id);
+            let x963 = encode_x963(own.verifying_key());
+            let spki =
+                encode_spki(own.verifying_key()).map_err(|e| FleetError::Setup(e.to_string()))?;
+            let foreign = encode_x963(machine_key(&foreign_key, &machine_id).verifying_key());
             let key = KeyChoice {
                 x963: &x963,
                 spki: &spki,
-                foreign: &foreign_b64,
+                foreign: &foreign,
             };
             machines.push(g.machine(machine_id, *role, owner, partner, &key)?);
         }

@@ -116,7 +116,8 @@ impl Drop for ProbeRig {
 impl ProbeRig {
     /// Starts the providers and the dispatcher for `fleet`.
     pub async fn start(fleet: &Fleet) -> Result<ProbeRig, FleetError> {
-        let honest = ReferenceProvider::new(fleet.provider_key.clone(), known_answers());
+        let honest =
+            ReferenceProvider::new(fleet.provider_key.clone(), known_answers()).with_machine_keys();
         let dispatch = Dispatch {
             routes: fleet
                 .machines
