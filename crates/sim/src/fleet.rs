@@ -78,7 +78,9 @@ pub struct EarningSpan {
 impl EarningSpan {
     /// `⌊earned · |[start, t) ∩ up time| / up_ms⌋`: what it earned before `t`.
     pub fn earned_before(&self, t_ms: i64) -> i64 {
-        let inside = t_ms.saturating_sub(self.start_ms).clamp(0, self.up_ms.max(0));
+        let inside = t_ms
+            .saturating_sub(self.start_ms)
+            .clamp(0, self.up_ms.max(0));
         mul_div(self.earned_micro_usd, inside, self.up_ms)
     }
 

@@ -64,7 +64,13 @@ pub(crate) fn period_month(
     let spans: Vec<EarningSpan> = fleet
         .machines
         .iter()
-        .zip(demand.earned_micro_usd.iter().copied().chain(std::iter::repeat(0)))
+        .zip(
+            demand
+                .earned_micro_usd
+                .iter()
+                .copied()
+                .chain(std::iter::repeat(0)),
+        )
         .map(|(m, earned)| EarningSpan {
             start_ms: s,
             // Demand follows uptime, so a machine never up earns nothing; a
@@ -98,8 +104,8 @@ pub(crate) fn period_month(
                 .chain(std::iter::once(span))
                 .map(|sp| sp.earned_between(trailing_start, pe))
                 .fold(0i64, i64::saturating_add);
-            let in_work_window = span.earned_micro_usd > 0
-                || m.last_job_end_ms.is_some_and(|end| end > work_start);
+            let in_work_window =
+                span.earned_micro_usd > 0 || m.last_job_end_ms.is_some_and(|end| end > work_start);
             f.earnings = OrganicEarnings {
                 epoch_micro_usd: span.earned_between(ps, pe),
                 trailing_micro_usd: trailing,

@@ -411,6 +411,7 @@ impl<'a> PeriodMonth<'a> {
     /// module doc). `None` before any plan was added.
     pub fn finish(self) -> Option<MonthStats> {
         let mut m = self.stats?;
+        m.epoch = m.epoch.month_id();
         let count = |v: &[bool]| to_u32(v.iter().filter(|b| **b).count());
         m.eligible = count(&self.eligible_any);
         m.at_floor = count(&self.at_floor_any);
@@ -444,14 +445,20 @@ impl<'a> PeriodMonth<'a> {
 fn add_period(mut acc: MonthStats, one: &MonthStats) -> MonthStats {
     let add = |a: &mut i64, b: i64| *a = a.saturating_add(b);
     add(&mut acc.pool_micro_usd, one.pool_micro_usd);
-    add(&mut acc.desired_total_micro_usd, one.desired_total_micro_usd);
+    add(
+        &mut acc.desired_total_micro_usd,
+        one.desired_total_micro_usd,
+    );
     add(&mut acc.program_cost_micro_usd, one.program_cost_micro_usd);
     add(&mut acc.unallocated_micro_usd, one.unallocated_micro_usd);
     add(
         &mut acc.full_eligibility_cost_micro_usd,
         one.full_eligibility_cost_micro_usd,
     );
-    add(&mut acc.organic_revenue_micro_usd, one.organic_revenue_micro_usd);
+    add(
+        &mut acc.organic_revenue_micro_usd,
+        one.organic_revenue_micro_usd,
+    );
     acc.trailing_revenue_micro_usd = one.trailing_revenue_micro_usd;
     acc.taper_ppm = one.taper_ppm;
     for (t, o) in acc.tiers.iter_mut().zip(&one.tiers) {

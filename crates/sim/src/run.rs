@@ -70,7 +70,11 @@ pub fn run_simulate(
             text.push_str("\nA vs B\n");
             text.push_str(&compare_table(&ra, rb));
             if is_periodic(&ra) != is_periodic(rb) {
-                let (monthly, periodic) = if is_periodic(rb) { (&ra, rb) } else { (rb, &ra) };
+                let (monthly, periodic) = if is_periodic(rb) {
+                    (&ra, rb)
+                } else {
+                    (rb, &ra)
+                };
                 text.push_str("\nmonthly vs period plans\n");
                 text.push_str(&period_compare_table(monthly, periodic));
             }

@@ -157,7 +157,9 @@ pub fn monthly_table(r: &SimReport) -> String {
             usd(m.organic_revenue_micro_usd),
         ];
         if periodic {
-            row.push(group(i128::from(m.period_counts().eligible_machine_periods)));
+            row.push(group(i128::from(
+                m.period_counts().eligible_machine_periods,
+            )));
         }
         t.row(row);
     }

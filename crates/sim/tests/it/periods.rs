@@ -31,7 +31,9 @@ buckets = [{{ min = {uptime}, max = {uptime}, weight = 1 }}]
 }
 
 fn daily(text: &str) -> SimReport {
-    run(&scenario(&text.replace("[policy]\n", "[policy]\nperiod = \"day\"\n")))
+    run(&scenario(
+        &text.replace("[policy]\n", "[policy]\nperiod = \"day\"\n"),
+    ))
 }
 
 #[test]
@@ -47,7 +49,10 @@ fn a_daily_scenario_runs_every_day_of_every_month() {
         // D21: the days' pools add up to the month's exactly.
         assert_eq!(m.pool_micro_usd, 9_000 * USD);
         let p = m.periods.as_ref().unwrap();
-        assert_eq!(p.machine_periods, u64::from(m.machines) * u64::from(p.n_periods));
+        assert_eq!(
+            p.machine_periods,
+            u64::from(m.machines) * u64::from(p.n_periods)
+        );
     }
 }
 
@@ -75,7 +80,11 @@ fn an_ample_pool_and_a_fully_up_fleet_pay_the_same_floors_monthly_and_daily() {
     let daily = daily(&text);
     for (a, b) in monthly.months.iter().zip(&daily.months) {
         assert!(a.program_cost_micro_usd > 0);
-        assert_eq!(a.program_cost_micro_usd, b.program_cost_micro_usd, "{}", a.epoch);
+        assert_eq!(
+            a.program_cost_micro_usd, b.program_cost_micro_usd,
+            "{}",
+            a.epoch
+        );
         assert_eq!(a.desired_total_micro_usd, b.desired_total_micro_usd);
         assert_eq!(
             a.full_eligibility_cost_micro_usd,
