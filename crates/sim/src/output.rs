@@ -3,6 +3,8 @@
 //!
 //! Money columns are integer µUSD, fractions integer ppm, as everywhere in
 //! floorline; the tables on stdout are the human-readable view.
+//! When some run is a period run (SPEC §10), `months.csv` ends with the
+//! [`PERIOD_COLUMNS`]; a monthly-only file is exactly as before.
 
 use serde::Serialize;
 use std::collections::BTreeSet;

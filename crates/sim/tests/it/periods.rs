@@ -146,3 +146,17 @@ fn monthly_runs_have_no_period_columns_and_daily_runs_do() {
     assert!(lines.next().unwrap().ends_with(",month,1,8,8,8,0,0"));
     assert!(lines.next().unwrap().ends_with(",day,30,240,240,240,0,0"));
 }
+
+#[test]
+fn an_hourly_month_of_a_small_fleet_pays_the_monthly_floors() {
+    let text = mixed(4, 1, "1.0", "");
+    let monthly = run(&scenario(&text));
+    let hourly = run(&scenario(
+        &text.replace("[policy]\n", "[policy]\nperiod = \"hour\"\n"),
+    ));
+    let (a, b) = (&monthly.months[0], &hourly.months[0]);
+    assert_eq!(b.periods.as_ref().unwrap().n_periods, 30 * 24);
+    assert_eq!(b.epoch, a.epoch, "a period month is named by its month");
+    assert_eq!(a.program_cost_micro_usd, b.program_cost_micro_usd);
+    assert_eq!(a.pool_micro_usd, b.pool_micro_usd);
+}
