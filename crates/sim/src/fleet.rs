@@ -58,6 +58,46 @@ pub struct SimMachine {
     pub prev_total_micro_usd: i64,
     /// End of the latest month in which it earned (its last earning is just before).
     pub last_earning_end_ms: Option<i64>,
+    /// Period runs only ([`crate::periods`]): how its last two months' earnings
+    /// were spread (oldest first), for the trailing-30-day sums.
+    pub earning_spans: Vec<EarningSpan>,
+    /// Period runs only: the end of the up time of the latest earlier month in
+    /// which it earned (its last job is just before).
+    pub last_job_end_ms: Option<i64>,
+}
+
+/// A month's organic earnings of one machine spread evenly over its up time
+/// `[start_ms, start_ms + up_ms)` (period runs, [`crate::periods`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EarningSpan {
+    pub start_ms: i64,
+    pub up_ms: i64,
+    pub earned_micro_usd: i64,
+}
+
+impl EarningSpan {
+    /// `⌊earned · |[start, t) ∩ up time| / up_ms⌋`: what it earned before `t`.
+    pub fn earned_before(&self, t_ms: i64) -> i64 {
+        let inside = t_ms
+            .saturating_sub(self.start_ms)
+            .clamp(0, self.up_ms.max(0));
+        mul_div(self.earned_micro_usd, inside, self.up_ms)
+    }
+
+    /// What it earned in `[a, b)`; the amounts of consecutive intervals add
+    /// up exactly (to `earned` over the whole up time).
+    pub fn earned_between(&self, a_ms: i64, b_ms: i64) -> i64 {
+        if b_ms <= a_ms {
+            return 0;
+        }
+        self.earned_before(b_ms)
+            .saturating_sub(self.earned_before(a_ms))
+    }
+
+    /// The instant its last job falls just before (the end of its up time).
+    pub fn end_ms(&self) -> i64 {
+        self.start_ms.saturating_add(self.up_ms)
+    }
 }
 
 /// The fleet between months.
@@ -198,6 +238,8 @@ impl FleetState {
                 prev_epoch_ms: 0,
                 prev_total_micro_usd: 0,
                 last_earning_end_ms: None,
+                earning_spans: Vec::new(),
+                last_job_end_ms: None,
             });
         }
         turnover.joined = u32::try_from(joining).unwrap_or(u32::MAX);
@@ -363,6 +405,21 @@ mod tests {
     }
 
     #[test]
+    fn a_span_splits_into_parts_that_add_up() {
+        // $10 over 3 ms of up time from t = 100: ⌊10·1/3⌋ = 3, ⌊10·2/3⌋ = 6, 10.
+        let s = EarningSpan {
+            start_ms: 100,
+            up_ms: 3,
+            earned_micro_usd: 10,
+        };
+        let parts: Vec<i64> = (99..104).map(|t| s.earned_between(t, t + 1)).collect();
+        assert_eq!(parts, vec![0, 3, 3, 4, 0]);
+        assert_eq!(s.earned_between(0, 1_000), 10);
+        assert_eq!(s.earned_between(5, 5), 0);
+        assert_eq!(s.end_ms(), 103);
+    }
+
+    #[test]
     fn february_trailing_reaches_into_january() {
         // Feb 2027: 28 days. Trailing 30 days = all of February + 2 of January's 31 days.
         let epoch: EpochId = "2027-02".parse().unwrap();
@@ -381,6 +438,8 @@ mod tests {
             prev_epoch_ms: 31 * DAY_MS,
             prev_total_micro_usd: 0,
             last_earning_end_ms: Some(epoch.start().0),
+            earning_spans: Vec::new(),
+            last_job_end_ms: None,
         };
         let v = earned_view(&m, 28_000_000, epoch, 45);
         assert_eq!(v.trailing_micro_usd, 28_000_000 + 2_000_000);

@@ -29,6 +29,7 @@ pub mod live_fleet;
 mod merge;
 mod num;
 pub mod output;
+mod periods;
 pub mod report;
 pub mod run;
 pub mod scenario;
@@ -37,7 +38,7 @@ pub mod text;
 mod validate;
 
 pub use error::SimError;
-pub use report::{Figures, MonthStats, SimReport, TierStats};
+pub use report::{Figures, MonthStats, PeriodStats, SimReport, TierStats};
 pub use run::{run_simulate, SimSummary, SimulateOptions};
 pub use scenario::{load_scenario, read_scenario, Scenario};
 pub use simulate::simulate;

@@ -3,10 +3,14 @@
 //!
 //! Money columns are integer µUSD, fractions integer ppm, as everywhere in
 //! floorline; the tables on stdout are the human-readable view.
+//! When some run is a period run (SPEC §10), `months.csv` ends with the
+//! [`PERIOD_COLUMNS`]; a monthly-only file is exactly as before.
 
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+use floorline_core::valuation::Reason;
 
 use crate::error::SimError;
 use crate::report::SimReport;
@@ -39,6 +43,18 @@ pub const CSV_COLUMNS: &[&str] = &[
     "tokens_served",
 ];
 
+/// Columns appended after the tiers when some run is a period run (SPEC §10);
+/// a monthly run's month is then its one period.
+pub const PERIOD_COLUMNS: &[&str] = &[
+    "period",
+    "n_periods",
+    "machine_periods",
+    "eligible_machine_periods",
+    "at_floor_machine_periods",
+    "uptime_below_gate_machine_periods",
+    "binding_periods",
+];
+
 fn tier_column(min_gb: u32) -> String {
     if min_gb == 0 {
         "mean_payout_micro_usd_below_tiers".to_string()
@@ -67,6 +83,12 @@ pub fn months_csv(runs: &[&SimReport]) -> String {
         .collect();
     let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| (*c).to_string()).collect();
     header.extend(tiers.iter().map(|g| tier_column(*g)));
+    let periodic = runs
+        .iter()
+        .any(|r| r.months.iter().any(|m| m.periods.is_some()));
+    if periodic {
+        header.extend(PERIOD_COLUMNS.iter().map(|c| (*c).to_string()));
+    }
     let mut out = header.join(",");
     out.push('\n');
     for r in runs {
@@ -98,6 +120,19 @@ pub fn months_csv(runs: &[&SimReport]) -> String {
                         .filter(|t| t.machines > 0)
                         .map_or_else(String::new, |t| t.mean_payout_micro_usd.to_string()),
                 );
+            }
+            if periodic {
+                let p = m.period_counts();
+                let gate = Reason::UptimeBelowGate.as_str();
+                cells.extend([
+                    p.period.to_string(),
+                    p.n_periods.to_string(),
+                    p.machine_periods.to_string(),
+                    p.eligible_machine_periods.to_string(),
+                    p.at_floor_machine_periods.to_string(),
+                    p.reasons.get(gate).copied().unwrap_or(0).to_string(),
+                    p.binding_periods.to_string(),
+                ]);
             }
             out.push_str(&cells.join(","));
             out.push('\n');

@@ -10,11 +10,20 @@
 //!   over every machine of that tier (eligible or not), rounded half up;
 //! - the full-eligibility cost is Σ tier floors: what the month would cost if
 //!   every machine were up all month, proven and bound.
+//!
+//! A period run (policy `period` ≠ `month`, SPEC §10) reports the same
+//! [`MonthStats`] per month, summed over the month's plans by
+//! [`PeriodMonth`]: money is Σ over the periods (pool, desired, cost,
+//! unallocated, Σ tier floors, earnings, draws); a machine counts as eligible,
+//! at its floor or failing a gate when it was so in at least one period; the
+//! month binds when any period did; `trailing_revenue` and `taper_ppm` are the
+//! last period's. [`PeriodStats`] adds the machine-period counts.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 use floorline_core::money::PPM_ONE;
+use floorline_core::time::Period;
 use floorline_core::valuation::Reason;
 use floorline_core::{EpochId, Plan, Policy};
 
@@ -53,6 +62,27 @@ pub struct MonthStats {
     pub reasons: BTreeMap<String, u32>,
     /// One entry per policy tier, plus `min_gb = 0` for machines below every tier.
     pub tiers: Vec<TierStats>,
+    /// Period runs only: counts over the month's periods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub periods: Option<PeriodStats>,
+}
+
+/// A month of a period run, counted over its periods (machine-periods: one
+/// machine in one period).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeriodStats {
+    pub period: Period,
+    /// Periods (plans) in the month.
+    pub n_periods: u32,
+    /// Σ over the periods of the machines in each plan.
+    pub machine_periods: u64,
+    pub eligible_machine_periods: u64,
+    /// Eligible with a positive draw.
+    pub at_floor_machine_periods: u64,
+    /// Machine-periods failing each gate.
+    pub reasons: BTreeMap<String, u64>,
+    /// Periods whose desired draws exceeded their budget.
+    pub binding_periods: u32,
 }
 
 /// The machines of one tier in one month.
@@ -74,6 +104,26 @@ impl MonthStats {
     /// The tier entry for `min_gb`, if the policy has it.
     pub fn tier(&self, min_gb: u32) -> Option<&TierStats> {
         self.tiers.iter().find(|t| t.min_gb == min_gb)
+    }
+
+    /// The month's period counts; a monthly run's month is its one period.
+    pub fn period_counts(&self) -> PeriodStats {
+        match &self.periods {
+            Some(p) => p.clone(),
+            None => PeriodStats {
+                period: Period::Month,
+                n_periods: 1,
+                machine_periods: u64::from(self.machines),
+                eligible_machine_periods: u64::from(self.eligible),
+                at_floor_machine_periods: u64::from(self.at_floor),
+                reasons: self
+                    .reasons
+                    .iter()
+                    .map(|(r, n)| (r.clone(), u64::from(*n)))
+                    .collect(),
+                binding_periods: u32::from(self.pool_binding),
+            },
+        }
     }
 }
 
@@ -266,7 +316,156 @@ pub fn month_stats(
         machines_64_gb_plus: to_u32(big),
         reasons,
         tiers,
+        periods: None,
     }
+}
+
+/// One month of a period run, accumulated plan by plan (the plans are not
+/// kept: a `5m` month has 8 928 of them).
+pub struct PeriodMonth<'a> {
+    policy: &'a Policy,
+    /// The month's stats so far, from the first plan on.
+    stats: Option<MonthStats>,
+    /// Per machine (plan order): its tier, and whether it was eligible, at its
+    /// floor, failing each gate in some period.
+    tier: Vec<u32>,
+    eligible_any: Vec<bool>,
+    at_floor_any: Vec<bool>,
+    reasons_any: Vec<Vec<Reason>>,
+    counts: PeriodStats,
+}
+
+impl<'a> PeriodMonth<'a> {
+    pub fn new(policy: &'a Policy) -> PeriodMonth<'a> {
+        PeriodMonth {
+            policy,
+            stats: None,
+            tier: Vec::new(),
+            eligible_any: Vec::new(),
+            at_floor_any: Vec::new(),
+            reasons_any: Vec::new(),
+            counts: PeriodStats {
+                period: policy.period,
+                n_periods: 0,
+                machine_periods: 0,
+                eligible_machine_periods: 0,
+                at_floor_machine_periods: 0,
+                reasons: BTreeMap::new(),
+                binding_periods: 0,
+            },
+        }
+    }
+
+    /// Adds one period's plan. Every plan of a month lists the same machines.
+    pub fn add(&mut self, month: u32, plan: &Plan, demand: &MonthDemand, turnover: Turnover) {
+        let one = month_stats(month, self.policy, plan, demand, turnover);
+        let c = &mut self.counts;
+        c.n_periods = c.n_periods.saturating_add(1);
+        c.machine_periods = c.machine_periods.saturating_add(u64::from(one.machines));
+        c.eligible_machine_periods = c
+            .eligible_machine_periods
+            .saturating_add(u64::from(one.eligible));
+        c.at_floor_machine_periods = c
+            .at_floor_machine_periods
+            .saturating_add(u64::from(one.at_floor));
+        for (r, n) in &one.reasons {
+            let slot = c.reasons.entry(r.clone()).or_insert(0);
+            *slot = slot.saturating_add(u64::from(*n));
+        }
+        c.binding_periods = c
+            .binding_periods
+            .saturating_add(u32::from(one.pool_binding));
+        if self.stats.is_none() {
+            self.tier = plan
+                .machines
+                .iter()
+                .map(|m| tier_of(self.policy, m.verified_memory_gb))
+                .collect();
+        }
+        let n = plan.machines.len();
+        self.eligible_any.resize(n, false);
+        self.at_floor_any.resize(n, false);
+        self.reasons_any.resize(n, Vec::new());
+        for (i, m) in plan.machines.iter().enumerate() {
+            if let Some(e) = self.eligible_any.get_mut(i) {
+                *e |= m.eligible;
+            }
+            if let Some(f) = self.at_floor_any.get_mut(i) {
+                *f |= m.eligible && m.granted_micro_usd > 0;
+            }
+            if let Some(rs) = self.reasons_any.get_mut(i) {
+                for r in &m.reasons {
+                    if !rs.contains(r) {
+                        rs.push(*r);
+                    }
+                }
+            }
+        }
+        self.stats = Some(match self.stats.take() {
+            None => one,
+            Some(acc) => add_period(acc, &one),
+        });
+    }
+
+    /// The month: sums over its periods, machines counted once (see the
+    /// module doc). `None` before any plan was added.
+    pub fn finish(self) -> Option<MonthStats> {
+        let mut m = self.stats?;
+        m.epoch = m.epoch.month_id();
+        let count = |v: &[bool]| to_u32(v.iter().filter(|b| **b).count());
+        m.eligible = count(&self.eligible_any);
+        m.at_floor = count(&self.at_floor_any);
+        let mut reasons: BTreeMap<String, u32> = BTreeMap::new();
+        for r in self.reasons_any.iter().flatten() {
+            *reasons.entry(r.as_str().to_string()).or_insert(0) += 1;
+        }
+        m.reasons = reasons;
+        m.pool_binding = self.counts.binding_periods > 0;
+        for t in &mut m.tiers {
+            // The monthly floor (a period plan's is its portion).
+            t.tier_floor_micro_usd = self.policy.tier_floor(t.min_gb);
+            let of_tier = |v: &[bool]| {
+                v.iter()
+                    .zip(&self.tier)
+                    .filter(|(b, g)| **b && **g == t.min_gb)
+                    .count()
+            };
+            t.eligible = to_u32(of_tier(&self.eligible_any));
+            t.at_floor = to_u32(of_tier(&self.at_floor_any));
+            let total = i128::from(t.earned_micro_usd) + i128::from(t.draws_micro_usd);
+            t.mean_payout_micro_usd = money(round_div(total, i128::from(t.machines)));
+        }
+        m.periods = Some(self.counts);
+        Some(m)
+    }
+}
+
+/// `acc` with one more period of the same month: money summed, the month's
+/// machines, demand and turnover kept, `R` and τ the latest period's.
+fn add_period(mut acc: MonthStats, one: &MonthStats) -> MonthStats {
+    let add = |a: &mut i64, b: i64| *a = a.saturating_add(b);
+    add(&mut acc.pool_micro_usd, one.pool_micro_usd);
+    add(
+        &mut acc.desired_total_micro_usd,
+        one.desired_total_micro_usd,
+    );
+    add(&mut acc.program_cost_micro_usd, one.program_cost_micro_usd);
+    add(&mut acc.unallocated_micro_usd, one.unallocated_micro_usd);
+    add(
+        &mut acc.full_eligibility_cost_micro_usd,
+        one.full_eligibility_cost_micro_usd,
+    );
+    add(
+        &mut acc.organic_revenue_micro_usd,
+        one.organic_revenue_micro_usd,
+    );
+    acc.trailing_revenue_micro_usd = one.trailing_revenue_micro_usd;
+    acc.taper_ppm = one.taper_ppm;
+    for (t, o) in acc.tiers.iter_mut().zip(&one.tiers) {
+        add(&mut t.earned_micro_usd, o.earned_micro_usd);
+        add(&mut t.draws_micro_usd, o.draws_micro_usd);
+    }
+    acc
 }
 
 /// The headline figures of a finished run.

@@ -14,7 +14,7 @@ use crate::output::write_outputs;
 use crate::report::SimReport;
 use crate::scenario::read_scenario;
 use crate::simulate::simulate;
-use crate::text::{compare_table, run_text};
+use crate::text::{compare_table, is_periodic, period_compare_table, run_text};
 
 /// What `floorline simulate` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -69,6 +69,15 @@ pub fn run_simulate(
             text.push_str(&run_text(rb, "B: "));
             text.push_str("\nA vs B\n");
             text.push_str(&compare_table(&ra, rb));
+            if is_periodic(&ra) != is_periodic(rb) {
+                let (monthly, periodic) = if is_periodic(rb) {
+                    (&ra, rb)
+                } else {
+                    (rb, &ra)
+                };
+                text.push_str("\nmonthly vs period plans\n");
+                text.push_str(&period_compare_table(monthly, periodic));
+            }
         }
     }
     let runs: Vec<&SimReport> = std::iter::once(&ra).chain(rb.as_ref()).collect();

@@ -1,20 +1,22 @@
 //! The month loop: fleet → demand → synthetic [`EpochFacts`] → the real
 //! [`floorline_core::plan`] → statistics, then each machine's month is carried
 //! into the next (its total into `previous_total_micro_usd` for the cliff
-//! guard, its earnings into the trailing revenue the taper reads).
+//! guard, its earnings into the trailing revenue the taper reads). With a
+//! policy `period` shorter than a month, each month is planned as its
+//! periods instead ([`crate::periods`]).
 //!
 //! The simulator decides no money: every draw is core's. It only chooses the
 //! facts. Same scenario (seed included) → the same report, byte for byte.
 //!
 //! [`EpochFacts`]: floorline_core::EpochFacts
 
-use std::collections::HashMap;
-
 use floorline_core::plan;
+use floorline_core::time::Period;
 
 use crate::demand::DemandState;
 use crate::error::SimError;
 use crate::fleet::{earned_view, Earned, FleetState};
+use crate::periods::{granted_in_fleet_order, period_month};
 use crate::report::{figures, month_stats, SimReport};
 use crate::scenario::Scenario;
 
@@ -29,6 +31,19 @@ pub fn simulate(scenario: &Scenario, progress: &dyn Fn(u32, u32)) -> Result<SimR
     for t in 0..scenario.months {
         let turnover = fleet.advance(scenario, t, epoch);
         let month_demand = demand.month(&scenario.demand, t, &fleet.machines);
+        if policy.period != Period::Month {
+            months.push(period_month(
+                scenario,
+                &mut fleet,
+                t.saturating_add(1),
+                epoch,
+                &month_demand,
+                turnover,
+            )?);
+            progress(t.saturating_add(1), scenario.months);
+            epoch = epoch.next();
+            continue;
+        }
         let earned: Vec<Earned> = fleet
             .machines
             .iter()
@@ -45,29 +60,8 @@ pub fn simulate(scenario: &Scenario, progress: &dyn Fn(u32, u32)) -> Result<SimR
             turnover,
         ));
 
-        // Carry the month into the next. The plan lists machines by id, which
-        // is the fleet's order (ids are zero-padded join indexes); fall back
-        // to a lookup if that ever stops being true.
-        let in_order = plan.machines.len() == fleet.machines.len()
-            && plan
-                .machines
-                .iter()
-                .zip(&fleet.machines)
-                .all(|(p, m)| p.machine_id == m.id);
-        let granted: Vec<i64> = if in_order {
-            plan.machines.iter().map(|p| p.granted_micro_usd).collect()
-        } else {
-            let by_id: HashMap<&str, i64> = plan
-                .machines
-                .iter()
-                .map(|p| (p.machine_id.as_str(), p.granted_micro_usd))
-                .collect();
-            fleet
-                .machines
-                .iter()
-                .map(|m| by_id.get(m.id.as_str()).copied().unwrap_or(0))
-                .collect()
-        };
+        // Carry the month into the next.
+        let granted = granted_in_fleet_order(&plan, &fleet);
         let t_ms = epoch.length_ms();
         let end_ms = epoch.end().0;
         for ((m, e), g) in fleet.machines.iter_mut().zip(&earned).zip(&granted) {

@@ -4,6 +4,8 @@
 
 use std::fmt::Write as _;
 
+use floorline_core::time::Period;
+
 use crate::report::{round_div, SimReport};
 
 /// `$1,234.57` (half up to the cent).
@@ -104,9 +106,30 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-/// The monthly table of one run.
+/// Whether a run planned its months as shorter periods (SPEC §10).
+pub fn is_periodic(r: &SimReport) -> bool {
+    r.scenario.policy.period != Period::Month
+}
+
+/// `machine-days`: what one machine in one period is called.
+pub fn machine_periods_label(period: Period) -> &'static str {
+    match period {
+        Period::Month => "machine-months",
+        Period::Day => "machine-days",
+        Period::Hour => "machine-hours",
+        Period::FiveMinutes => "machine-5m",
+    }
+}
+
+/// The monthly table of one run. A period run adds the eligible
+/// machine-periods; `eligible` is then the machines eligible in some period.
 pub fn monthly_table(r: &SimReport) -> String {
-    let mut t = Table::new(&[
+    let periodic = is_periodic(r);
+    let eligible_periods = format!(
+        "eligible {}",
+        machine_periods_label(r.scenario.policy.period)
+    );
+    let mut header = vec![
         "month",
         "machines",
         "eligible",
@@ -116,9 +139,13 @@ pub fn monthly_table(r: &SimReport) -> String {
         "unallocated",
         "at floor",
         "organic revenue",
-    ]);
+    ];
+    if periodic {
+        header.push(&eligible_periods);
+    }
+    let mut t = Table::new(&header);
     for m in &r.months {
-        t.row(vec![
+        let mut row = vec![
             m.epoch.to_string(),
             group(i128::from(m.machines)),
             group(i128::from(m.eligible)),
@@ -128,6 +155,55 @@ pub fn monthly_table(r: &SimReport) -> String {
             usd(m.unallocated_micro_usd),
             pct(share_ppm(m.at_floor, m.machines)),
             usd(m.organic_revenue_micro_usd),
+        ];
+        if periodic {
+            row.push(group(i128::from(
+                m.period_counts().eligible_machine_periods,
+            )));
+        }
+        t.row(row);
+    }
+    t.render()
+}
+
+/// A monthly run `a` against a period run `b` of the same fleet, month by
+/// month: cost, eligibility (machines, and machine-periods — a monthly
+/// month's eligible machine counts for every period of it), unallocated.
+pub fn period_compare_table(a: &SimReport, b: &SimReport) -> String {
+    let pb = b.scenario.policy.period;
+    let unit = machine_periods_label(pb);
+    let (la, lb) = (
+        a.scenario.policy.period.as_str(),
+        b.scenario.policy.period.as_str(),
+    );
+    let h = [
+        "month".to_string(),
+        "machines".to_string(),
+        format!("cost ({la})"),
+        format!("cost ({lb})"),
+        format!("eligible ({la})"),
+        format!("eligible in some {lb}"),
+        format!("eligible {unit} ({la})"),
+        format!("eligible {unit} ({lb})"),
+        format!("unallocated ({la})"),
+        format!("unallocated ({lb})"),
+    ];
+    let header: Vec<&str> = h.iter().map(String::as_str).collect();
+    let mut t = Table::new(&header);
+    for (ma, mb) in a.months.iter().zip(&b.months) {
+        // A month's eligible machines, each counted for every period of it.
+        let n = u64::from(ma.epoch.periods_in_month(pb));
+        t.row(vec![
+            ma.epoch.to_string(),
+            group(i128::from(ma.machines)),
+            usd(ma.program_cost_micro_usd),
+            usd(mb.program_cost_micro_usd),
+            group(i128::from(ma.eligible)),
+            group(i128::from(mb.eligible)),
+            group(i128::from(u64::from(ma.eligible).saturating_mul(n))),
+            group(i128::from(mb.period_counts().eligible_machine_periods)),
+            usd(ma.unallocated_micro_usd),
+            usd(mb.unallocated_micro_usd),
         ]);
     }
     t.render()
@@ -377,6 +453,13 @@ pub fn run_text(r: &SimReport, label: &str) -> String {
         "{label}{} — {} months from {} (seed {}, {})",
         s.name, s.months, s.start, s.seed, s.source
     );
+    if is_periodic(r) {
+        let _ = writeln!(
+            out,
+            "each month planned as its {} periods (policy period = \"{}\")",
+            s.policy.period, s.policy.period
+        );
+    }
     out.push('\n');
     out.push_str(&monthly_table(r));
     out.push_str("\nmean payout per machine by tier (organic + draw, every machine of the tier)\n");

@@ -80,16 +80,28 @@ fn scenarios_md_quotes_every_example_scenario() {
     files.sort();
     assert!(files.len() >= 2, "{files:?}");
     let mut missing = Vec::new();
+    let mut runs = std::collections::BTreeMap::new();
     for path in files {
         let r = run(&read_scenario(&path.to_string_lossy()).unwrap());
         let row = what_if_row(&r);
         if !DOC.contains(&row) {
             missing.push(row);
         }
+        runs.insert(r.scenario.name.clone(), r);
     }
     assert!(
         missing.is_empty(),
         "SCENARIOS.md is out of date; expected rows:\n{}",
         missing.join("\n")
+    );
+    // The monthly-vs-daily table, every line (the daily run is slow in a
+    // debug build, so it is run once, here).
+    let table =
+        floorline_sim::text::period_compare_table(&runs["cold-start"], &runs["cold-start-daily"]);
+    let stale: Vec<&str> = table.lines().filter(|l| !DOC.contains(l)).collect();
+    assert!(
+        stale.is_empty(),
+        "SCENARIOS.md lacks the monthly-vs-daily table lines:\n{}",
+        stale.join("\n")
     );
 }

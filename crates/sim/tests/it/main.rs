@@ -12,4 +12,5 @@ mod builtin;
 mod kit;
 mod live_fleet;
 mod outputs;
+mod periods;
 mod props;
