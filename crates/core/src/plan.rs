@@ -250,36 +250,30 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
         .collect();
 
     // D19: the manifest.
-    let mut finals: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for d in &facts.prior_draws {
-        let slot = finals
-            .entry((d.machine_id.clone(), d.account_id.clone()))
-            .or_insert(0);
-        *slot = slot
-            .checked_add(d.amount_micro_usd)
-            .ok_or(CoreError::Overflow("manifest"))?;
-    }
-    for m in &machines {
-        for s in m.shares.iter().filter(|s| s.granted_micro_usd > 0) {
-            let slot = finals
-                .entry((m.machine_id.clone(), s.account_id.clone()))
-                .or_insert(0);
-            *slot = slot
-                .checked_add(s.granted_micro_usd)
-                .ok_or(CoreError::Overflow("manifest"))?;
-        }
-    }
-    let final_draws: Vec<ManifestDraw> = finals
-        .into_iter()
-        .filter(|(_, amount)| *amount > 0)
-        .map(
-            |((machine_id, account_id), amount_micro_usd)| ManifestDraw {
-                account_id,
-                amount_micro_usd,
-                machine_id,
-            },
-        )
-        .collect();
+    let final_draws = summed_draws(
+        facts
+            .prior_draws
+            .iter()
+            .map(|d| {
+                (
+                    d.machine_id.as_str(),
+                    d.account_id.as_str(),
+                    d.amount_micro_usd,
+                )
+            })
+            .chain(machines.iter().flat_map(|m| {
+                m.shares
+                    .iter()
+                    .filter(|s| s.granted_micro_usd > 0)
+                    .map(|s| {
+                        (
+                            m.machine_id.as_str(),
+                            s.account_id.as_str(),
+                            s.granted_micro_usd,
+                        )
+                    })
+            })),
+    )?;
 
     Ok(Plan {
         epoch: facts.epoch,
@@ -299,6 +293,31 @@ pub fn plan(facts: &EpochFacts, policy: &Policy) -> Result<Plan, CoreError> {
             final_draws,
         },
     })
+}
+
+/// D19's final draws: `(machine_id, account_id, amount)` summed per machine
+/// and account, positive only, sorted by machine then account.
+pub fn summed_draws<'a>(
+    draws: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+) -> Result<Vec<ManifestDraw>, CoreError> {
+    let mut finals: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for (machine_id, account_id, amount) in draws {
+        let slot = finals.entry((machine_id, account_id)).or_insert(0);
+        *slot = slot
+            .checked_add(amount)
+            .ok_or(CoreError::Overflow("manifest"))?;
+    }
+    Ok(finals
+        .into_iter()
+        .filter(|(_, amount)| *amount > 0)
+        .map(
+            |((machine_id, account_id), amount_micro_usd)| ManifestDraw {
+                account_id: account_id.to_string(),
+                amount_micro_usd,
+                machine_id: machine_id.to_string(),
+            },
+        )
+        .collect())
 }
 
 /// D19: SHA-256 (lowercase hex) of the compact JSON array of final draws,

@@ -10,7 +10,7 @@ use floorline_core::bundle::Bundle;
 use floorline_core::facts::{
     group_earnings, is_organic, self_accounts, EpochFacts, PriorDraw, RawEarning, Windows,
 };
-use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan};
+use floorline_core::plan::{manifest_sha256, summed_draws, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Invalid, Timestamp};
 use floorline_store::{DrawRecord, RunRecord, SettleRequest, MAX_PAGE_LIMIT};
 use serde::Serialize;
@@ -278,24 +278,16 @@ impl Engine {
     /// per `(machine_id, account_id)`.
     pub async fn month_statement(&self, month: EpochId) -> Result<MonthStatement, EngineError> {
         let month = month.month_id();
-        let mut per_pair: BTreeMap<(String, String), i64> = BTreeMap::new();
-        let mut periods = std::collections::BTreeSet::new();
-        for d in self.store.month_draws(month).await? {
-            periods.insert(d.epoch.clone());
-            let slot = per_pair.entry((d.machine_id, d.account_id)).or_insert(0);
-            *slot = slot.saturating_add(d.amount_micro_usd);
-        }
-        let draws: Vec<ManifestDraw> = per_pair
-            .into_iter()
-            .filter(|(_, amount)| *amount > 0)
-            .map(
-                |((machine_id, account_id), amount_micro_usd)| ManifestDraw {
-                    account_id,
-                    amount_micro_usd,
-                    machine_id,
-                },
+        let rows = self.store.month_draws(month).await?;
+        let periods: std::collections::BTreeSet<&str> =
+            rows.iter().map(|d| d.epoch.as_str()).collect();
+        let draws = summed_draws(rows.iter().map(|d| {
+            (
+                d.machine_id.as_str(),
+                d.account_id.as_str(),
+                d.amount_micro_usd,
             )
-            .collect();
+        }))?;
         let mut accounts: BTreeMap<String, i64> = BTreeMap::new();
         for d in &draws {
             let slot = accounts.entry(d.account_id.clone()).or_insert(0);

@@ -367,31 +367,31 @@ impl Drop for RunningProvider {
 /// Machine `machine_id`'s own key, derived deterministically from `base`
 /// (what a fleet of reference machines attests, one key each).
 pub fn machine_key(base: &SigningKey, machine_id: &str) -> SigningKey {
-    let secret = base.to_bytes();
-    (0_u8..=u8::MAX)
-        .find_map(|counter| {
-            let digest = Sha256::new()
-                .chain_update(b"floorline-reference-machine-key")
-                .chain_update(secret)
-                .chain_update(machine_id.as_bytes())
-                .chain_update([counter])
-                .finalize();
-            SigningKey::from_slice(&digest).ok()
-        })
-        .unwrap_or_else(|| base.clone())
+    derive_key(
+        base,
+        b"floorline-reference-machine-key",
+        machine_id.as_bytes(),
+    )
 }
 
 /// A key that is not `key`, derived from it deterministically.
 fn derive_wrong_key(key: &SigningKey) -> SigningKey {
-    let secret = key.to_bytes();
+    derive_key(key, b"floorline-reference-wrong-key", b"")
+}
+
+/// The first valid key (and not `base`) of SHA-256(label ‖ base ‖ extra ‖
+/// counter), counter from 0.
+fn derive_key(base: &SigningKey, label: &[u8], extra: &[u8]) -> SigningKey {
+    let secret = base.to_bytes();
     (0_u8..=u8::MAX)
         .find_map(|counter| {
             let digest = Sha256::new()
-                .chain_update(b"floorline-reference-wrong-key")
+                .chain_update(label)
                 .chain_update(secret)
+                .chain_update(extra)
                 .chain_update([counter])
                 .finalize();
-            SigningKey::from_slice(&digest).ok().filter(|k| k != key)
+            SigningKey::from_slice(&digest).ok().filter(|k| k != base)
         })
         .unwrap_or_else(|| SigningKey::random(&mut rand::rngs::OsRng))
 }

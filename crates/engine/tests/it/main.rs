@@ -9,5 +9,6 @@
 )]
 
 mod fuzz;
+mod kit;
 mod periods;
 mod scheduler;

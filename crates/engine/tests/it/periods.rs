@@ -1,26 +1,12 @@
 //! `settle --month` over daily periods, the month statement (D24), and the
 //! refusal to cut one month two ways (SPEC §10).
 
-use std::sync::Arc;
-
 use floorline_core::bundle::Bundle;
-use floorline_core::{EpochId, Timestamp};
-use floorline_engine::clock::FixedClock;
-use floorline_engine::config::Config;
+use floorline_core::EpochId;
 use floorline_engine::{Engine, SettleOptions};
-use floorline_store::Store;
 use serde_json::json;
 
-async fn engine(url: &str, now: &str, config: &str) -> Engine {
-    let store = Store::connect(url).await.unwrap();
-    store.migrate().await.unwrap();
-    let config = Config::load(config, "floorline.toml", Vec::new()).unwrap();
-    Engine::new(
-        store,
-        config,
-        Arc::new(FixedClock(Timestamp::parse(now).unwrap())),
-    )
-}
+use crate::kit::engine;
 
 /// `a` up all of October; `b` up from the 11th.
 fn facts() -> Bundle {

@@ -1,26 +1,17 @@
 //! A tick settles from durable facts, never from who is connected right now.
 
-use std::sync::Arc;
-
 use floorline_core::bundle::Bundle;
 use floorline_core::Timestamp;
-use floorline_engine::clock::FixedClock;
-use floorline_engine::config::Config;
 use floorline_engine::schedule::Decision;
 use floorline_engine::Engine;
-use floorline_store::{Mode, Store, Watermark};
+use floorline_store::{Mode, Watermark};
 use serde_json::json;
+
+use crate::kit::engine;
 
 async fn engine_at(now: &str, config: &str, dir: &tempfile::TempDir) -> Engine {
     let url = format!("sqlite://{}", dir.path().join("f.db").display());
-    let store = Store::connect(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let config = Config::load(config, "floorline.toml", Vec::new()).unwrap();
-    Engine::new(
-        store,
-        config,
-        Arc::new(FixedClock(Timestamp::parse(now).unwrap())),
-    )
+    engine(&url, now, config).await
 }
 
 /// `offline` disconnected two hours before the month ended (97 % uptime);
