@@ -265,10 +265,41 @@ impl Trial {
     }
 
     pub(crate) async fn settle_manual(&mut self) -> (String, Vec<String>) {
+        if self.scenario.has_periods() && self.rng.gen_bool(0.05) {
+            return self.settle_wrong_length().await;
+        }
         let epoch = self.pick_epoch();
         let force = self.rng.gen_bool(0.5);
         let armed = self.rng.gen_bool(0.4).then(|| self.pick_failpoint());
         self.settle_once(epoch, force, armed, "dst-admin").await
+    }
+
+    /// D20 on a period seed: settling a unit of another length (the month
+    /// itself, or a day on a 5-minute seed) is refused as bad input and
+    /// writes nothing.
+    async fn settle_wrong_length(&mut self) -> (String, Vec<String>) {
+        let unit = self.pick_epoch();
+        let wrong = if self.scenario.period() == floorline_core::time::Period::Day {
+            unit.month_id()
+        } else {
+            EpochId::containing_period(unit.start(), floorline_core::time::Period::Day)
+                .unwrap_or(unit.month_id())
+        };
+        let opts = SettleOptions {
+            force: true,
+            dry_run: false,
+        };
+        let out = self.engine.settle(wrong, "dst-admin", opts).await;
+        let mut found = Vec::new();
+        match out {
+            Err(e) if e.is_bad_input() => self.report.refusals += 1,
+            other => found.push(format!(
+                "settling {wrong} under period `{}`: expected a refusal, got {other:?}",
+                self.scenario.period()
+            )),
+        }
+        found.extend(self.take_new_runs_of(&[], RunMode::Live).await);
+        (format!("settle {wrong} (wrong length)"), found)
     }
 
     pub(crate) async fn settle_once(
