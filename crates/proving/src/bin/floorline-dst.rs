@@ -58,6 +58,10 @@ struct Totals {
     settlements: u64,
     previews: u64,
     ticks: u64,
+    month_settles: u64,
+    between_period_crashes: u64,
+    /// Trials and live settlements per unit of settlement.
+    by_period: BTreeMap<String, (u64, u64)>,
     verifies: u64,
     concurrent_rounds: u64,
     concurrent_process_rounds: u64,
@@ -87,6 +91,11 @@ impl Totals {
         self.settlements += r.settlements;
         self.previews += r.previews;
         self.ticks += r.ticks;
+        self.month_settles += r.month_settles;
+        self.between_period_crashes += r.between_period_crashes;
+        let slot = self.by_period.entry(r.period.clone()).or_insert((0, 0));
+        slot.0 += 1;
+        slot.1 += r.settlements;
         self.verifies += r.verifies;
         self.concurrent_rounds += r.concurrent_rounds;
         self.concurrent_process_rounds += r.concurrent_process_rounds;
@@ -122,6 +131,12 @@ impl Totals {
     fn print(&self, backend: Backend, elapsed: Duration, with_processes: bool) {
         println!("== {} ==", backend.as_str());
         println!("trials:              {}", self.trials);
+        let periods: Vec<String> = self
+            .by_period
+            .iter()
+            .map(|(p, (t, s))| format!("{p}: {t} trials, {s} live runs"))
+            .collect();
+        println!("  by period:         {}", periods.join("; "));
         println!("steps:               {}", self.steps);
         println!("settlements (live):  {}", self.settlements);
         println!(
@@ -148,6 +163,10 @@ impl Totals {
         );
         println!("previews:            {}", self.previews);
         println!("scheduler ticks:     {}", self.ticks);
+        println!(
+            "settle_month calls:  {} ({} failed or died between periods of a month)",
+            self.month_settles, self.between_period_crashes
+        );
         println!("verifies:            {}", self.verifies);
         println!(
             "concurrent rounds:   {} in one process (a pool each), {} of real processes",
@@ -213,10 +232,11 @@ async fn run_backend(args: &Args, backend: Backend, opts: &Options) -> Totals {
 
 fn print_trial(r: &TrialReport) {
     eprintln!(
-        "seed {} {:?}: {} machines, epochs {:?}, {} steps, {} settlements, {} violations{}",
+        "seed {} {:?}: {} machines, period {}, epochs {:?}, {} steps, {} settlements, {} violations{}",
         r.seed,
         r.backend.map(|b| b.as_str()),
         r.n_machines,
+        r.period,
         r.epochs,
         r.steps,
         r.settlements,

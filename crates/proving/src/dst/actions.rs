@@ -80,6 +80,9 @@ impl Trial {
             56..=65 => self.settle_manual().await,
             66 => self.dry_run().await,
             67..=68 => self.preview().await,
+            // The scheduler settles months only: period seeds settle a
+            // month's periods directly instead.
+            69..=78 if self.scenario.has_periods() => self.settle_month_step().await,
             69..=78 => self.tick().await,
             79..=81 => self.verify_step().await,
             82..=84 if self.opts.floorline_bin.is_some() && self.rng.gen_bool(0.5) => {
@@ -241,8 +244,8 @@ impl Trial {
                 .choose(&mut self.rng)
                 .cloned()
                 .map(|mut p| {
-                    // The other verdict, consistent with itself (§2): a
-                    // conflict, not bad input.
+                    // The other verdict, well-formed (§2: a failure names
+                    // itself and proves no memory; a pass names no failure).
                     p.passed = !p.passed;
                     p.failure = (!p.passed).then(|| "wrong_answer".to_string());
                     if !p.passed {
@@ -429,8 +432,12 @@ impl Trial {
         (format!("invalid {}", bad.kind()), found)
     }
 
-    /// Moves the clock: forward, backward, and around month ends and `settle_delay`.
+    /// Moves the clock: forward, backward, and around month ends and
+    /// `settle_delay` (period ends on period seeds).
     pub(crate) fn move_clock(&mut self) -> (String, Vec<String>) {
+        if self.scenario.period() == floorline_core::time::Period::FiveMinutes {
+            return self.move_clock_short();
+        }
         let now = self.clock.get();
         let epochs = self.scenario.epochs.clone();
         let e = epochs
@@ -439,18 +446,60 @@ impl Trial {
             .unwrap_or(self.scenario.first());
         let end = e.end().0;
         let delay = self.scenario.settle_delay_ms;
+        let periods = self.scenario.has_periods();
         let r = &mut self.rng;
         let (what, to) = match r.gen_range(0..10) {
             0..=3 => ("forward", now + r.gen_range(10 * MINUTE_MS..2 * DAY_MS)),
             4 => ("backward", now - r.gen_range(MINUTE_MS..3 * DAY_MS)),
-            5 => ("month end", end + r.gen_range(-2 * HOUR_MS..2 * HOUR_MS)),
+            5 => (
+                "month end",
+                e.month_id().end().0 + r.gen_range(-2 * HOUR_MS..2 * HOUR_MS),
+            ),
+            // No scheduler ticks on period seeds: a period end instead.
+            6 if periods => ("period end", end + r.gen_range(-2 * HOUR_MS..2 * HOUR_MS)),
             6 => ("settle delay", end + delay + r.gen_range(-HOUR_MS..HOUR_MS)),
             7 => ("late", end + r.gen_range(2 * DAY_MS..12 * DAY_MS)),
             8 => ("jump", now + r.gen_range(2 * DAY_MS..10 * DAY_MS)),
             _ => ("at delay", end + delay + r.gen_range(-1..2)),
         };
-        let lo = self.scenario.first().start().0 - 5 * DAY_MS;
-        let hi = self.scenario.last().end().0 + 45 * DAY_MS;
+        let (lo, hi) = (self.scenario.clock_lo_ms, self.scenario.clock_hi_ms);
+        self.clock.set(to.clamp(lo, hi));
+        (format!("clock {what}"), vec![])
+    }
+
+    /// The clock of a 5-minute seed: minutes forward or back, around the
+    /// month start and period ends, never far out of its few hours.
+    fn move_clock_short(&mut self) -> (String, Vec<String>) {
+        let now = self.clock.get();
+        let epochs = self.scenario.epochs.clone();
+        let end = epochs
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or(self.scenario.first())
+            .end()
+            .0;
+        let month_start = self
+            .scenario
+            .month_settles
+            .first()
+            .map_or(end, |m| m.start().0);
+        let r = &mut self.rng;
+        let (what, to) = match r.gen_range(0..10) {
+            0..=3 => ("forward", now + r.gen_range(MINUTE_MS..30 * MINUTE_MS)),
+            4 => ("backward", now - r.gen_range(MINUTE_MS..30 * MINUTE_MS)),
+            5 => (
+                "month start",
+                month_start + r.gen_range(-15 * MINUTE_MS..15 * MINUTE_MS),
+            ),
+            6 => (
+                "period end",
+                end + r.gen_range(-2 * MINUTE_MS..2 * MINUTE_MS),
+            ),
+            7 => ("late", end + r.gen_range(10 * MINUTE_MS..HOUR_MS)),
+            8 => ("jump", now + r.gen_range(30 * MINUTE_MS..2 * HOUR_MS)),
+            _ => ("at period end", end + r.gen_range(-1..2)),
+        };
+        let (lo, hi) = (self.scenario.clock_lo_ms, self.scenario.clock_hi_ms);
         self.clock.set(to.clamp(lo, hi));
         (format!("clock {what}"), vec![])
     }

@@ -4,7 +4,8 @@
 //! - [`structural`] invariants that need no model: nothing credited twice
 //!   (ledger references unique, one draw per `(machine, account, epoch)`,
 //!   one credit and one base-reward earning per draw), Σ draws ≤ pool per
-//!   epoch, every balance = Σ its ledger entries, no draw or live run before
+//!   epoch or period (a period's pool is its portion of the month's, and Σ
+//!   over a month's periods ≤ the monthly pool), each run's pool its portion, every balance = Σ its ledger entries, no draw or live run before
 //!   its epoch closed, each run's totals add up to its draws, and nothing
 //!   already written changes (draws, ledger entries, runs; watermarks only
 //!   move forward);
@@ -12,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use floorline_core::money::portion;
 use floorline_core::EpochId;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
@@ -280,10 +282,23 @@ pub fn structural(prev: Option<&Snapshot>, now: &Snapshot, pool_micro_usd: i64) 
             now.draws.len()
         ));
     }
+    // Σ draws ≤ pool per unit (D23: a period's pool is its portion of the
+    // month's), and Σ over a month's units ≤ the monthly pool.
+    let mut by_month: BTreeMap<EpochId, i64> = BTreeMap::new();
     for (e, sum) in &by_epoch {
+        let Ok(epoch) = e.parse::<EpochId>() else {
+            continue;
+        };
+        let pool = portion(pool_micro_usd, epoch);
+        if *sum > pool {
+            v.push(format!("Σ draws of {e} = {sum} µUSD > pool {pool}"));
+        }
+        *by_month.entry(epoch.month_id()).or_insert(0) += sum;
+    }
+    for (month, sum) in &by_month {
         if *sum > pool_micro_usd {
             v.push(format!(
-                "Σ draws of {e} = {sum} µUSD > pool {pool_micro_usd}"
+                "Σ draws of the periods of {month} = {sum} µUSD > the monthly pool {pool_micro_usd}"
             ));
         }
     }
@@ -342,6 +357,16 @@ pub fn structural(prev: Option<&Snapshot>, now: &Snapshot, pool_micro_usd: i64) 
             v.push(format!(
                 "run {}: already + granted + unallocated ≠ pool ({r:?})",
                 r.id
+            ));
+        }
+        let unit_pool = r
+            .epoch
+            .parse::<EpochId>()
+            .map(|e| portion(pool_micro_usd, e));
+        if unit_pool != Ok(r.pool_micro_usd) {
+            v.push(format!(
+                "run {} of {} has pool {} µUSD, its portion of the monthly pool is {unit_pool:?}",
+                r.id, r.epoch, r.pool_micro_usd
             ));
         }
         if r.mode == "live" && epoch_end(&r.epoch).is_none_or(|end| r.created_at_ms < end) {

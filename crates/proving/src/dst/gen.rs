@@ -8,12 +8,21 @@
 //! its attestation (the store rejects that batch whole and it is retried),
 //! and facts of an epoch can arrive after that epoch was first settled.
 //!
+//! A share of seeds settles periods shorter than a month (SPEC §10): a
+//! quarter `period = "day"` — the same month-long facts, every day of the
+//! months a settlement unit — and an eighth `period = "5m"` — a span of 2–4
+//! hours at a month start (half of them reaching back 1–2 hours into the
+//! previous month), with every duration of the facts (latencies, outages,
+//! ownership changes, watermarks) shrunk to that scale so a trial stays fast.
+//! The rest are monthly and generate exactly what they did before periods.
+//!
 //! Everything here is a pure function of the seed.
 
 use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
 use floorline_core::facts::EarningKind;
 use floorline_core::money::Ppm;
 use floorline_core::policy::{Allocation, Policy, Trust};
+use floorline_core::time::Period;
 use floorline_core::{EpochId, Timestamp};
 use floorline_engine::schedule::Mode;
 use floorline_store::Watermark;
@@ -113,8 +122,19 @@ pub struct Scenario {
     pub policy: Policy,
     pub mode: Mode,
     pub settle_delay_ms: i64,
-    /// One or two consecutive epochs.
+    /// The settlement units in play, in order: one or two consecutive
+    /// months on monthly seeds; every day of them on daily seeds; the
+    /// 5-minute periods of the span on 5-minute seeds.
     pub epochs: Vec<EpochId>,
+    /// The months the units belong to, in order.
+    pub months: Vec<EpochId>,
+    /// Months that `settle_month` may be asked for (period seeds only): on
+    /// 5-minute seeds only a month starting inside the span, so that a
+    /// month's closed periods are never more than the span's few hours.
+    pub month_settles: Vec<EpochId>,
+    /// The range the trial's clock stays in.
+    pub clock_lo_ms: i64,
+    pub clock_hi_ms: i64,
     pub start_ms: i64,
     pub n_machines: usize,
     pub accounts: Vec<String>,
@@ -133,6 +153,47 @@ impl Scenario {
 
     pub fn last(&self) -> EpochId {
         self.epochs.last().copied().unwrap_or_else(|| self.first())
+    }
+
+    /// The settlement unit length of the seed.
+    pub fn period(&self) -> Period {
+        self.policy.period
+    }
+
+    /// A seed of periods shorter than a month.
+    pub fn has_periods(&self) -> bool {
+        self.policy.period != Period::Month
+    }
+}
+
+/// The period length of a seed: a quarter daily, an eighth 5-minute, the rest
+/// monthly. Drawn from its own generator so that monthly seeds take exactly
+/// the random choices they took before periods existed.
+pub fn period_of_seed(seed: u64) -> Period {
+    use rand::SeedableRng;
+    let mut r = StdRng::seed_from_u64(seed ^ 0x7065_7269_6f64_5f6c);
+    match r.gen_range(0..8) {
+        0 | 1 => Period::Day,
+        2 => Period::FiveMinutes,
+        _ => Period::Month,
+    }
+}
+
+/// The durations facts are generated with: month-scale, or shrunk for a
+/// span of a few hours (5-minute seeds).
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    short: bool,
+}
+
+impl Scale {
+    /// `monthly` on month-scale seeds, `short` on 5-minute seeds.
+    fn pick(self, monthly: i64, short: i64) -> i64 {
+        if self.short {
+            short
+        } else {
+            monthly
+        }
     }
 }
 
@@ -157,12 +218,18 @@ fn ts(ms: i64) -> Timestamp {
     Timestamp(ms)
 }
 
-/// Minutes mostly, hours often, days sometimes (late facts).
-fn latency(rng: &mut StdRng) -> i64 {
+/// Minutes mostly, hours often, days sometimes (late facts); on a short
+/// span: under 10 minutes mostly, up to an hour often, up to 3 hours sometimes.
+fn latency(rng: &mut StdRng, sc: Scale) -> i64 {
+    let [a, b, c, d] = if sc.short {
+        [0, 10 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS]
+    } else {
+        [0, 2 * HOUR_MS, 2 * DAY_MS, 12 * DAY_MS]
+    };
     match rng.gen_range(0..100) {
-        0..=69 => rng.gen_range(0..2 * HOUR_MS),
-        70..=89 => rng.gen_range(2 * HOUR_MS..2 * DAY_MS),
-        _ => rng.gen_range(2 * DAY_MS..12 * DAY_MS),
+        0..=69 => rng.gen_range(a..b),
+        70..=89 => rng.gen_range(b..c),
+        _ => rng.gen_range(c..d),
     }
 }
 
@@ -202,10 +269,11 @@ fn policy(rng: &mut StdRng, n: usize) -> Policy {
     p
 }
 
-/// Builds the scenario of `seed`.
-pub fn scenario(rng: &mut StdRng) -> Scenario {
+/// Builds the scenario of a seed whose unit of settlement is `period`
+/// ([`period_of_seed`]).
+pub fn scenario(rng: &mut StdRng, period: Period) -> Scenario {
     let first = epoch(FIRST_EPOCHS.choose(rng).copied().unwrap_or("2026-09"));
-    let epochs = if rng.gen_bool(0.6) {
+    let months = if rng.gen_bool(0.6) {
         vec![first, first.next()]
     } else {
         vec![first]
@@ -221,26 +289,66 @@ pub fn scenario(rng: &mut StdRng) -> Scenario {
     let settle_delay_ms = *[0, HOUR_MS, 6 * HOUR_MS, 3 * DAY_MS]
         .choose(rng)
         .unwrap_or(&0);
-    let policy = policy(rng, n);
+    let mut policy = policy(rng, n);
+    policy.period = period;
+    let sc = Scale {
+        short: period == Period::FiveMinutes,
+    };
+    // The windows facts are generated over: the months, or one span of a
+    // few hours at the start of the month after `first` (5-minute seeds).
+    let (windows, months, month_settles) = if sc.short {
+        let month = first.next();
+        let back = if rng.gen_bool(0.5) {
+            rng.gen_range(1..=2) * HOUR_MS
+        } else {
+            0
+        };
+        let w0 = month.start().0 - back;
+        let w1 = w0 + rng.gen_range(2..=4) * HOUR_MS;
+        let months = if back > 0 {
+            vec![first, month]
+        } else {
+            vec![month]
+        };
+        (vec![(w0, w1)], months, vec![month])
+    } else {
+        let w: Vec<(i64, i64)> = months.iter().map(|e| (e.start().0, e.end().0)).collect();
+        let settles = if period == Period::Month {
+            vec![]
+        } else {
+            months.clone()
+        };
+        (w, months, settles)
+    };
+    let (s1, e1) = windows.first().copied().unwrap_or((0, DAY_MS));
+    let last_end = windows.last().map_or(e1, |w| w.1);
     let mut f = Facts::default();
-    let s1 = first.start().0;
-    let e1 = first.end().0;
     for i in 0..n {
-        machine(rng, &mut f, i, &accounts, &epochs);
+        machine(rng, &mut f, i, &accounts, &windows, sc);
     }
     // Fact sources and their watermarks (half the seeds register none).
     if rng.gen_bool(0.5) {
         for source in ["coordinator", "prober"] {
-            let mut marks = vec![s1 + rng.gen_range(5..15) * DAY_MS];
-            for e in &epochs {
-                marks.push(e.end().0 + rng.gen_range(-HOUR_MS..2 * DAY_MS));
+            let mut marks = vec![if sc.short {
+                s1 + rng.gen_range(0..(e1 - s1))
+            } else {
+                s1 + rng.gen_range(5..15) * DAY_MS
+            }];
+            for &(_, end) in &windows {
+                let (lo, hi) = if sc.short {
+                    (-30 * MINUTE_MS, HOUR_MS)
+                } else {
+                    (-HOUR_MS, 2 * DAY_MS)
+                };
+                marks.push(end + rng.gen_range(lo..hi));
             }
             for up_to in marks {
                 let w = Watermark {
                     source: source.to_string(),
                     up_to: ts(up_to),
                 };
-                f.watermarks.push((up_to + rng.gen_range(0..HOUR_MS), w));
+                let lag = sc.pick(HOUR_MS, 10 * MINUTE_MS);
+                f.watermarks.push((up_to + rng.gen_range(0..lag), w));
             }
         }
     }
@@ -302,17 +410,50 @@ pub fn scenario(rng: &mut StdRng) -> Scenario {
         });
     }
     batches.sort_by_key(|b| b.release_ms);
+    let start_ms = if sc.short {
+        s1 + rng.gen_range(0..(e1 - s1) / 2)
+    } else {
+        s1 + rng.gen_range(8 * DAY_MS..(e1 - s1 - DAY_MS))
+    };
+    let epochs = units(period, &months, (s1, last_end));
+    let (clock_lo_ms, clock_hi_ms) = if sc.short {
+        (s1 - 30 * MINUTE_MS, last_end + 3 * HOUR_MS)
+    } else {
+        (s1 - 5 * DAY_MS, last_end + 45 * DAY_MS)
+    };
     Scenario {
         policy,
         mode,
         settle_delay_ms,
-        start_ms: s1 + rng.gen_range(8 * DAY_MS..(e1 - s1 - DAY_MS)),
+        start_ms,
         epochs,
+        months,
+        month_settles,
+        clock_lo_ms,
+        clock_hi_ms,
         n_machines: n,
         accounts,
         batches,
         n_steps: rng.gen_range(60..=160),
     }
+}
+
+/// The settlement units of `months` of length `period` inside `[lo, hi)`.
+fn units(period: Period, months: &[EpochId], (lo, hi): (i64, i64)) -> Vec<EpochId> {
+    if period == Period::Month {
+        return months.to_vec();
+    }
+    let mut out = Vec::new();
+    for &m in months {
+        for k in 0..m.periods_in_month(period) {
+            if let Ok(p) = EpochId::period_of(m, period, k) {
+                if p.start().0 >= lo && p.end().0 <= hi {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Sorts facts by release and cuts them into batches of 1–16.
@@ -335,11 +476,18 @@ fn cut<T>(
     }
 }
 
-/// One machine's facts over the scenario's epochs.
-fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epochs: &[EpochId]) {
+/// One machine's facts over the scenario's windows (`[start, end)`: the
+/// months, or the span of a 5-minute seed), with durations of `sc`.
+fn machine(
+    rng: &mut StdRng,
+    f: &mut Facts,
+    i: usize,
+    accounts: &[String],
+    windows: &[(i64, i64)],
+    sc: Scale,
+) {
     let id = format!("m{i:02}");
-    let first = epochs.first().copied().unwrap_or_else(|| epoch("2026-09"));
-    let (s1, e1) = (first.start().0, first.end().0);
+    let (s1, e1) = windows.first().copied().unwrap_or((0, DAY_MS));
     let &(model, gb) = HARDWARE.choose(rng).unwrap_or(&("Mac16,11", 64));
     let trust = match rng.gen_range(0..20) {
         0 => Trust::None,
@@ -350,7 +498,12 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
     let attested_at = if rng.gen_bool(0.9) {
         s1 - rng.gen_range(DAY_MS..60 * DAY_MS)
     } else {
-        e1 + rng.gen_range(-2 * DAY_MS..5 * DAY_MS)
+        let (lo, hi) = if sc.short {
+            (-(e1 - s1), HOUR_MS)
+        } else {
+            (-2 * DAY_MS, 5 * DAY_MS)
+        };
+        e1 + rng.gen_range(lo..hi)
     };
     let attest = |at: i64, gb: u32| Attestation {
         machine_id: id.clone(),
@@ -360,14 +513,15 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
         trust,
         se_public_key: None,
     };
-    let lat = latency(rng);
+    let lat = latency(rng, sc);
     let attested_release = attested_at + lat;
     f.attestations
         .push((attested_release, attest(attested_at, gb)));
     if rng.gen_bool(0.1) {
         // A re-attestation with another reported size.
-        let at = attested_at + rng.gen_range(DAY_MS..20 * DAY_MS);
-        let lat = latency(rng);
+        let at =
+            attested_at + rng.gen_range(sc.pick(DAY_MS, HOUR_MS)..sc.pick(20 * DAY_MS, 2 * DAY_MS));
+        let lat = latency(rng, sc);
         f.attestations
             .push((at + lat, attest(at, gb.saturating_mul(2))));
     }
@@ -375,7 +529,7 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
     for k in 0..rng.gen_range(0..=2) {
         let key = format!("pk-{i}-{k}");
         let from = attested_at + rng.gen_range(0..DAY_MS);
-        let release = (from + latency(rng)).max(attested_release);
+        let release = (from + latency(rng, sc)).max(attested_release);
         f.aliases.push((
             release,
             Alias {
@@ -407,11 +561,15 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
         let a = pick_account(rng);
         let p = payout(rng, &a);
         if rng.gen_bool(0.15) {
-            let to = s1 + rng.gen_range(3 * DAY_MS..25 * DAY_MS);
+            let to = if sc.short {
+                s1 + rng.gen_range(10 * MINUTE_MS..(e1 - s1 - 10 * MINUTE_MS))
+            } else {
+                s1 + rng.gen_range(3 * DAY_MS..25 * DAY_MS)
+            };
             let b = pick_account(rng);
             let q = payout(rng, &b);
             f.bindings.push((
-                to + latency(rng),
+                to + latency(rng, sc),
                 Binding {
                     machine_id: name(rng),
                     account_id: a,
@@ -421,7 +579,7 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                 },
             ));
             f.bindings.push((
-                to + latency(rng),
+                to + latency(rng, sc),
                 Binding {
                     machine_id: name(rng),
                     account_id: b,
@@ -432,7 +590,7 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
             ));
         } else {
             f.bindings.push((
-                from + latency(rng),
+                from + latency(rng, sc),
                 Binding {
                     machine_id: name(rng),
                     account_id: a,
@@ -443,20 +601,24 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
             ));
         }
     }
-    // Sessions, health, earnings and probes per epoch.
-    for (k, e) in epochs.iter().enumerate() {
-        let (s, end) = (e.start().0, e.end().0);
+    // Sessions, health, earnings and probes per window.
+    for (k, &(s, end)) in windows.iter().enumerate() {
         // A quarter of the machines report their sessions days late (a
         // coordinator shard catching up): they become eligible only after
         // the first settlements, and are paid from what is left.
         let late_reporter = rng.gen_bool(0.25);
         let open = s - rng.gen_range(HOUR_MS..DAY_MS);
-        let close = end + rng.gen_range(0..2 * HOUR_MS);
+        let close = end + rng.gen_range(0..sc.pick(2 * HOUR_MS, 30 * MINUTE_MS));
         let mut pieces = vec![(open, close)];
         if rng.gen_bool(0.3) {
-            // An outage of up to four days: two sessions around it.
-            let cut = s + rng.gen_range(DAY_MS..(end - s - 5 * DAY_MS));
-            let back = cut + rng.gen_range(0..4 * DAY_MS);
+            // An outage of up to four days (20 minutes on a short span):
+            // two sessions around it.
+            let cut = if sc.short {
+                s + rng.gen_range(5 * MINUTE_MS..(end - s - 30 * MINUTE_MS))
+            } else {
+                s + rng.gen_range(DAY_MS..(end - s - 5 * DAY_MS))
+            };
+            let back = cut + rng.gen_range(0..sc.pick(4 * DAY_MS, 20 * MINUTE_MS));
             pieces = vec![(open, cut), (back, close)];
         }
         for (j, (a, b)) in pieces.into_iter().enumerate() {
@@ -469,15 +631,20 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                 disconnected_at: disconnected.map(ts),
             };
             let delay = if late_reporter {
-                rng.gen_range(2 * DAY_MS..10 * DAY_MS)
+                rng.gen_range(
+                    sc.pick(2 * DAY_MS, 15 * MINUTE_MS)..sc.pick(10 * DAY_MS, 2 * HOUR_MS),
+                )
             } else {
-                latency(rng)
+                latency(rng, sc)
             };
             f.sessions.push((b + delay, session));
         }
         if rng.gen_bool(0.15) {
-            let at = s + rng.gen_range(0..(end - s - DAY_MS));
-            let back = at + rng.gen_range(HOUR_MS..3 * DAY_MS);
+            let at = s + rng.gen_range(0..(end - s - sc.pick(DAY_MS, 10 * MINUTE_MS)));
+            let back = at
+                + rng.gen_range(
+                    sc.pick(HOUR_MS, 5 * MINUTE_MS)..sc.pick(3 * DAY_MS, 40 * MINUTE_MS),
+                );
             for (t, healthy) in [(at, false), (back, true)] {
                 let h = Health {
                     machine_id: name(rng),
@@ -485,11 +652,12 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                     healthy,
                     reason: (!healthy).then(|| "thermal".to_string()),
                 };
-                f.health.push((t + latency(rng), h));
+                f.health.push((t + latency(rng, sc), h));
             }
         }
         for j in 0..rng.gen_range(0..=4) {
-            let at = s - DAY_MS * 3 + rng.gen_range(0..(end - s + 3 * DAY_MS));
+            let before = sc.pick(3 * DAY_MS, HOUR_MS);
+            let at = s - before + rng.gen_range(0..(end - s + before));
             let owner_like = rng.gen_bool(0.1);
             let consumer = if owner_like {
                 pick_account(rng)
@@ -518,10 +686,16 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                 model: rng.gen_bool(0.5).then(|| "llama-3-8b".to_string()),
                 at: ts(at),
             };
-            f.earnings.push((at + latency(rng), earning));
+            f.earnings.push((at + latency(rng, sc), earning));
         }
         if rng.gen_bool(0.85) {
-            let at = s + rng.gen_range(0..(end - s - DAY_MS));
+            // On a short span the proving probe is days before it (the work
+            // window is days long), else anywhere in the month.
+            let at = if sc.short {
+                s - rng.gen_range(HOUR_MS..5 * DAY_MS)
+            } else {
+                s + rng.gen_range(0..(end - s - DAY_MS))
+            };
             let mut probes = vec![(at, true)];
             if rng.gen_bool(0.1) {
                 probes.push((at + rng.gen_range(HOUR_MS..DAY_MS), false));
@@ -537,7 +711,7 @@ fn machine(rng: &mut StdRng, f: &mut Facts, i: usize, accounts: &[String], epoch
                     verified_memory_gb: (passed && rng.gen_bool(0.5)).then_some(gb),
                     source: None,
                 };
-                f.probes.push((t + latency(rng), p));
+                f.probes.push((t + latency(rng, sc), p));
             }
         }
     }

@@ -15,6 +15,14 @@
 //! sometimes armed to abort ([`process`]). It ends by
 //! sending every remaining fact and settling every epoch once more.
 //!
+//! A share of seeds settles days or 5-minute periods instead of months
+//! (SPEC §10, [`gen::period_of_seed`]): their settlements name periods, the
+//! scheduler-tick step becomes a `settle_month` (every closed, unsettled
+//! period of a month, one transaction each; the scheduler itself settles
+//! only months), and a failpoint armed for it lets a number of periods
+//! commit before it fires, so failures and process deaths land between the
+//! periods of one month.
+//!
 //! After every step the [`check`]er reads the database with its own SQL and
 //! compares it with the [`model`]; any difference is a [`Violation`] and ends
 //! the trial. At the end the draws are also compared with a [`replay`]: a
@@ -110,12 +118,19 @@ pub struct TrialReport {
     pub seed: u64,
     pub backend: Option<Backend>,
     pub n_machines: usize,
+    /// The seed's unit of settlement: `month`, `day` or `5m`.
+    pub period: String,
     pub epochs: Vec<String>,
     pub steps: u64,
     /// Committed live runs (each checked against the model).
     pub settlements: u64,
     pub previews: u64,
     pub ticks: u64,
+    /// `settle_month` calls (in-process, or `floorline settle --month`).
+    pub month_settles: u64,
+    /// Failures (an injected error or a process death) inside a
+    /// `settle_month` after at least one of its periods had committed.
+    pub between_period_crashes: u64,
     /// Injected in-process failures that fired, per failpoint.
     pub crash_points: BTreeMap<&'static str, u64>,
     /// Real `floorline` processes that died at a failpoint, per failpoint.
@@ -274,7 +289,7 @@ impl Trial {
     /// Sets up the scenario of `seed` on a fresh, migrated database.
     pub async fn new(seed: u64, backend: Backend, opts: &Options) -> Result<Trial, String> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let scenario = gen::scenario(&mut rng);
+        let scenario = gen::scenario(&mut rng, gen::period_of_seed(seed));
         let db = TestDb::create(backend, opts).await?;
         let store = match Store::connect(&db.url).await {
             Ok(s) => s,
@@ -311,6 +326,7 @@ impl Trial {
             seed,
             backend: Some(backend),
             n_machines: scenario.n_machines,
+            period: scenario.period().as_str().to_string(),
             epochs: scenario.epochs.iter().map(|e| e.to_string()).collect(),
             ..TrialReport::default()
         };

@@ -6,12 +6,17 @@
 //!   a different payload under a stored key (or an earlier key of the same
 //!   batch) is a conflict and is not applied; a batch with any bad item, an
 //!   unresolvable machine name or an overlapping binding is rejected whole.
-//! - Settlement: a committed run of epoch `e` equals `floorline_core::plan`
-//!   over the model's facts, with prior draws = the model's draws of `e`
-//!   (the draws of the earlier committed live runs) and previous totals = the
-//!   machine totals the latest live run of `e − 1` left. A live run adds one
-//!   draw, one ledger credit and one base-reward earning per granted share,
-//!   and replaces the epoch's machine totals.
+//! - Settlement: a committed run of epoch `e` — a month, or a period of the
+//!   policy's length (SPEC §10) — equals `floorline_core::plan` over the
+//!   model's facts, with prior draws = the model's draws of `e` (the draws of
+//!   the earlier committed live runs) and previous totals = the machine
+//!   totals the latest live run of `e.previous()` (the previous unit of the
+//!   same length, across months) left. A live run adds one draw, one ledger
+//!   credit and one base-reward earning (dated `e`'s last millisecond) per
+//!   granted share, and replaces the unit's machine totals.
+//! - `settle_month` (D24): every closed period of the month without a live
+//!   run, in order, one run each, stopping at the first refusal
+//!   ([`Model::month_to_settle`]).
 //!
 //! The only thing taken from the system under test is the id a run got.
 
@@ -125,6 +130,10 @@ pub struct Model {
     pub watermarks: BTreeMap<String, i64>,
     /// Base-reward earnings written by live runs, by job id.
     pub base_rewards: BTreeMap<String, (String, i64)>,
+    /// The unit each base-reward earning was written for (its `at` is the
+    /// unit's last millisecond; a 5-minute id holds a `:`, so the job id
+    /// cannot be split to find it).
+    pub base_reward_units: BTreeMap<String, EpochId>,
     pub draws: BTreeMap<(EpochId, String, String), ModelDraw>,
     pub totals: BTreeMap<EpochId, BTreeMap<String, ModelTotal>>,
     pub balances: BTreeMap<String, i64>,
@@ -207,6 +216,7 @@ impl Model {
             facts: FactSet::default(),
             watermarks: BTreeMap::new(),
             base_rewards: BTreeMap::new(),
+            base_reward_units: BTreeMap::new(),
             draws: BTreeMap::new(),
             totals: BTreeMap::new(),
             balances: BTreeMap::new(),
@@ -361,10 +371,12 @@ impl Model {
                 self.commit_kind(keyed, |m| &mut m.facts.earnings)
             }
             FactBatch::Probes(v) => {
-                if let Some(p) = v
-                    .iter()
-                    .find(|p| !valid_id(&p.probe_id) || !valid_id(&p.machine_id))
-                {
+                if let Some(p) = v.iter().find(|p| {
+                    !valid_id(&p.probe_id)
+                        || !valid_id(&p.machine_id)
+                        || p.passed == p.failure.is_some()
+                        || (!p.passed && p.verified_memory_gb.is_some())
+                }) {
                     return IngestExpect::Invalid(format!("bad probe {p:?}"));
                 }
                 let Some(items) = self.resolved(v, |p| &p.machine_id, |p, m| p.machine_id = m)
@@ -499,12 +511,40 @@ impl Model {
         plan(&facts, &self.policy)
     }
 
-    /// Base rewards sit at the last millisecond of their epoch; the job id names the epoch.
+    /// Base rewards sit at the last millisecond of their unit.
     fn base_reward_at(&self, job: &str) -> i64 {
-        job.split(':')
-            .nth(1)
-            .and_then(|e| e.parse::<EpochId>().ok())
-            .map_or(0, |e| e.end().0 - 1)
+        self.base_reward_units.get(job).map_or(0, |e| e.end().0 - 1)
+    }
+
+    /// What `settle_month(month)` should do at `now`: the closed periods of
+    /// the policy's length without a live run, in order, up to the first one
+    /// a live settlement would refuse (watermarks lagging, unless `force`);
+    /// and that refusal.
+    pub fn month_to_settle(
+        &self,
+        month: EpochId,
+        now: i64,
+        force: bool,
+    ) -> (Vec<EpochId>, Option<(EpochId, Vec<String>)>) {
+        let period = self.policy.period;
+        let mut out = Vec::new();
+        for k in 0..month.periods_in_month(period) {
+            let Ok(unit) = EpochId::period_of(month, period, k) else {
+                break;
+            };
+            if now < unit.end().0 {
+                break;
+            }
+            if self.live_runs(unit) > 0 {
+                continue;
+            }
+            let lagging = self.lagging(unit);
+            if !force && !lagging.is_empty() {
+                return (out, Some((unit, lagging)));
+            }
+            out.push(unit);
+        }
+        (out, None)
     }
 
     /// Records a committed run whose plan is `plan` (the model's own plan).
@@ -534,14 +574,14 @@ impl Model {
                     },
                 );
                 *self.balances.entry(s.account_id.clone()).or_insert(0) += s.granted_micro_usd;
-                self.base_rewards.insert(
-                    floorline_store::settle::base_reward_job_id(
-                        epoch,
-                        &m.machine_id,
-                        &s.account_id,
-                    ),
-                    (m.machine_id.clone(), s.granted_micro_usd),
+                let job = floorline_store::settle::base_reward_job_id(
+                    epoch,
+                    &m.machine_id,
+                    &s.account_id,
                 );
+                self.base_reward_units.insert(job.clone(), epoch);
+                self.base_rewards
+                    .insert(job, (m.machine_id.clone(), s.granted_micro_usd));
             }
             let drawn = m.prior_micro_usd + m.granted_micro_usd;
             totals.insert(

@@ -59,6 +59,16 @@ impl Launcher {
         actor: &str,
         failpoint: Option<&str>,
     ) -> std::io::Result<tokio::process::Child> {
+        self.start_with(&["--epoch".into(), epoch.to_string()], actor, failpoint)
+    }
+
+    /// Starts one `floorline settle <target> --force` (`--epoch E` or `--month M`).
+    fn start_with(
+        &self,
+        target: &[String],
+        actor: &str,
+        failpoint: Option<&str>,
+    ) -> std::io::Result<tokio::process::Child> {
         let mut cmd = tokio::process::Command::new(&self.bin);
         cmd.env_clear().env("FLOORLINE_LOG", "off");
         if let Some(spec) = failpoint {
@@ -68,7 +78,9 @@ impl Launcher {
             .arg(&self.url)
             .arg("--config")
             .arg(&self.cfg)
-            .args(["settle", "--epoch", &epoch.to_string(), "--force"])
+            .arg("settle")
+            .args(target)
+            .arg("--force")
             .args(["--actor", actor])
             .current_dir(&self.dir)
             .stdin(std::process::Stdio::null())
@@ -151,6 +163,11 @@ impl Trial {
     }
 
     pub(crate) async fn process_crash(&mut self) -> (String, Vec<String>) {
+        // Daily seeds: half the crashes kill a `settle --month` between its
+        // periods (5-minute months are too long to settle whole this way).
+        if self.scenario.period() == floorline_core::time::Period::Day && self.rng.gen_bool(0.5) {
+            return self.process_month_crash().await;
+        }
         let (launcher, epoch) = match self.process_setup() {
             None => return self.move_clock(),
             Some(Err(e)) => return ("process crash".into(), vec![e]),
@@ -166,6 +183,75 @@ impl Trial {
             Exit::Failed(e) => return (name, vec![e]),
         };
         let found = self.take_new_runs(epoch, RunMode::Live, committed).await;
+        (name, found)
+    }
+
+    /// `floorline settle --month M --force` killed after `skip` of its periods
+    /// (`point@skip:abort`): the periods before the death stay committed,
+    /// the one it died in only if it died after `COMMIT`. The binary reads
+    /// the system clock, so every period of the month is closed for it.
+    async fn process_month_crash(&mut self) -> (String, Vec<String>) {
+        let months = self.scenario.month_settles.clone();
+        let Some(month) = months.choose(&mut self.rng).copied() else {
+            return self.move_clock();
+        };
+        let (launcher, _) = match self.process_setup() {
+            None => return self.move_clock(),
+            Some(Err(e)) => return ("process settle --month".into(), vec![e]),
+            Some(Ok(s)) => s,
+        };
+        if !month.is_closed(SystemClock.now()) {
+            return self.move_clock();
+        }
+        self.report.month_settles += 1;
+        let (units, _) = self.model.month_to_settle(month, i64::MAX, true);
+        let n = units.len();
+        let point = FailPoint::ALL
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or(FailPoint::AfterPlan);
+        let bound = u32::try_from(n).unwrap_or(u32::MAX);
+        let skip = if point == FailPoint::BetweenWrites {
+            self.rng.gen_range(0..=bound.saturating_mul(4))
+        } else {
+            self.rng.gen_range(0..=bound)
+        };
+        let spec = format!("{}@{skip}:abort", point.as_str());
+        let name = format!("process settle --month {month} {spec} ({n} periods due)");
+        let target = ["--month".to_string(), month.to_string()];
+        let child = launcher.start_with(&target, "dst-process", Some(&spec));
+        let exit = exit_of("dst-process", child).await;
+        let died = matches!(exit, Exit::Died);
+        let at = usize::try_from(skip).unwrap_or(usize::MAX);
+        let mut found = Vec::new();
+        let committed = match exit {
+            Exit::Settled if point == FailPoint::BetweenWrites || at >= n => n,
+            Exit::Settled => {
+                found.push(format!("{name}: exited 0, should have died in period {at}"));
+                n
+            }
+            Exit::Died if point == FailPoint::BetweenWrites => {
+                self.died_at(point);
+                match self.count_new_runs().await {
+                    Ok(k) if k < n => k,
+                    Ok(k) => {
+                        found.push(format!(
+                            "{name}: died between writes after {k} of {n} periods"
+                        ));
+                        k.min(n)
+                    }
+                    Err(e) => return (name, vec![e]),
+                }
+            }
+            Exit::Died if at < n => at + self.died_at(point),
+            Exit::Died => return (name, vec![format!("died beyond the month's {n} periods")]),
+            Exit::Failed(e) => return (name, vec![e]),
+        };
+        if died && committed > 0 {
+            self.report.between_period_crashes += 1;
+        }
+        let prefix = units.get(..committed).unwrap_or(&units).to_vec();
+        found.extend(self.take_new_runs_of(&prefix, RunMode::Live).await);
         (name, found)
     }
 
@@ -217,6 +303,26 @@ mod tests {
     use floorline_core::money::Ppm;
     use floorline_core::policy::Allocation;
     use floorline_engine::config::Config;
+
+    #[test]
+    fn the_binary_config_reproduces_a_period_policy() {
+        for period in [
+            floorline_core::time::Period::Day,
+            floorline_core::time::Period::FiveMinutes,
+        ] {
+            let policy = Policy {
+                period,
+                ..Policy::default()
+            };
+            let text = config_text(&policy).unwrap();
+            assert!(
+                text.contains(&format!("period = \"{}\"", period.as_str())),
+                "{text}"
+            );
+            let loaded = Config::load(&text, "floorline.toml", Vec::new()).unwrap();
+            assert_eq!(loaded.policy, policy, "{text}");
+        }
+    }
 
     #[test]
     fn the_binary_config_reproduces_the_policy() {

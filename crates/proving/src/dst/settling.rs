@@ -2,6 +2,10 @@
 //! in-process failpoint armed or not), dry runs, previews, scheduler ticks,
 //! `verify`, rounds of concurrent settlers, and the final flush.
 //!
+//! On seeds of periods shorter than a month the scheduler-tick step is a
+//! `settle_month` instead ([`Trial::settle_month_step`]): the scheduler
+//! settles only months, and these seeds' units are days or 5-minute periods.
+//!
 //! Every outcome is judged by [`Trial::reconcile`]: a refusal must be the
 //! one the model predicts (epoch open, watermarks lagging); an injected
 //! failure must come from the armed failpoint; the runs that appeared in the
@@ -43,7 +47,8 @@ impl Trial {
     /// An epoch worth settling: one of the scenario's, sometimes the tick's candidate.
     fn pick_epoch(&mut self) -> EpochId {
         if self.rng.gen_bool(0.1) {
-            if let Some(e) = EpochId::containing(self.engine.now()) {
+            let period = self.scenario.period();
+            if let Some(e) = EpochId::containing_period(self.engine.now(), period) {
                 return e.previous();
             }
         }
@@ -134,13 +139,36 @@ impl Trial {
         mode: RunMode,
         n: usize,
     ) -> Vec<String> {
+        self.take_new_runs_of(&vec![epoch; n], mode).await
+    }
+
+    /// Runs the store gained that the model has not seen yet.
+    pub(crate) async fn count_new_runs(&self) -> Result<usize, String> {
+        let last = self.model.runs.last().map_or(i64::MIN, |r| r.id);
+        let runs = self
+            .store
+            .runs(None)
+            .await
+            .map_err(|e| format!("reading runs: {e}"))?;
+        Ok(runs.iter().filter(|r| r.id > last).count())
+    }
+
+    /// Like [`Trial::take_new_runs`], with the new runs' units given one by
+    /// one, in id order (a `settle_month` settles several periods).
+    pub(crate) async fn take_new_runs_of(
+        &mut self,
+        expected: &[EpochId],
+        mode: RunMode,
+    ) -> Vec<String> {
         let mut found = Vec::new();
+        let n = expected.len();
         let last = self.model.runs.last().map_or(i64::MIN, |r| r.id);
         let runs = match self.store.runs(None).await {
             Ok(r) => r,
             Err(e) => return vec![format!("reading runs: {e}")],
         };
-        let fresh: Vec<_> = runs.into_iter().filter(|r| r.id > last).collect();
+        let mut fresh: Vec<_> = runs.into_iter().filter(|r| r.id > last).collect();
+        fresh.sort_by_key(|r| r.id);
         if fresh.len() != n {
             found.push(format!(
                 "{} new settlement runs, {n} committed settlers: {:?}",
@@ -151,10 +179,11 @@ impl Trial {
                     .collect::<Vec<_>>()
             ));
         }
-        for run in fresh {
-            if run.epoch != epoch || run.mode != mode {
+        for (i, run) in fresh.into_iter().enumerate() {
+            let epoch = expected.get(i).copied();
+            if Some(run.epoch) != epoch || run.mode != mode {
                 found.push(format!(
-                    "run {} is {} {}, expected {epoch} {}",
+                    "run {} is {} {}, expected {epoch:?} {}",
                     run.id,
                     run.epoch,
                     run.mode.as_str(),
@@ -236,10 +265,41 @@ impl Trial {
     }
 
     pub(crate) async fn settle_manual(&mut self) -> (String, Vec<String>) {
+        if self.scenario.has_periods() && self.rng.gen_bool(0.05) {
+            return self.settle_wrong_length().await;
+        }
         let epoch = self.pick_epoch();
         let force = self.rng.gen_bool(0.5);
         let armed = self.rng.gen_bool(0.4).then(|| self.pick_failpoint());
         self.settle_once(epoch, force, armed, "dst-admin").await
+    }
+
+    /// D20 on a period seed: settling a unit of another length (the month
+    /// itself, or a day on a 5-minute seed) is refused as bad input and
+    /// writes nothing.
+    async fn settle_wrong_length(&mut self) -> (String, Vec<String>) {
+        let unit = self.pick_epoch();
+        let wrong = if self.scenario.period() == floorline_core::time::Period::Day {
+            unit.month_id()
+        } else {
+            EpochId::containing_period(unit.start(), floorline_core::time::Period::Day)
+                .unwrap_or(unit.month_id())
+        };
+        let opts = SettleOptions {
+            force: true,
+            dry_run: false,
+        };
+        let out = self.engine.settle(wrong, "dst-admin", opts).await;
+        let mut found = Vec::new();
+        match out {
+            Err(e) if e.is_bad_input() => self.report.refusals += 1,
+            other => found.push(format!(
+                "settling {wrong} under period `{}`: expected a refusal, got {other:?}",
+                self.scenario.period()
+            )),
+        }
+        found.extend(self.take_new_runs_of(&[], RunMode::Live).await);
+        (format!("settle {wrong} (wrong length)"), found)
     }
 
     pub(crate) async fn settle_once(
@@ -264,6 +324,140 @@ impl Trial {
             Some(a) => format!("settle {epoch} force={force} fail={}", a.point.as_str()),
             None => format!("settle {epoch} force={force}"),
         };
+        (name, found)
+    }
+
+    /// A failpoint for a `settle_month` of `n` periods: its skip lets a
+    /// number of the month's periods commit before it fires (or, at `n`,
+    /// lets them all through).
+    fn pick_month_failpoint(&mut self, n: usize) -> FailSpec {
+        let point = FailPoint::ALL
+            .choose(&mut self.rng)
+            .copied()
+            .unwrap_or(FailPoint::AfterPlan);
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let skip = match point {
+            // A few writes per run.
+            FailPoint::BetweenWrites => self.rng.gen_range(0..=n.saturating_mul(4)),
+            _ => self.rng.gen_range(0..=n),
+        };
+        error_at(point, skip)
+    }
+
+    /// `settle_month` of one of the seed's months (period seeds; see the
+    /// module docs), forced or not, sometimes with a failpoint armed that
+    /// lets some of its periods commit first.
+    pub(crate) async fn settle_month_step(&mut self) -> (String, Vec<String>) {
+        let months = self.scenario.month_settles.clone();
+        let Some(month) = months.choose(&mut self.rng).copied() else {
+            return self.move_clock();
+        };
+        self.report.month_settles += 1;
+        let force = self.rng.gen_bool(0.5);
+        let (units, refusal) = self.model.month_to_settle(month, self.clock.get(), force);
+        let armed = self
+            .rng
+            .gen_bool(0.5)
+            .then(|| self.pick_month_failpoint(units.len()));
+        self.arm(armed);
+        let opts = SettleOptions {
+            force,
+            dry_run: false,
+        };
+        let out = self.engine.settle_month(month, "dst-admin", opts).await;
+        self.arm(None);
+        let mut name = format!(
+            "settle-month {month} force={force} ({} periods due",
+            units.len()
+        );
+        if let Some((unit, _)) = &refusal {
+            name.push_str(&format!(", refused at {unit}"));
+        }
+        name.push(')');
+        if let Some(a) = armed {
+            name.push_str(&format!(" fail={}@{}", a.point.as_str(), a.skip));
+        }
+        let n = units.len();
+        // Where an armed failpoint must fire: the run of that index (each
+        // run passes every point but `between_writes` exactly once).
+        let fires_at = armed.and_then(|a| {
+            let at = usize::try_from(a.skip).unwrap_or(usize::MAX);
+            (a.point != FailPoint::BetweenWrites && at < n).then_some(at)
+        });
+        let mut found = Vec::new();
+        let committed = match out {
+            Ok(summaries) => {
+                if let Some(at) = fires_at {
+                    found.push(format!(
+                        "settle_month succeeded; the armed failpoint should have fired in period {at}"
+                    ));
+                }
+                if let Some(r) = &refusal {
+                    found.push(format!("settle_month succeeded; expected refusal {r:?}"));
+                }
+                let got: Vec<EpochId> = summaries.iter().map(|s| s.epoch).collect();
+                if got != units {
+                    found.push(format!(
+                        "settle_month settled {got:?}, the model says {units:?}"
+                    ));
+                }
+                found.extend(self.take_new_runs_of(&units, RunMode::Live).await);
+                for s in summaries {
+                    let run = s
+                        .run_id
+                        .and_then(|id| self.model.runs.iter().find(|r| r.id == id));
+                    match run {
+                        Some(r) if r.manifest_sha256 == s.manifest_sha256 => {}
+                        other => found.push(format!(
+                            "run summary {s:?} does not match the committed run {other:?}"
+                        )),
+                    }
+                }
+                return (name, found);
+            }
+            Err(EngineError::Store(StoreError::Injected(p)))
+                if armed.is_some_and(|a| a.point == p) =>
+            {
+                *self.report.crash_points.entry(p.as_str()).or_insert(0) += 1;
+                let k = match fires_at {
+                    Some(at) => at + usize::from(p == FailPoint::AfterCommit),
+                    None if p == FailPoint::BetweenWrites => match self.count_new_runs().await {
+                        Ok(k) if k < n => k,
+                        Ok(k) => {
+                            found.push(format!(
+                                "settle_month failed between writes with {k} of {n} periods committed"
+                            ));
+                            k.min(n)
+                        }
+                        Err(e) => return (name, vec![e]),
+                    },
+                    None => {
+                        found.push(format!(
+                            "the failpoint {} fired beyond the month's {n} periods",
+                            p.as_str()
+                        ));
+                        n
+                    }
+                };
+                if k > 0 {
+                    self.report.between_period_crashes += 1;
+                }
+                k
+            }
+            Err(e) => {
+                match (&refusal, fires_at) {
+                    (Some((unit, lagging)), None)
+                        if refused_as(&e, &Refusal::Awaiting(lagging.clone()), *unit) =>
+                    {
+                        self.report.refusals += 1;
+                    }
+                    _ => found.push(format!("settle_month of {month}: unexpected error {e}")),
+                }
+                n
+            }
+        };
+        let prefix = units.get(..committed).unwrap_or(&units).to_vec();
+        found.extend(self.take_new_runs_of(&prefix, RunMode::Live).await);
         (name, found)
     }
 
@@ -463,7 +657,12 @@ impl Trial {
     /// Sends every remaining fact, settles every epoch once more, verifies.
     pub(crate) async fn finish(&mut self) -> Vec<String> {
         let mut found = Vec::new();
-        self.clock.set(self.scenario.last().end().0 + 40 * DAY_MS);
+        let end = if self.scenario.period() == floorline_core::time::Period::FiveMinutes {
+            self.scenario.clock_hi_ms
+        } else {
+            self.scenario.last().end().0 + 40 * DAY_MS
+        };
+        self.clock.set(end);
         self.pending
             .sort_by_key(|p| (p.batch.flush_rank(), p.release_ms));
         loop {

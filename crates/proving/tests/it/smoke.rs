@@ -51,6 +51,21 @@ async fn twenty_seeds_on_sqlite_keep_every_invariant() {
             .sum();
         assert!(hits > 0, "failpoint {} never fired", point.as_str());
     }
+    // Period seeds (SPEC §10): daily and 5-minute seeds settled money, and
+    // a settle_month failed between the periods of one month.
+    for period in ["day", "5m"] {
+        let runs: u64 = reports
+            .iter()
+            .filter(|r| r.period == period)
+            .map(|r| r.settlements)
+            .sum();
+        assert!(runs > 0, "no live run of a {period} seed");
+    }
+    assert!(sum(|r| r.month_settles) > 0, "settle_month");
+    assert!(
+        sum(|r| r.between_period_crashes) > 0,
+        "no failure between the periods of a month"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
