@@ -224,10 +224,8 @@ impl Engine {
         let month = epoch.month_id();
         let other = self
             .store
-            .run_epochs_of_month(month, None)
-            .await?
-            .into_iter()
-            .find(|e| e.period() != epoch.period());
+            .run_of_other_length(month, epoch.period())
+            .await?;
         match other {
             None => Ok(()),
             Some(e) => Err(EngineError::Invalid(vec![Invalid::new(

@@ -89,8 +89,12 @@ impl Engine {
         };
         let mut decision = Decision::Done(last);
         for month in [last.month_id().previous(), last.month_id()] {
-            let runs = self.store.run_epochs_of_month(month, None).await?;
-            if runs.iter().any(|e| e.period() != period) {
+            if self
+                .store
+                .run_of_other_length(month, period)
+                .await?
+                .is_some()
+            {
                 continue;
             }
             let done: BTreeSet<EpochId> = self

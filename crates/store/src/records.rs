@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use floorline_core::bundle::{check_id, MAX_TEXT_LEN};
 use floorline_core::money::MAX_ADJUSTMENT_MICRO_USD;
+use floorline_core::time::Period;
 use floorline_core::{EpochId, Invalid};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -570,6 +571,34 @@ impl Store {
             }
         };
         rows.into_iter().map(|(e,)| parse_epoch(&e)).collect()
+    }
+
+    /// A run of `month` whose id is of another length than `period`'s (D20:
+    /// a month is cut one way), if any. One row at most, so checking it
+    /// before each of a month's settlements stays cheap.
+    pub async fn run_of_other_length(
+        &self,
+        month: EpochId,
+        period: Period,
+    ) -> Result<Option<EpochId>> {
+        let mut c = self.db.conn().await?;
+        let month = month.month_id();
+        // The four id shapes have four lengths (7, 10, 13, 16).
+        let len = EpochId::period_of(month, period, 0)
+            .map_err(StoreError::Config)?
+            .to_string()
+            .len();
+        let row: Option<(String,)> = c
+            .fetch_optional(
+                "SELECT epoch FROM settlement_runs WHERE epoch LIKE $1 AND LENGTH(epoch) <> $2 \
+                 LIMIT 1",
+                vec![
+                    format!("{month}%").into(),
+                    i64::try_from(len).unwrap_or(0).into(),
+                ],
+            )
+            .await?;
+        row.map(|(e,)| parse_epoch(&e)).transpose()
     }
 
     /// Every draw of the epochs of `month` (the month itself or its periods),

@@ -89,6 +89,28 @@ async fn days_of_october(ctx: Ctx) {
         .unwrap();
     assert_eq!(again.plan.granted_total_micro_usd, 0);
     assert_eq!(ctx.store.month_draws(month).await.unwrap().len(), 6);
+    // A month cut into days has no run of its own length, and a run of
+    // another length is found (the refusal of a second cut reads this).
+    assert_eq!(
+        ctx.store
+            .run_of_other_length(month, Period::Day)
+            .await
+            .unwrap(),
+        None
+    );
+    let other = ctx
+        .store
+        .run_of_other_length(month, Period::Month)
+        .await
+        .unwrap();
+    assert!(other.is_some_and(|e| days.contains(&e)), "{other:?}");
+    assert_eq!(
+        ctx.store
+            .run_of_other_length(month.next(), Period::Month)
+            .await
+            .unwrap(),
+        None
+    );
     // Another month's runs are not this month's.
     assert_eq!(
         ctx.store
