@@ -117,6 +117,15 @@ impl Trial {
             }
         }
         found.extend(self.take_new_runs(epoch, mode, committed).await);
+        self.check_summaries(&summaries, &mut found);
+        found
+    }
+
+    /// Reads the runs the store gained, requires `n` of `(epoch, mode)`, and
+    /// checks each against the model in id order.
+    /// Each summary an engine call returned must be of the run the model
+    /// took for it (same id, same manifest).
+    fn check_summaries(&self, summaries: &[RunSummary], found: &mut Vec<String>) {
         for s in summaries {
             let run = s
                 .run_id
@@ -128,11 +137,8 @@ impl Trial {
                 )),
             }
         }
-        found
     }
 
-    /// Reads the runs the store gained, requires `n` of `(epoch, mode)`, and
-    /// checks each against the model in id order.
     pub(crate) async fn take_new_runs(
         &mut self,
         epoch: EpochId,
@@ -402,17 +408,7 @@ impl Trial {
                     ));
                 }
                 found.extend(self.take_new_runs_of(&units, RunMode::Live).await);
-                for s in summaries {
-                    let run = s
-                        .run_id
-                        .and_then(|id| self.model.runs.iter().find(|r| r.id == id));
-                    match run {
-                        Some(r) if r.manifest_sha256 == s.manifest_sha256 => {}
-                        other => found.push(format!(
-                            "run summary {s:?} does not match the committed run {other:?}"
-                        )),
-                    }
-                }
+                self.check_summaries(&summaries, &mut found);
                 return (name, found);
             }
             Err(EngineError::Store(StoreError::Injected(p)))
