@@ -6,24 +6,18 @@ use floorline_core::EpochId;
 use floorline_engine::{Engine, SettleOptions};
 use serde_json::json;
 
-use crate::kit::engine;
+use crate::kit::{engine, ready_machines};
 
 /// `a` up all of October; `b` up from the 11th.
 fn facts() -> Bundle {
-    let m = |id: &str| json!({"machine_id": id, "attested_at": "2026-09-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"});
-    let b = |id: &str| json!({"machine_id": id, "account_id": format!("acct-{id}"), "payout_identity": format!("p-{id}"), "from": "2026-01-01T00:00:00Z"});
-    let p = |id: &str| json!({"probe_id": format!("p-{id}"), "machine_id": id, "at": "2026-09-20T00:00:00Z", "passed": true});
-    serde_json::from_value(json!({
-        "epoch": "2026-10",
-        "machines": [m("a"), m("b")],
-        "bindings": [b("a"), b("b")],
-        "sessions": [
+    ready_machines(
+        &["a", "b"],
+        "2026-09-20T00:00:00Z",
+        json!([
             {"session_id": "s1", "machine_id": "a", "connected_at": "2026-09-30T00:00:00Z", "last_seen_at": "2026-11-02T00:00:00Z"},
             {"session_id": "s2", "machine_id": "b", "connected_at": "2026-10-11T00:00:00Z", "last_seen_at": "2026-11-02T00:00:00Z"}
-        ],
-        "probes": [p("a"), p("b")]
-    }))
-    .unwrap()
+        ]),
+    )
 }
 
 #[tokio::test]

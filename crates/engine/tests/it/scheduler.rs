@@ -7,7 +7,7 @@ use floorline_engine::Engine;
 use floorline_store::{Mode, Watermark};
 use serde_json::json;
 
-use crate::kit::engine;
+use crate::kit::{engine, ready_machines};
 
 async fn engine_at(now: &str, config: &str, dir: &tempfile::TempDir) -> Engine {
     let url = format!("sqlite://{}", dir.path().join("f.db").display());
@@ -17,20 +17,14 @@ async fn engine_at(now: &str, config: &str, dir: &tempfile::TempDir) -> Engine {
 /// `offline` disconnected two hours before the month ended (97 % uptime);
 /// `reconnecting` has an open session whose last sign of life was at 23:59.
 fn facts() -> Bundle {
-    let m = |id: &str| json!({"machine_id": id, "attested_at": "2026-09-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"});
-    let b = |id: &str| json!({"machine_id": id, "account_id": format!("acct-{id}"), "payout_identity": format!("p-{id}"), "from": "2026-01-01T00:00:00Z"});
-    let p = |id: &str| json!({"probe_id": format!("p-{id}"), "machine_id": id, "at": "2026-10-10T00:00:00Z", "passed": true});
-    serde_json::from_value(json!({
-        "epoch": "2026-10",
-        "machines": [m("offline"), m("reconnecting")],
-        "bindings": [b("offline"), b("reconnecting")],
-        "sessions": [
+    ready_machines(
+        &["offline", "reconnecting"],
+        "2026-10-10T00:00:00Z",
+        json!([
             {"session_id": "s1", "machine_id": "offline", "connected_at": "2026-10-01T00:00:00Z", "disconnected_at": "2026-10-31T22:00:00Z"},
             {"session_id": "s2", "machine_id": "reconnecting", "connected_at": "2026-10-01T00:00:00Z", "last_seen_at": "2026-10-31T23:59:00Z"}
-        ],
-        "probes": [p("offline"), p("reconnecting")]
-    }))
-    .unwrap()
+        ]),
+    )
 }
 
 #[tokio::test]
