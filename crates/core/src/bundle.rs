@@ -12,8 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{CoreError, Invalid};
 use crate::facts::{
-    organic_earnings, AttestationFact, BindingFact, EarningKind, EpochFacts, HealthFact,
-    MachineFacts, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows, PROBER_SOURCE,
+    organic_earnings, payout_links, AttestationFact, BindingFact, EarningKind, EpochFacts,
+    HealthFact, MachineFacts, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows,
+    PROBER_SOURCE,
 };
 use crate::identity::SeKey;
 use crate::policy::{Policy, PolicyPatch, Trust};
@@ -552,10 +553,7 @@ impl Bundle {
                 found
             };
 
-        // D2: bindings, no overlaps per machine; D9/D14 read the links of
-        // those with `from < E`.
-        let windows = Windows::new(self.epoch, policy);
-        let mut payout_accounts: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        // D2: bindings, no overlaps per machine.
         let mut by_machine: BTreeMap<String, Vec<(usize, Binding)>> = BTreeMap::new();
         let mut dedup = Dedup::new();
         for (i, b) in self.bindings.iter().enumerate() {
@@ -591,12 +589,6 @@ impl Bundle {
             }
             if let Some(mf) = machines.get_mut(&m) {
                 for (_, b) in list {
-                    if b.from.0 < windows.end_ms {
-                        payout_accounts
-                            .entry(b.payout_identity.clone())
-                            .or_default()
-                            .insert(b.account_id.clone());
-                    }
                     mf.bindings.push(BindingFact {
                         account_id: b.account_id,
                         payout_identity: b.payout_identity,
@@ -606,6 +598,17 @@ impl Bundle {
                 }
             }
         }
+
+        // D9/D14 read the links of the bindings with `from < E`.
+        let windows = Windows::new(self.epoch, policy);
+        let payout_accounts = payout_links(
+            windows.end_ms,
+            machines.values().flat_map(|m| {
+                m.bindings
+                    .iter()
+                    .map(|b| (b.payout_identity.as_str(), b.account_id.as_str(), b.from_ms))
+            }),
+        );
 
         let mut dedup = Dedup::new();
         for (i, s) in self.sessions.iter().enumerate() {
