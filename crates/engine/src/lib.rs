@@ -11,12 +11,14 @@ mod error;
 mod history;
 pub mod ingest;
 pub mod keys;
+pub mod months;
 pub mod ops;
 pub mod probing;
 pub mod schedule;
 pub mod scheduler;
 
 pub use error::EngineError;
+pub use months::{MonthAccrual, MonthPeriods, MonthTotals, PeriodRow};
 pub use ops::{
     AccountStatement, Engine, Explanation, MonthStatement, RunSummary, SettleOptions, VerifyReport,
 };

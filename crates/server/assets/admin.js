@@ -16,7 +16,14 @@
     rows: [],
     hasNext: false,
     detail: null,
+    period: "month",
+    month: "",
+    monthOffset: 0,
+    monthLimit: 100,
+    monthData: null,
   };
+
+  const MONTH_ID = /^\d{4}-\d{2}$/;
 
   const REASONS = {
     not_attested: "not attested (or trust too low)",
@@ -47,7 +54,7 @@
       el(
         "p",
         { class: "muted" },
-        "Last closed month: ",
+        b.period && b.period !== "month" ? "Last closed period: " : "Last closed month: ",
         el("strong", {}, F.month(b.epoch)),
         " — ",
         b.settled ? el("span", { class: "badge badge-ok" }, "settled") : el("span", { class: "badge badge-est" }, "not settled yet"),
@@ -55,7 +62,7 @@
         el("code", {}, b.mode),
       ),
       F.stats([
-        ["Pool budget", F.money(b.pool_micro_usd), "per month"],
+        ["Pool budget", F.money(b.pool_micro_usd), b.period && b.period !== "month" ? "this period's portion of the month" : "per month"],
         ["Used", F.money(b.pool_used_micro_usd), b.draw_count + " draw(s)"],
         ["Unallocated", F.money(b.unallocated_micro_usd), "left in the pool"],
         ["Policy", "k = " + b.reduction_k, b.allocation + " allocation · workhorse reserve " + F.fracPct(b.workhorse_reserve)],
@@ -89,7 +96,10 @@
 
   function renderEpochs(list) {
     const known = new Map(list.map((e) => [String(e.epoch), e]));
-    const all = new Set(previousMonths(st.closed, 12).concat([...known.keys()]));
+    // Months, plus the last closed unit and the chosen one: a month of
+    // periods is listed (and each period opened) in "Month by period".
+    const ids = [...known.keys()].filter((e) => MONTH_ID.test(e)).concat([st.closed, st.epoch].filter(Boolean));
+    const all = new Set(previousMonths(st.closed.slice(0, 7), 12).concat(ids));
     const sorted = [...all].sort().reverse();
     if (!st.epoch || !all.has(st.epoch)) st.epoch = st.closed || sorted[0] || "";
     const sel = F.clear($("epoch-select"));
@@ -99,6 +109,86 @@
       sel.append(el("option", { value: e, selected: e === st.epoch }, F.month(e) + " (" + e + ") · " + state));
     }
     sel.value = st.epoch;
+  }
+
+  // ---- Month by period -------------------------------------------------------
+  function renderMonthSelect() {
+    const sel = F.clear($("month-select"));
+    for (const m of previousMonths(st.closed.slice(0, 7), 12)) sel.append(el("option", { value: m, selected: m === st.month }, F.month(m)));
+    sel.value = st.month;
+  }
+
+  function renderMonth(d) {
+    st.monthData = d;
+    const t = d.totals;
+    const box = F.clear($("month-totals"));
+    box.dataset.period = d.period;
+    box.append(
+      el("p", { class: "muted" }, F.month(d.month) + " in " + t.n_periods + " period(s) of " + (d.period === "5m" ? "5 minutes" : "one " + d.period) + ": " + t.n_closed + " closed, " + t.n_settled + " settled."),
+      F.stats([
+        ["Pool", F.money(t.pool_micro_usd), "Σ of every period's portion"],
+        ["Used", F.money(t.used_micro_usd), "Σ draws of the settled periods"],
+        ["Unallocated", F.money(t.unallocated_micro_usd), "Σ left in the settled periods"],
+      ]),
+    );
+    const tableBox = F.clear($("month-periods"));
+    tableBox.append(
+      F.table({
+        id: "month-table",
+        caption: "Periods of " + F.month(d.month) + " (" + d.period + ")",
+        columns: [
+          { key: "epoch", label: "Period", rowHeader: true, cls: "nowrap mono", render: (r) => r.epoch },
+          { key: "state", label: "State", render: (r) => (r.settled ? "settled (run #" + r.run_id + ")" : r.closed ? "closed, not settled" : "open or ahead") },
+          { key: "pool_micro_usd", label: "Pool", num: true, render: (r) => F.money(r.pool_micro_usd) },
+          { key: "used_micro_usd", label: "Used", num: true, render: (r) => F.money(r.used_micro_usd) },
+          { key: "unallocated_micro_usd", label: "Unallocated", num: true, render: (r) => (r.unallocated_micro_usd === null ? "—" : F.money(r.unallocated_micro_usd)) },
+          {
+            key: "open",
+            label: "Detail",
+            render: (r) =>
+              r.epoch === d.month && d.period === "month"
+                ? "—"
+                : el("button", { type: "button", class: "btn-secondary open-period", "data-epoch": r.epoch, onclick: () => openPeriod(r.epoch) }, "Open"),
+          },
+        ],
+        rows: d.periods,
+        empty: "No periods.",
+      }),
+    );
+    const from = d.periods.length ? d.offset + 1 : 0;
+    $("month-range").textContent = d.periods.length ? "Periods " + from + "–" + (d.offset + d.periods.length) + " of " + t.n_periods : "No rows";
+    $("month-prev").disabled = d.offset === 0;
+    $("month-next").disabled = d.offset + d.periods.length >= t.n_periods;
+  }
+
+  async function loadMonth() {
+    if (!st.month) return;
+    const q = "?offset=" + st.monthOffset + "&limit=" + st.monthLimit;
+    renderMonth(await F.api("/v1/admin/months/" + encodeURIComponent(st.month) + q));
+    document.body.dataset.month = st.month;
+  }
+
+  async function openPeriod(epoch) {
+    st.epoch = epoch;
+    st.offset = 0;
+    const sel = $("epoch-select");
+    if (![...sel.options].some((o) => o.value === epoch)) sel.append(el("option", { value: epoch }, F.month(epoch) + " (" + epoch + ")"));
+    sel.value = epoch;
+    await busy(loadEpoch);
+    sel.focus();
+  }
+
+  async function downloadMonthCsv() {
+    await busy(async () => {
+      F.clearAlerts();
+      const month = st.month;
+      const text = await F.api("/v1/admin/months/" + encodeURIComponent(month) + "/draws?format=csv", { as: "text" });
+      const link = $("month-csv-link");
+      const n = Math.max(0, text.trim().split("\n").length - 1);
+      link.dataset.rows = String(n);
+      F.offerDownload(link, text, "draws-" + month + ".csv", "text/csv");
+      F.showStatus("CSV of " + F.month(month) + " ready: " + n + " machine and account row(s) in draws-" + month + ".csv.");
+    });
   }
 
   // ---- Epoch detail ----------------------------------------------------------
@@ -414,9 +504,13 @@
   async function load() {
     const [base, epochs] = await Promise.all([F.api("/v1/admin/base-rewards"), F.api("/v1/admin/epochs")]);
     st.closed = String(base.epoch);
+    st.period = String(base.period || "month");
+    if (!st.month) st.month = st.closed.slice(0, 7);
     $("content").hidden = false;
     renderPool(base);
     renderEpochs(epochs.epochs || []);
+    renderMonthSelect();
+    await loadMonth();
     await loadEpoch();
   }
 
@@ -515,6 +609,21 @@
     $("preview-button").addEventListener("click", () => runAction("preview"));
     $("settle-button").addEventListener("click", () => runAction("settle"));
     $("csv-button").addEventListener("click", downloadCsv);
+    $("month-csv-button").addEventListener("click", downloadMonthCsv);
+    $("month-select").addEventListener("change", (e) => {
+      st.month = e.target.value;
+      st.monthOffset = 0;
+      $("month-csv-link").hidden = true;
+      busy(loadMonth);
+    });
+    $("month-prev").addEventListener("click", () => {
+      st.monthOffset = Math.max(0, st.monthOffset - st.monthLimit);
+      busy(loadMonth);
+    });
+    $("month-next").addEventListener("click", () => {
+      st.monthOffset += st.monthLimit;
+      busy(loadMonth);
+    });
     $("explain-form").addEventListener("submit", (e) => {
       e.preventDefault();
       explain($("explain-machine").value);

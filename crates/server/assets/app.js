@@ -92,12 +92,20 @@
 
   const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
 
-  /** "2026-10" → "October 2026" (or "Oct 2026" when short). */
+  /**
+   * "2026-10" → "October 2026" (or "Oct 2026" when short); a period id
+   * (SPEC §10) → "3 October 2026", "3 October 2026, 04:00 UTC" or
+   * "3 October 2026, 04:05 UTC".
+   */
   function month(epoch, short) {
-    const m = /^(\d{4})-(\d{2})$/.exec(String(epoch));
+    const m = /^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2})(?::(\d{2}))?)?)?$/.exec(String(epoch));
     if (!m) return String(epoch);
     const name = MONTHS[Number(m[2]) - 1] || m[2];
-    return (short ? name.slice(0, 3) : name) + " " + m[1];
+    const label = (short ? name.slice(0, 3) : name) + " " + m[1];
+    if (!m[3]) return label;
+    const day = Number(m[3]) + " " + label;
+    if (!m[4]) return day;
+    return day + ", " + m[4] + ":" + (m[5] || "00") + " UTC";
   }
 
   function when(ts) {

@@ -25,12 +25,12 @@
     return next ? minGb + "–" + (next.min_gb - 1) + " GB" : minGb + " GB and up";
   }
 
-  function gateList(m) {
+  function gateList(m, periodic) {
     const list = el("ul", { class: "gates", "aria-label": "Gates for " + m.machine_id });
     for (const g of m.gates) {
       const [name, why] = GATES[g.gate] || [g.gate, ""];
       let text = why;
-      if (g.gate === "uptime") text = "Uptime must be above " + F.pct(m.uptime_line_ppm) + " of the month.";
+      if (g.gate === "uptime") text = "Uptime must be above " + F.pct(m.uptime_line_ppm) + " of the " + (periodic ? "period" : "month") + ".";
       list.append(
         el(
           "li",
@@ -85,7 +85,8 @@
       card.append(el("p", { class: "promise" }, "64 GB+ machine: while eligible, its earnings floor covers a streaming subscription."));
     }
 
-    card.append(el("h4", {}, "Uptime so far this month"));
+    const periods = data.month && data.month.period !== "month";
+    card.append(el("h4", {}, periods ? "Uptime so far this period" : "Uptime so far this month"));
     const ok = m.uptime_so_far_ppm > m.uptime_line_ppm;
     card.append(
       F.bar({
@@ -104,8 +105,22 @@
       ),
     );
 
-    card.append(el("h4", {}, "Gates"), gateList(m));
+    card.append(el("h4", {}, "Gates"), gateList(m, periods));
 
+    if (periods) {
+      const accrued = (data.month.base_accrued_by_machine || {})[m.machine_id] || 0;
+      card.append(el("h4", {}, "Base this month"));
+      card.append(
+        el(
+          "p",
+          { class: "month-accrued", "data-accrued": String(accrued) },
+          el("strong", {}, F.money(accrued)),
+          " accrued in the settled periods of " + F.month(data.month.month) + ", plus ",
+          F.money(est.estimated_base_micro_usd),
+          " estimated for the open period.",
+        ),
+      );
+    }
     card.append(el("h4", {}, "Estimate for " + F.month(est.epoch) + " ", el("span", { class: "badge badge-est" }, "Estimate")));
     card.append(
       F.stats([
@@ -158,6 +173,22 @@
     box.append(historyTable(settled.slice().reverse(), "Settled months, newest first (" + machines.length + " machine(s) on this account)"));
   }
 
+  /** This month so far: base of the settled periods plus the open period's estimate. */
+  function renderMonth(mo) {
+    const box = F.clear($("month-so-far"));
+    if (!mo) return;
+    const periods = mo.period !== "month";
+    box.dataset.period = mo.period;
+    box.append(
+      el("h3", {}, "Base in " + F.month(mo.month) + " so far"),
+      F.stats([
+        ["Settled periods", F.money(mo.base_accrued_micro_usd), periods ? "base already credited this month" : "the month is settled after it closes"],
+        [periods ? "Open period (" + F.month(mo.open_period) + ")" : "Open month", F.money(mo.open_period_estimate_micro_usd), "estimate"],
+        ["So far", F.money(mo.base_so_far_micro_usd), "settled + open estimate"],
+      ]),
+    );
+  }
+
   function renderTiers(tiers) {
     const rows = [{ min_gb: null }].concat(tiers);
     const box = F.clear($("tiers"));
@@ -204,8 +235,9 @@
     document.body.dataset.details = "loading";
     const [data, hist] = await Promise.all([F.api("/v1/provider/machines"), F.api("/v1/provider/history")]);
     $("account-line").textContent =
-      "Account " + data.account_id + " · " + data.machines.length + " machine(s) · open month " + F.month(data.epoch) + ".";
+      "Account " + data.account_id + " · " + data.machines.length + " machine(s) · open " + (data.month && data.month.period !== "month" ? "period " : "month ") + F.month(data.epoch) + ".";
     $("estimate-note").textContent = data.note;
+    renderMonth(data.month);
     const list = F.clear($("machines"));
     if (!data.machines.length) list.append(el("p", { class: "muted" }, "No machines are bound to this account yet."));
     for (const m of data.machines) list.append(machineCard(m, data));

@@ -38,7 +38,13 @@ pub async fn base_rewards(
     caller.require(Role::Admin)?;
     let engine = &state.engine;
     let policy = &engine.config().policy;
-    let epoch = candidate(engine.now()).ok_or_else(|| ApiError::not_found("no closed epoch"))?;
+    // The last closed unit: the previous month, or the previous period
+    // when periods are shorter than a month (SPEC §10).
+    let epoch = match policy.period {
+        floorline_core::time::Period::Month => candidate(engine.now()),
+        period => EpochId::containing_period(engine.now(), period).map(EpochId::previous),
+    }
+    .ok_or_else(|| ApiError::not_found("no closed epoch"))?;
     let draws = engine.all_draws(epoch).await?;
     let used: i64 = draws.iter().map(|d| d.amount_micro_usd).sum();
     let run = engine
@@ -46,14 +52,17 @@ pub async fn base_rewards(
         .latest_run(epoch, floorline_store::Mode::Live)
         .await?;
     let mode = engine.config().settlement.mode;
+    // The unit's pool: its D21 portion of the monthly pool (all of it for a month).
+    let pool = floorline_core::money::portion(policy.pool_micro_usd, epoch);
     Ok(Json(json!({
         "enabled": mode != Mode::Off,
         "mode": mode,
         "epoch": epoch,
+        "period": policy.period,
         "settled": run.is_some(),
-        "pool_micro_usd": policy.pool_micro_usd,
+        "pool_micro_usd": pool,
         "pool_used_micro_usd": used,
-        "unallocated_micro_usd": policy.pool_micro_usd.saturating_sub(used).max(0),
+        "unallocated_micro_usd": pool.saturating_sub(used).max(0),
         "reduction_k": policy.reduction_k.to_decimal(),
         "allocation": policy.allocation,
         "workhorse_reserve": policy.workhorse_reserve.to_decimal(),
@@ -363,4 +372,245 @@ pub async fn adjust(
         })
         .await?;
     Ok(Json(entry))
+}
+
+/// A month id (`YYYY-MM`) from a path; a period id is refused.
+pub fn parse_month(text: &str) -> Result<EpochId, ApiError> {
+    let e = parse_epoch(text)?;
+    if e.period() != floorline_core::time::Period::Month {
+        let mut err = ApiError::invalid(&[floorline_core::Invalid::new(
+            "month",
+            format!("`{text}` is a period; a month is YYYY-MM"),
+        )]);
+        err.status = axum::http::StatusCode::BAD_REQUEST;
+        return Err(err);
+    }
+    Ok(e)
+}
+
+/// One period of a month, as the admin page lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PeriodRowBody {
+    /// The period id (D20), the month itself with `period = "month"`.
+    pub epoch: String,
+    pub closed: bool,
+    pub settled: bool,
+    /// Its latest live run, when settled.
+    pub run_id: Option<i64>,
+    /// The latest live run's pool, else the period's D21 portion of the monthly pool.
+    pub pool_micro_usd: i64,
+    /// Σ draws over the period's live runs.
+    pub used_micro_usd: i64,
+    /// `pool − used`, once settled.
+    pub unallocated_micro_usd: Option<i64>,
+    pub n_draws: i64,
+}
+
+impl From<&floorline_engine::PeriodRow> for PeriodRowBody {
+    fn from(p: &floorline_engine::PeriodRow) -> PeriodRowBody {
+        PeriodRowBody {
+            epoch: p.epoch.to_string(),
+            closed: p.closed,
+            settled: p.settled,
+            run_id: p.run_id,
+            pool_micro_usd: p.pool_micro_usd,
+            used_micro_usd: p.used_micro_usd,
+            unallocated_micro_usd: p.unallocated_micro_usd,
+            n_draws: p.n_draws,
+        }
+    }
+}
+
+/// Sums over every period of the month (not only the page).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthTotalsBody {
+    pub n_periods: u64,
+    pub n_closed: u64,
+    pub n_settled: u64,
+    /// Σ pools of every period: the monthly pool (D21) unless a run's pool differed.
+    pub pool_micro_usd: i64,
+    /// Σ pools of the settled periods.
+    pub settled_pool_micro_usd: i64,
+    pub used_micro_usd: i64,
+    /// Σ unallocated of the settled periods.
+    pub unallocated_micro_usd: i64,
+}
+
+/// `GET /v1/admin/months/{month}`: the month's periods, paged, and their sums.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthPeriodsBody {
+    pub month: String,
+    /// `month`, `day`, `hour` or `5m` (policy `period`).
+    pub period: String,
+    pub totals: MonthTotalsBody,
+    pub offset: u64,
+    pub limit: u32,
+    pub periods: Vec<PeriodRowBody>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// Rows to skip (default 0).
+    pub offset: Option<u64>,
+    /// Rows to return, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if limit == 0 || limit > MAX_PAGE_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE_LIMIT}"
+        )));
+    }
+    Ok(limit)
+}
+
+/// A month's settlement periods (SPEC §10): each one's pool, used and unallocated, and their sums.
+#[utoipa::path(get, path = "/v1/admin/months/{month}", params(("month" = String, Path, description = "YYYY-MM"), PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn month(
+    State(state): State<AppState>,
+    Path(month): Path<String>,
+    Query(q): Query<PageQuery>,
+    caller: Caller,
+) -> Result<Json<MonthPeriodsBody>, ApiError> {
+    caller.require(Role::Admin)?;
+    let month = parse_month(&month)?;
+    let limit = page_limit(q.limit)?;
+    let offset = q.offset.unwrap_or(0);
+    let m = state.engine.month_periods(month).await?;
+    let t = &m.totals;
+    Ok(Json(MonthPeriodsBody {
+        month: m.month.to_string(),
+        period: m.period.as_str().to_string(),
+        totals: MonthTotalsBody {
+            n_periods: t.n_periods,
+            n_closed: t.n_closed,
+            n_settled: t.n_settled,
+            pool_micro_usd: t.pool_micro_usd,
+            settled_pool_micro_usd: t.settled_pool_micro_usd,
+            used_micro_usd: t.used_micro_usd,
+            unallocated_micro_usd: t.unallocated_micro_usd,
+        },
+        offset,
+        limit,
+        periods: m
+            .periods
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(PeriodRowBody::from)
+            .collect(),
+    }))
+}
+
+/// One row of a month's statement: a `(machine, account)` pair's draws summed over the month's periods.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthDrawBody {
+    pub machine_id: String,
+    pub account_id: String,
+    pub amount_micro_usd: i64,
+}
+
+/// One account's draws over the month.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountStatementBody {
+    pub account_id: String,
+    pub drawn_micro_usd: i64,
+}
+
+/// `GET /v1/admin/months/{month}/draws`: the month's statement (D24).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthStatementBody {
+    pub month: String,
+    pub n_periods_with_draws: u64,
+    pub drawn_micro_usd: i64,
+    /// D19 over the month's draws summed per `(machine_id, account_id)`.
+    pub manifest_sha256: String,
+    pub accounts: Vec<AccountStatementBody>,
+    pub draws: Vec<MonthDrawBody>,
+}
+
+impl From<floorline_engine::MonthStatement> for MonthStatementBody {
+    fn from(s: floorline_engine::MonthStatement) -> MonthStatementBody {
+        MonthStatementBody {
+            month: s.month.to_string(),
+            n_periods_with_draws: s.n_periods_with_draws,
+            drawn_micro_usd: s.drawn_micro_usd,
+            manifest_sha256: s.manifest_sha256,
+            accounts: s
+                .accounts
+                .into_iter()
+                .map(|a| AccountStatementBody {
+                    account_id: a.account_id,
+                    drawn_micro_usd: a.drawn_micro_usd,
+                })
+                .collect(),
+            draws: s
+                .draws
+                .into_iter()
+                .map(|d| MonthDrawBody {
+                    machine_id: d.machine_id,
+                    account_id: d.account_id,
+                    amount_micro_usd: d.amount_micro_usd,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct FormatQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// A month's draws summed per (machine, account) over its periods (D24), as JSON or CSV (`format=csv`).
+#[utoipa::path(get, path = "/v1/admin/months/{month}/draws", params(("month" = String, Path, description = "YYYY-MM"), FormatQuery), responses((status = 200, description = "the month's statement (JSON), or its rows as CSV", body = MonthStatementBody), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn month_draws(
+    State(state): State<AppState>,
+    Path(month): Path<String>,
+    Query(q): Query<FormatQuery>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let month = parse_month(&month)?;
+    let statement = state.engine.month_statement(month).await?;
+    match q.format.as_deref() {
+        Some("csv") => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let fail = |e: csv::Error| ApiError::bad_request(e.to_string());
+            w.write_record(["month", "machine_id", "account_id", "amount_micro_usd"])
+                .map_err(fail)?;
+            let month_text = statement.month.to_string();
+            for d in &statement.draws {
+                w.write_record([
+                    month_text.as_str(),
+                    d.machine_id.as_str(),
+                    d.account_id.as_str(),
+                    d.amount_micro_usd.to_string().as_str(),
+                ])
+                .map_err(fail)?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Ok((
+                [
+                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"draws-{month_text}.csv\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        None | Some("json") => Ok(Json(MonthStatementBody::from(statement)).into_response()),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown format `{other}` (json or csv)"
+        ))),
+    }
 }

@@ -397,6 +397,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/admin/epochs/{epoch}/machines/{machine}/explain",
             get(admin::explain),
         )
+        .route("/v1/admin/months/{month}", get(admin::month))
+        .route("/v1/admin/months/{month}/draws", get(admin::month_draws))
         .route("/v1/admin/adjustments", post(admin::adjust))
         .route("/v1/provider/machines", get(provider::machines))
         .route("/v1/provider/machines/{machine}", get(provider::machine))

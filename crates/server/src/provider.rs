@@ -30,6 +30,18 @@ use crate::{AppState, Estimate};
 /// What the page says about an estimate.
 pub const ESTIMATE_NOTE: &str = "Estimate for the open month, assuming every live connection stays up until the month ends; the settled figure is computed after the month closes. An earnings floor is a baseline while eligible, not a guarantee.";
 
+/// What the page says about an estimate when periods are shorter than a month.
+pub const PERIOD_ESTIMATE_NOTE: &str = "Estimate for the open period, assuming every live connection stays up until it ends; each period is settled after it closes, and its base adds to the month. An earnings floor is a baseline while eligible, not a guarantee.";
+
+/// The estimate note for the configured period length.
+pub fn estimate_note(period: floorline_core::time::Period) -> &'static str {
+    if period == floorline_core::time::Period::Month {
+        ESTIMATE_NOTE
+    } else {
+        PERIOD_ESTIMATE_NOTE
+    }
+}
+
 const GATES: [(&str, Reason); 5] = [
     ("attested", Reason::NotAttested),
     ("memory_tier", Reason::BelowMinMemory),
@@ -112,7 +124,7 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
         "estimate": {
             "epoch": cx.est.plan.epoch,
             "is_estimate": true,
-            "note": ESTIMATE_NOTE,
+            "note": estimate_note(policy.period),
             "floor_micro_usd": pm.floor_micro_usd,
             "earned_micro_usd": pm.earned_micro_usd,
             "desired_draw_micro_usd": pm.desired_draw_micro_usd,
@@ -316,8 +328,33 @@ fn sole_owner(bindings: &[MachineBinding], account: &str, start: i64, end: i64) 
     covered >= end
 }
 
+/// The open settlement unit: the month, or with `period` shorter than a
+/// month (SPEC §10) the open period, which the live estimate is of.
 fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
-    EpochId::containing(state.engine.now()).ok_or_else(|| ApiError::not_found("no open epoch"))
+    let period = state.engine.config().policy.period;
+    EpochId::containing_period(state.engine.now(), period)
+        .ok_or_else(|| ApiError::not_found("no open epoch"))
+}
+
+/// The month so far, as the provider page's summary reads it: the base of
+/// the month's settled periods (the account's own draws) plus the open
+/// period's estimate. With `period = "month"` nothing is settled before the
+/// month closes, so the accrued base is 0 and the open period is the month.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MonthSoFar {
+    pub month: String,
+    /// `month`, `day`, `hour` or `5m` (policy `period`).
+    pub period: String,
+    /// The open period (the month with `period = "month"`).
+    pub open_period: String,
+    /// Σ base of the month's settled periods, this account's own draws.
+    pub base_accrued_micro_usd: i64,
+    /// The same per machine (machines without a draw are absent).
+    pub base_accrued_by_machine: std::collections::BTreeMap<String, i64>,
+    /// Σ estimated base of the open period over the listed machines.
+    pub open_period_estimate_micro_usd: i64,
+    /// `base_accrued + open_period_estimate`.
+    pub base_so_far_micro_usd: i64,
 }
 
 /// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
@@ -342,6 +379,32 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
         .filter(|m| holdings.owns_now(m, now_ms))
         .filter_map(|m| est.rendered(m, || machine_view(&cx, m).map(|v| v.to_string())))
         .collect();
+    let owned: Vec<String> = est
+        .held_by(&account)
+        .iter()
+        .filter(|m| holdings.owns_now(m, now_ms))
+        .cloned()
+        .collect();
+    let accrual = state
+        .engine
+        .month_accrual(&account, &owned, epoch.month_id())
+        .await?;
+    let open_estimate = owned
+        .iter()
+        .filter_map(|m| est.machine(m))
+        .filter(|(pm, _, _)| pm.eligible)
+        .fold(0i64, |sum, (pm, _, _)| {
+            sum.saturating_add(pm.desired_draw_micro_usd)
+        });
+    let so_far = MonthSoFar {
+        month: accrual.month.to_string(),
+        period: policy.period.as_str().to_string(),
+        open_period: epoch.to_string(),
+        base_accrued_micro_usd: accrual.base_accrued_micro_usd,
+        base_so_far_micro_usd: accrual.base_accrued_micro_usd.saturating_add(open_estimate),
+        base_accrued_by_machine: accrual.by_machine,
+        open_period_estimate_micro_usd: open_estimate,
+    };
     let tiers: Vec<Value> = policy
         .tiers
         .iter()
@@ -357,8 +420,16 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
     ));
     body.push_str(&views.join(","));
     body.push_str(&format!(
-        "],\"note\":{},\"tiers\":{}}}",
-        Value::from(ESTIMATE_NOTE),
+        "],\"month\":{},\"note\":{},\"tiers\":{}}}",
+        serde_json::to_string(&so_far).map_err(|e| {
+            tracing::error!(error = %e, "The month summary does not serialize.");
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        })?,
+        Value::from(estimate_note(policy.period)),
         Value::Array(tiers),
     ));
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())

@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod keys;
 pub mod load;
 mod migrate;
+pub mod months;
 pub mod records;
 pub mod settle;
 
@@ -43,6 +44,7 @@ pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
 pub use fleet::MachineBinding;
 pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
+pub use months::{AccountMonthDraw, PeriodTotals};
 pub use records::{
     Account, Adjust, AdjustKind, DrawRecord, EntryKind, EpochSummary, LedgerEntry, RunRecord,
     MAX_PAGE_LIMIT,

@@ -59,7 +59,7 @@ pub struct RunRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct RunRow {
+pub(crate) struct RunRow {
     id: i64,
     epoch: String,
     mode: String,
@@ -79,12 +79,13 @@ struct RunRow {
     reserve_micro_usd: i64,
 }
 
-const RUN_COLUMNS: &str = "id, epoch, mode, actor, forced, created_at_ms, pool_micro_usd, \
+pub(crate) const RUN_COLUMNS: &str =
+    "id, epoch, mode, actor, forced, created_at_ms, pool_micro_usd, \
      already_settled_micro_usd, granted_total_micro_usd, unallocated_micro_usd, manifest_sha256, \
      n_machines, n_eligible, n_draws, trailing_revenue_micro_usd, budget_micro_usd, \
      reserve_micro_usd";
 
-fn parse_epoch(text: &str) -> Result<EpochId> {
+pub(crate) fn parse_epoch(text: &str) -> Result<EpochId> {
     text.parse()
         .map_err(|e| StoreError::Corrupt(format!("epoch: {e}")))
 }

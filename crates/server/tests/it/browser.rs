@@ -7,6 +7,7 @@
 
 mod admin;
 mod driver;
+mod periods;
 mod provider;
 mod wording;
 

@@ -12,4 +12,5 @@ mod browser;
 mod fuzz;
 mod harness;
 mod hostile;
+mod periods;
 mod provider;

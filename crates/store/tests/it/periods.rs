@@ -111,6 +111,40 @@ async fn days_of_october(ctx: Ctx) {
             .unwrap(),
         None
     );
+    // Per period: the latest live run (the re-run of day 2) and all draws.
+    let periods = ctx.store.month_periods(month).await.unwrap();
+    let ids: Vec<EpochId> = periods.iter().map(|p| p.epoch).collect();
+    assert_eq!(ids, days);
+    let day2 = &periods[1];
+    assert_eq!(day2.n_draws, 2);
+    assert_eq!(
+        day2.drawn_micro_usd,
+        2 * floorline_core::money::portion(18_000_000, days[1])
+    );
+    let latest = day2.latest_live_run.as_ref().unwrap();
+    assert_eq!(latest.granted_total_micro_usd, 0, "the re-run is the latest");
+    assert_eq!(
+        latest.pool_micro_usd,
+        floorline_core::money::portion(9_000_000_000, days[1])
+    );
+    assert!(ctx.store.month_periods(month.next()).await.unwrap().is_empty());
+    // Per account and machine, summed over the month's periods.
+    let machines = vec!["m000".to_string(), "m001".to_string(), "nope".to_string()];
+    let mine = ctx
+        .store
+        .account_month_draws("acct-m000", &machines, month)
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0].machine_id, "m000");
+    assert_eq!(mine[0].drawn_micro_usd, m000);
+    assert_eq!(mine[0].n_periods, 3);
+    assert!(ctx
+        .store
+        .account_month_draws("acct-m000", &machines, month.next())
+        .await
+        .unwrap()
+        .is_empty());
     // Another month's runs are not this month's.
     assert_eq!(
         ctx.store
