@@ -27,7 +27,9 @@
 //! Files: this one holds the options, the report and the small numeric and
 //! memory helpers; `fleet.rs` the deterministic fleet; `db.rs` the database
 //! of a run and the raw connection with its bare scans; `run.rs` the ingest
-//! and the timed phases; `report.rs` the extrapolation and the markdown.
+//! and the timed phases; `report.rs` the extrapolation and the markdown;
+//! `period.rs` the period benches (SPEC §10: one 5-minute period, or a month
+//! of daily periods, with `policy.period` shorter than a month).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -38,13 +40,18 @@
 
 mod db;
 mod fleet;
+mod period;
 mod report;
 mod run;
 
 pub use db::ScaleDb;
 pub use fleet::Fleet;
+pub use period::{
+    parse_period, period_policy, run_period, PeriodFigures, PeriodReport, RunningClock,
+    FIVE_MINUTES_SECS,
+};
 pub use report::{
-    extrapolate, grouped, linear, markdown, markdown_extrapolation, Fitted,
+    extrapolate, grouped, linear, markdown, markdown_extrapolation, markdown_period, Fitted,
     SETTLE_OVER_BARE_TARGET, SETTLE_PEAK_TARGET_MB,
 };
 pub use run::{bench_policy, run};

@@ -5,7 +5,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{f, i64_u64, ratio, ScaleBackend, ScaleReport};
+use super::{
+    f, i64_u64, ratio, KindFigures, PeriodReport, Phase, ScaleBackend, ScaleReport,
+    FIVE_MINUTES_SECS,
+};
 
 /// One figure fitted linearly in the number of machines.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +106,38 @@ pub const SETTLE_PEAK_TARGET_MB: f64 = 2048.0;
 /// The settle / bare target.
 pub const SETTLE_OVER_BARE_TARGET: f64 = 2.0;
 
+/// The ingest rows of a run's table (one per kind, then the total).
+fn ingest_rows(s: &mut String, ingest: &[KindFigures], phase: Phase) {
+    for k in ingest {
+        let _ = writeln!(
+            s,
+            "| ingest {} | {} | {:.1} s | {} | |",
+            k.kind,
+            grouped(k.rows),
+            k.secs,
+            rate(k.rows_per_sec())
+        );
+    }
+    if ingest.is_empty() {
+        let _ = writeln!(
+            s,
+            "| ingest | skipped: the kept database already held this fleet | | | |"
+        );
+    } else {
+        let rows: u64 = ingest.iter().map(|k| k.rows).sum();
+        let secs: f64 = ingest.iter().map(|k| k.secs).sum();
+        let _ = writeln!(
+            s,
+            "| ingest, all kinds | {} | {:.1} s | {} | {:.0} → {:.0} MB |",
+            grouped(rows),
+            secs,
+            rate(ratio(f(rows), secs)),
+            phase.rss_start_mb,
+            phase.peak_mb
+        );
+    }
+}
+
 /// One run as markdown.
 pub fn markdown(r: &ScaleReport) -> String {
     let mut s = String::new();
@@ -118,32 +153,7 @@ pub fn markdown(r: &ScaleReport) -> String {
     );
     let _ = writeln!(s, "| phase | rows | time | rows/s | RSS start → peak |");
     let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
-    for k in &r.ingest {
-        let _ = writeln!(
-            s,
-            "| ingest {} | {} | {:.1} s | {} | |",
-            k.kind,
-            grouped(k.rows),
-            k.secs,
-            rate(k.rows_per_sec())
-        );
-    }
-    if r.ingest.is_empty() {
-        let _ = writeln!(
-            s,
-            "| ingest | skipped: the kept database already held this fleet | | | |"
-        );
-    } else {
-        let _ = writeln!(
-            s,
-            "| ingest, all kinds | {} | {:.1} s | {} | {:.0} → {:.0} MB |",
-            grouped(r.ingest_rows()),
-            r.ingest_secs(),
-            rate(ratio(f(r.ingest_rows()), r.ingest_secs())),
-            r.ingest_phase.rss_start_mb,
-            r.ingest_phase.peak_mb
-        );
-    }
+    ingest_rows(&mut s, &r.ingest, r.ingest_phase);
     let _ = writeln!(
         s,
         "| `load_epoch_facts` | {} machines, {} sessions, {} with organic earnings | {:.2} s | | {:.0} → {:.0} MB |",
@@ -248,6 +258,149 @@ pub fn markdown_extrapolation(small: &ScaleReport, large: &ScaleReport, target: 
             "| {} | {:.2} | {:.2} | {:.3} | {:.1} |",
             x.what, x.small, x.large, x.per_1000, x.target
         );
+    }
+    s
+}
+
+/// `µUSD` as dollars with cents.
+fn usd(micro_usd: i64) -> String {
+    let cents = micro_usd / 10_000;
+    format!(
+        "${}.{:02}",
+        grouped(i64_u64(cents / 100)),
+        i64_u64(cents % 100)
+    )
+}
+
+/// One period run as markdown: the ingest, the settle, the bare scans, and
+/// for a month of periods a row per period.
+pub fn markdown_period(r: &PeriodReport) -> String {
+    let mut s = String::new();
+    let n = r.periods.len();
+    let _ = writeln!(
+        s,
+        "#### {} — period `{}`, {} machines, {} sessions, {} earnings (seed {}, month {})\n",
+        r.backend.name(),
+        r.period,
+        grouped(r.machines),
+        grouped(r.sessions()),
+        grouped(r.earnings()),
+        r.seed,
+        r.month
+    );
+    let _ = writeln!(s, "| phase | rows | time | rows/s | RSS start → peak |");
+    let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+    ingest_rows(&mut s, &r.ingest, r.ingest_phase);
+    let what = match r.periods.as_slice() {
+        [one] => format!(
+            "settle `{}` (`Engine::settle` live, one transaction)",
+            one.epoch
+        ),
+        _ => format!(
+            "settle --month {} (`Engine::settle_month`: {n} periods, one transaction each)",
+            r.month
+        ),
+    };
+    let _ = writeln!(
+        s,
+        "| {what} | {} draws written | {:.2} s | | {:.0} → {:.0} MB |",
+        grouped(r.draws()),
+        r.settle.secs,
+        r.settle.rss_start_mb,
+        r.settle.peak_mb
+    );
+    let bare_e: f64 = r.periods.iter().map(|p| p.bare_earnings_secs).sum();
+    let bare_s: f64 = r.periods.iter().map(|p| p.bare_sessions_secs).sum();
+    let rows_e: u64 = r.periods.iter().map(|p| p.bare_earnings_rows).sum();
+    let rows_s: u64 = r.periods.iter().map(|p| p.bare_sessions_rows).sum();
+    let per = if n > 1 {
+        ", summed over the periods"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        s,
+        "| bare: earnings `SUM … GROUP BY machine_id` over each period's store window{per} | {} | {:.2} s | | |",
+        grouped(rows_e),
+        bare_e
+    );
+    let _ = writeln!(
+        s,
+        "| bare: each period's sessions `COUNT, MIN … GROUP BY machine_id`{per} | {} | {:.2} s | | |",
+        grouped(rows_s),
+        bare_s
+    );
+    let _ = writeln!(s, "| bare scans, total | | {:.2} s | | |", r.bare_secs());
+    let _ = writeln!(
+        s,
+        "| `Engine::month_statement` (D24) | {} accounts, {} periods with draws | {:.2} s | | |",
+        grouped(r.statement_accounts),
+        grouped(r.statement_periods_with_draws),
+        r.statement_secs
+    );
+    s.push('\n');
+    let eligible: Vec<u64> = r.periods.iter().map(|p| p.n_eligible).collect();
+    let _ = writeln!(
+        s,
+        "settle / bare = **{:.2}**; settle peak {:.0} MB. Monthly pool {}, granted {} over {n} period(s) \
+         (month statement {}); eligible per period {}–{} of {} machines. Database {:.2} GB{}.",
+        r.settle_over_bare(),
+        r.settle.peak_mb,
+        usd(r.monthly_pool_micro_usd),
+        usd(r.granted_micro_usd()),
+        usd(r.statement_drawn_micro_usd),
+        eligible.iter().min().copied().unwrap_or(0),
+        eligible.iter().max().copied().unwrap_or(0),
+        grouped(r.machines),
+        f(r.db_bytes) / 1e9,
+        if r.backend == ScaleBackend::Postgres {
+            format!(" (`VACUUM ANALYZE` after the ingest: {:.1} s, not counted)", r.maintenance_secs)
+        } else {
+            String::new()
+        }
+    );
+    if let [one] = r.periods.as_slice() {
+        let _ = writeln!(
+            s,
+            "The period lasts {:.0} s; its settlement took {:.2} s = {:.2} % of it {}. Period pool {}, granted {}.",
+            FIVE_MINUTES_SECS,
+            one.secs,
+            one.secs / FIVE_MINUTES_SECS * 100.0,
+            mark(r.period != floorline_core::time::Period::FiveMinutes || one.secs < FIVE_MINUTES_SECS / 10.0),
+            usd(one.pool_micro_usd),
+            usd(one.granted_micro_usd)
+        );
+    } else {
+        let secs: Vec<f64> = r.periods.iter().map(|p| p.secs).collect();
+        let min = secs.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = secs.iter().copied().fold(0.0, f64::max);
+        let _ = writeln!(
+            s,
+            "Per period: mean {:.2} s, min {:.2} s, max {:.2} s (Σ {:.2} s of the call's {:.2} s).\n",
+            ratio(r.periods_secs(), f(u64::try_from(n).unwrap_or(0))),
+            if min.is_finite() { min } else { 0.0 },
+            max,
+            r.periods_secs(),
+            r.settle.secs
+        );
+        let _ = writeln!(
+            s,
+            "| period | settle | bare scans | settle / bare | eligible | draws | granted |"
+        );
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- | --- | --- |");
+        for p in &r.periods {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} s | {:.2} s | {:.2} | {} | {} | {} |",
+                p.epoch,
+                p.secs,
+                p.bare_secs(),
+                ratio(p.secs, p.bare_secs()),
+                grouped(p.n_eligible),
+                grouped(p.n_draws),
+                usd(p.granted_micro_usd)
+            );
+        }
     }
     s
 }

@@ -137,25 +137,43 @@ pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
     out
 }
 
-async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
-    let epoch = opts.epoch;
-    let policy = bench_policy(opts.machines);
+/// Progress on stderr (with `opts.progress`).
+pub(super) fn say(opts: &ScaleOptions, what: &str) {
+    if opts.progress {
+        eprintln!("[{} {}] {what}", opts.backend.name(), opts.machines);
+    }
+}
+
+/// A database that holds the fleet, checked and ready to settle, with what
+/// getting there measured.
+pub(super) struct Prepared {
+    pub store: Store,
+    pub raw: Raw,
+    pub ingest: Vec<KindFigures>,
+    pub ingest_phase: Phase,
+    pub db_rows: BTreeMap<String, u64>,
+    pub generated_rows: BTreeMap<String, u64>,
+    pub maintenance_secs: f64,
+}
+
+/// Migrates `db`, ingests the fleet (unless a kept database already holds
+/// it), checks every table's row count against what was generated, and on
+/// PostgreSQL runs `VACUUM ANALYZE`.
+pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Prepared> {
     let store = Store::connect(&db.url).await.context("connect")?;
     store.migrate().await.context("migrate")?;
     let fleet = Fleet::new(opts);
     let n = opts.machines;
-    let say = |what: String| {
-        if opts.progress {
-            eprintln!("[{} {n}] {what}", opts.backend.name());
-        }
-    };
 
-    // 1. Ingest (unless a kept database already holds this fleet).
+    // Ingest (unless a kept database already holds this fleet).
     let rss = reset_peak();
     let mut ingest = Vec::new();
     let reused = holds_fleet(&db.url, opts).await?;
     if reused {
-        say("the database holds this fleet: ingest skipped, earlier settlement deleted".into());
+        say(
+            opts,
+            "the database holds this fleet: ingest skipped, earlier settlement deleted",
+        );
     } else {
         ingest_fleet(&store, &fleet, opts, &mut ingest).await?;
     }
@@ -164,11 +182,14 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
         rss_start_mb: rss,
         peak_mb: peak_mb(),
     };
-    say(format!(
-        "ingested {} rows in {:.1} s",
-        ingest.iter().map(|k| k.rows).sum::<u64>(),
-        ingest_phase.secs
-    ));
+    say(
+        opts,
+        &format!(
+            "ingested {} rows in {:.1} s",
+            ingest.iter().map(|k| k.rows).sum::<u64>(),
+            ingest_phase.secs
+        ),
+    );
 
     // Row counts: the database holds exactly what was generated.
     let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
@@ -201,6 +222,31 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
             .context("VACUUM ANALYZE")?;
     }
     let maintenance_secs = t.elapsed().as_secs_f64();
+    Ok(Prepared {
+        store,
+        raw,
+        ingest,
+        ingest_phase,
+        db_rows,
+        generated_rows,
+        maintenance_secs,
+    })
+}
+
+async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
+    let epoch = opts.epoch;
+    let policy = bench_policy(opts.machines);
+    let n = opts.machines;
+    let say = |what: String| say(opts, &what);
+    let Prepared {
+        store,
+        mut raw,
+        ingest,
+        ingest_phase,
+        db_rows,
+        generated_rows,
+        maintenance_secs,
+    } = prepare(db, opts).await?;
 
     // The bare scans, first run.
     let w = Windows::new(epoch, &policy);
