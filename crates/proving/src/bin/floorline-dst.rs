@@ -58,6 +58,8 @@ struct Totals {
     settlements: u64,
     previews: u64,
     ticks: u64,
+    period_ticks: u64,
+    period_tick_runs: u64,
     month_settles: u64,
     between_period_crashes: u64,
     /// Trials and live settlements per unit of settlement.
@@ -91,6 +93,8 @@ impl Totals {
         self.settlements += r.settlements;
         self.previews += r.previews;
         self.ticks += r.ticks;
+        self.period_ticks += r.period_ticks;
+        self.period_tick_runs += r.period_tick_runs;
         self.month_settles += r.month_settles;
         self.between_period_crashes += r.between_period_crashes;
         let slot = self.by_period.entry(r.period.clone()).or_insert((0, 0));
@@ -162,7 +166,10 @@ impl Totals {
             self.refusals
         );
         println!("previews:            {}", self.previews);
-        println!("scheduler ticks:     {}", self.ticks);
+        println!(
+            "scheduler ticks:     {} ({} on period seeds, committing {} period runs)",
+            self.ticks, self.period_ticks, self.period_tick_runs
+        );
         println!(
             "settle_month calls:  {} ({} failed or died between periods of a month)",
             self.month_settles, self.between_period_crashes

@@ -9,6 +9,11 @@
 //! child process of its own (`--single`), so the peak memory of one run is
 //! not inflated by what the allocator kept from the other.
 //! `--from-json a.json b.json` prints saved reports (and the fit) again.
+//!
+//! `--period 5m` settles the month's first 5-minute period instead of the
+//! month, `--period day` the whole month of daily periods with one
+//! `settle_month` (see `floorline_proving::scale::run_period`); a period
+//! run is always a single run in this process, with no fit.
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,9 +26,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
+use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
-    markdown, markdown_extrapolation, run, ScaleBackend, ScaleOptions, ScaleReport,
+    markdown, markdown_extrapolation, markdown_period, parse_period, run, run_period, PeriodReport,
+    ScaleBackend, ScaleOptions, ScaleReport,
 };
 
 #[derive(Debug, Parser)]
@@ -51,6 +58,12 @@ struct Args {
     seed: u64,
     #[arg(long, default_value = "2026-10")]
     epoch: EpochId,
+    /// The settlement unit: month (the monthly bench), or 5m (settle the
+    /// month's first 5-minute period) or day (settle the month's daily
+    /// periods with one `settle_month`), each against the bare scans of the
+    /// same windows.
+    #[arg(long, default_value = "month", value_parser = parse_period)]
+    period: Period,
     /// Also write the reports as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -145,6 +158,9 @@ async fn main() -> anyhow::Result<()> {
         database: args.database.clone(),
         ..ScaleOptions::new(args.backend, machines, args.epoch)
     };
+    if args.period != Period::Month {
+        return period_main(&args, options(args.machines)).await;
+    }
     if !args.from_json.is_empty() {
         let mut all = Vec::new();
         for path in &args.from_json {
@@ -167,5 +183,30 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("write {}", path.display()))?;
     }
     print(reports, args.extrapolate_to);
+    Ok(())
+}
+
+/// `--period day|hour|5m`: one period run (or saved ones with `--from-json`).
+async fn period_main(args: &Args, opts: ScaleOptions) -> anyhow::Result<()> {
+    let reports: Vec<PeriodReport> = if args.from_json.is_empty() {
+        vec![run_period(&opts, args.period).await.context("period run")?]
+    } else {
+        let mut all = Vec::new();
+        for path in &args.from_json {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?;
+            let some: Vec<PeriodReport> =
+                serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+            all.extend(some);
+        }
+        all
+    };
+    if let (Some(path), true) = (&args.json, args.from_json.is_empty()) {
+        std::fs::write(path, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("write {}", path.display()))?;
+    }
+    for r in &reports {
+        println!("{}", markdown_period(r));
+    }
     Ok(())
 }

@@ -80,9 +80,18 @@ impl Trial {
             56..=65 => self.settle_manual().await,
             66 => self.dry_run().await,
             67..=68 => self.preview().await,
-            // The scheduler settles months only: period seeds settle a
-            // month's periods directly instead.
-            69..=78 if self.scenario.has_periods() => self.settle_month_step().await,
+            // Period seeds: a scheduler tick (which settles every closed,
+            // unsettled period of two months, D24) or a `settle_month`, half
+            // each; 5-minute seeds whose ticks would settle the whole month
+            // before their span take `settle_month` only (see the module
+            // docs of `dst`).
+            69..=78 if self.scenario.has_periods() => {
+                if self.period_ticks_bounded() && self.rng.gen_bool(0.5) {
+                    self.tick().await
+                } else {
+                    self.settle_month_step().await
+                }
+            }
             69..=78 => self.tick().await,
             79..=81 => self.verify_step().await,
             82..=84 if self.opts.floorline_bin.is_some() && self.rng.gen_bool(0.5) => {
@@ -455,7 +464,8 @@ impl Trial {
                 "month end",
                 e.month_id().end().0 + r.gen_range(-2 * HOUR_MS..2 * HOUR_MS),
             ),
-            // No scheduler ticks on period seeds: a period end instead.
+            // Period seeds: around a period end (the `at delay` arm below
+            // lands on a period end + `settle_delay`, where ticks change).
             6 if periods => ("period end", end + r.gen_range(-2 * HOUR_MS..2 * HOUR_MS)),
             6 => ("settle delay", end + delay + r.gen_range(-HOUR_MS..HOUR_MS)),
             7 => ("late", end + r.gen_range(2 * DAY_MS..12 * DAY_MS)),

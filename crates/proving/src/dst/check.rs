@@ -9,12 +9,17 @@
 //!   its epoch closed, each run's totals add up to its draws, and nothing
 //!   already written changes (draws, ledger entries, runs; watermarks only
 //!   move forward);
-//! - [`against_model`]: the store holds exactly what the model says.
+//! - [`against_model`]: the store holds exactly what the model says;
+//! - [`month_statement`]: a month's statement as the engine reports it
+//!   (D24) is the month's draws, read raw, summed per `(machine, account)`,
+//!   and its manifest D19 over those sums.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use floorline_core::money::portion;
+use floorline_core::plan::{manifest_sha256, ManifestDraw};
 use floorline_core::EpochId;
+use floorline_engine::MonthStatement;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
 use sqlx::{FromRow, PgPool, SqlitePool};
@@ -535,6 +540,92 @@ pub fn against_model(now: &Snapshot, model: &Model) -> Vec<String> {
         let stored = now.fact_counts.get(table).copied().unwrap_or(-1);
         if i64::try_from(n).ok() != Some(stored) {
             v.push(format!("{table}: store has {stored} rows, model {n}"));
+        }
+    }
+    v
+}
+
+/// D24: `statement` (the engine's `month_statement`) against the draws of
+/// its month in `now`, read raw: the same `(machine, account)` sums, the same
+/// per-account sums and total, the same number of periods with draws, and a
+/// manifest that is D19 over those sums. When every draw of the month is of
+/// one epoch, the manifest must also be that epoch's latest live run's (D19
+/// over its final draws), a check that needs no hashing of ours.
+pub fn month_statement(now: &Snapshot, statement: &MonthStatement) -> Vec<String> {
+    let mut v = Vec::new();
+    let month = statement.month;
+    let mut sums: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    let mut epochs: BTreeSet<&str> = BTreeSet::new();
+    for ((e, m, a), d) in &now.draws {
+        if e.parse::<EpochId>().ok().map(EpochId::month_id) != Some(month) {
+            continue;
+        }
+        epochs.insert(e.as_str());
+        *sums.entry((m.as_str(), a.as_str())).or_insert(0) += d.amount_micro_usd;
+    }
+    let draws: Vec<ManifestDraw> = sums
+        .iter()
+        .filter(|(_, amount)| **amount > 0)
+        .map(|((m, a), amount)| ManifestDraw {
+            account_id: (*a).to_string(),
+            amount_micro_usd: *amount,
+            machine_id: (*m).to_string(),
+        })
+        .collect();
+    if statement.draws != draws {
+        v.push(format!(
+            "month statement of {month}: draws {:?}, the raw draws summed per (machine, account) {draws:?}",
+            statement.draws
+        ));
+    }
+    let total: i64 = draws.iter().map(|d| d.amount_micro_usd).sum();
+    if statement.drawn_micro_usd != total {
+        v.push(format!(
+            "month statement of {month}: drawn {} µUSD, the raw draws sum to {total}",
+            statement.drawn_micro_usd
+        ));
+    }
+    let mut accounts: BTreeMap<&str, i64> = BTreeMap::new();
+    for d in &draws {
+        *accounts.entry(d.account_id.as_str()).or_insert(0) += d.amount_micro_usd;
+    }
+    let got: BTreeMap<&str, i64> = statement
+        .accounts
+        .iter()
+        .map(|a| (a.account_id.as_str(), a.drawn_micro_usd))
+        .collect();
+    if got != accounts {
+        v.push(format!(
+            "month statement of {month}: accounts {got:?}, the raw draws per account {accounts:?}"
+        ));
+    }
+    if usize::try_from(statement.n_periods_with_draws).ok() != Some(epochs.len()) {
+        v.push(format!(
+            "month statement of {month}: {} periods with draws, the raw draws have {}",
+            statement.n_periods_with_draws,
+            epochs.len()
+        ));
+    }
+    let d19 = manifest_sha256(&draws);
+    if statement.manifest_sha256 != d19 {
+        v.push(format!(
+            "month statement of {month}: manifest {}, D19 over the summed raw draws is {d19}",
+            statement.manifest_sha256
+        ));
+    }
+    if let (Some(only), 1) = (epochs.first(), epochs.len()) {
+        let latest = now
+            .runs
+            .iter()
+            .filter(|r| r.mode == "live" && r.epoch == *only)
+            .max_by_key(|r| r.id);
+        match latest {
+            Some(r) if r.manifest_sha256 == statement.manifest_sha256 => {}
+            other => v.push(format!(
+                "month statement of {month}: every draw is of {only}, whose latest live run \
+                 {other:?} has another manifest than the statement's {}",
+                statement.manifest_sha256
+            )),
         }
     }
     v

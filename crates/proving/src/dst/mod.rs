@@ -17,11 +17,21 @@
 //!
 //! A share of seeds settles days or 5-minute periods instead of months
 //! (SPEC §10, [`gen::period_of_seed`]): their settlements name periods, the
-//! scheduler-tick step becomes a `settle_month` (every closed, unsettled
-//! period of a month, one transaction each; the scheduler itself settles
-//! only months), and a failpoint armed for it lets a number of periods
-//! commit before it fires, so failures and process deaths land between the
-//! periods of one month.
+//! scheduler-tick step is half the time a scheduler tick (which settles every
+//! closed, unsettled period of two months, D24) and half a `settle_month`
+//! (every closed, unsettled period of a month, one transaction each), and a
+//! failpoint armed for either lets a number of periods commit before it
+//! fires, so failures and process deaths land between the periods of one
+//! month. A 5-minute seed's first tick would settle the 8 000-odd closed
+//! periods of the month before its span: on 5-minute seeds whose span starts
+//! at a month start the two months before are cut into days first (one
+//! preview each under period `day`, as if the deployment settled daily
+//! before it moved to 5 minutes), which the scheduler leaves alone (D20);
+//! 5-minute seeds whose span starts in the month before take no ticks.
+//!
+//! After every step the month statements (D24) of every month in play are
+//! read through `Engine::month_statement` and compared with the draws read
+//! raw ([`check::month_statement`]).
 //!
 //! After every step the [`check`]er reads the database with its own SQL and
 //! compares it with the [`model`]; any difference is a [`Violation`] and ends
@@ -128,6 +138,10 @@ pub struct TrialReport {
     pub ticks: u64,
     /// `settle_month` calls (in-process, or `floorline settle --month`).
     pub month_settles: u64,
+    /// Scheduler ticks on period seeds (counted in `ticks` too), and the
+    /// period runs they committed.
+    pub period_ticks: u64,
+    pub period_tick_runs: u64,
     /// Failures (an injected error or a process death) inside a
     /// `settle_month` after at least one of its periods had committed.
     pub between_period_crashes: u64,
@@ -281,6 +295,9 @@ pub struct Trial {
     pub(crate) sent: Vec<FactBatch>,
     pub(crate) prev: Option<Snapshot>,
     pub(crate) checkpoints: Vec<Checkpoint>,
+    /// Months cut into days before the trial began (5-minute seeds whose span
+    /// starts at a month start; see the module docs).
+    pub cut_by_days: std::collections::BTreeSet<floorline_core::EpochId>,
     pub report: TrialReport,
     pub step: u64,
 }
@@ -330,7 +347,7 @@ impl Trial {
             epochs: scenario.epochs.iter().map(|e| e.to_string()).collect(),
             ..TrialReport::default()
         };
-        Ok(Trial {
+        let mut trial = Trial {
             seed,
             backend,
             opts: opts.clone(),
@@ -347,9 +364,99 @@ impl Trial {
             sent: Vec::new(),
             prev: None,
             checkpoints: Vec::new(),
+            cut_by_days: std::collections::BTreeSet::new(),
             report,
             step: 0,
-        })
+        };
+        if let Err(e) = trial.cut_months_before_span().await {
+            trial.store.close().await;
+            trial.raw.close().await;
+            trial.db.destroy().await;
+            return Err(e);
+        }
+        Ok(trial)
+    }
+
+    /// Whether the scheduler's work at a tick is bounded by the seed's
+    /// span: always on daily seeds (two months of days at most); on
+    /// 5-minute seeds only when the months before the span were cut into
+    /// days (see the module docs).
+    pub(crate) fn period_ticks_bounded(&self) -> bool {
+        match self.scenario.period() {
+            floorline_core::time::Period::FiveMinutes => !self.cut_by_days.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// On a 5-minute seed whose span starts at a month start: the two
+    /// months before it cut into days, by a preview of each one's first day
+    /// under period `day` (recorded in the model like any run).
+    async fn cut_months_before_span(&mut self) -> Result<(), String> {
+        use floorline_core::time::Period;
+        if self.scenario.period() != Period::FiveMinutes || self.scenario.months.len() != 1 {
+            return Ok(());
+        }
+        let Some(month) = self.scenario.months.first().copied() else {
+            return Ok(());
+        };
+        let daily = Config {
+            policy: floorline_core::Policy {
+                period: Period::Day,
+                ..self.scenario.policy.clone()
+            },
+            ..self.config.clone()
+        };
+        let engine = Engine::new(self.store.clone(), daily, self.clock.clone());
+        for before in [month.previous().previous(), month.previous()] {
+            let day = floorline_core::EpochId::period_of(before, Period::Day, 0)?;
+            let s = engine
+                .preview(day, "dst-setup")
+                .await
+                .map_err(|e| format!("cutting {before} into days: {e}"))?;
+            let id = s
+                .run_id
+                .ok_or_else(|| format!("the preview of {day} stored no run"))?;
+            self.model.runs.push(model::ModelRun {
+                id,
+                epoch: day,
+                mode: floorline_store::Mode::Preview,
+                manifest_sha256: s.manifest_sha256,
+                granted_total_micro_usd: s.granted_total_micro_usd,
+                already_settled_micro_usd: s.already_settled_micro_usd,
+                unallocated_micro_usd: s.unallocated_micro_usd,
+            });
+            self.cut_by_days.insert(before);
+        }
+        Ok(())
+    }
+
+    /// The months whose statements are checked: the seed's, and every
+    /// month with a draw in `now`.
+    fn statement_months(
+        &self,
+        now: &Snapshot,
+    ) -> std::collections::BTreeSet<floorline_core::EpochId> {
+        let mut months: std::collections::BTreeSet<floorline_core::EpochId> =
+            self.scenario.months.iter().copied().collect();
+        months.extend(
+            now.draws
+                .keys()
+                .filter_map(|(e, _, _)| e.parse::<floorline_core::EpochId>().ok())
+                .map(floorline_core::EpochId::month_id),
+        );
+        months
+    }
+
+    /// D24 for every month in play: the engine's statement against the raw draws.
+    async fn check_statements(&self, now: &Snapshot) -> Vec<String> {
+        let mut v = Vec::new();
+        for month in self.statement_months(now) {
+            match self.engine.month_statement(month).await {
+                Ok(st) => v.extend(check::month_statement(now, &st)),
+                Err(e) => v.push(format!("month_statement({month}): {e}")),
+            }
+        }
+        v
     }
 
     /// Runs every invariant against the database now; records nothing.
@@ -364,6 +471,7 @@ impl Trial {
             self.scenario.policy.pool_micro_usd,
         );
         v.extend(check::against_model(&now, &self.model));
+        v.extend(self.check_statements(&now).await);
         v
     }
 
@@ -377,6 +485,7 @@ impl Trial {
                     self.scenario.policy.pool_micro_usd,
                 ));
                 found.extend(check::against_model(&now, &self.model));
+                found.extend(self.check_statements(&now).await);
                 self.prev = Some(now);
             }
             Err(e) => found.push(format!("reading the database: {e}")),

@@ -2,9 +2,13 @@
 //! in-process failpoint armed or not), dry runs, previews, scheduler ticks,
 //! `verify`, rounds of concurrent settlers, and the final flush.
 //!
-//! On seeds of periods shorter than a month the scheduler-tick step is a
-//! `settle_month` instead ([`Trial::settle_month_step`]): the scheduler
-//! settles only months, and these seeds' units are days or 5-minute periods.
+//! On seeds of periods shorter than a month the scheduler ticks periods
+//! (SPEC §10 D24, `tick_periods`): a tick settles (or, in preview mode,
+//! previews) every closed, unsettled period of the last due period's month
+//! and of the month before, in order, up to the first whose watermarks lag.
+//! [`Trial::expected_period_tick`] restates that from the model; a failpoint
+//! armed for a tick lets a number of its periods commit before it fires, as
+//! for [`Trial::settle_month_step`], which these seeds take as well.
 //!
 //! Every outcome is judged by [`Trial::reconcile`]: a refusal must be the
 //! one the model predicts (epoch open, watermarks lagging); an injected
@@ -49,7 +53,12 @@ impl Trial {
         if self.rng.gen_bool(0.1) {
             let period = self.scenario.period();
             if let Some(e) = EpochId::containing_period(self.engine.now(), period) {
-                return e.previous();
+                let e = e.previous();
+                // A month cut into days before the seed began refuses
+                // 5-minute units (D20); it is not the seed's to settle.
+                if !self.cut_by_days.contains(&e.month_id()) {
+                    return e;
+                }
             }
         }
         let epochs = self.scenario.epochs.clone();
@@ -414,31 +423,10 @@ impl Trial {
             Err(EngineError::Store(StoreError::Injected(p)))
                 if armed.is_some_and(|a| a.point == p) =>
             {
-                *self.report.crash_points.entry(p.as_str()).or_insert(0) += 1;
-                let k = match fires_at {
-                    Some(at) => at + usize::from(p == FailPoint::AfterCommit),
-                    None if p == FailPoint::BetweenWrites => match self.count_new_runs().await {
-                        Ok(k) if k < n => k,
-                        Ok(k) => {
-                            found.push(format!(
-                                "settle_month failed between writes with {k} of {n} periods committed"
-                            ));
-                            k.min(n)
-                        }
-                        Err(e) => return (name, vec![e]),
-                    },
-                    None => {
-                        found.push(format!(
-                            "the failpoint {} fired beyond the month's {n} periods",
-                            p.as_str()
-                        ));
-                        n
-                    }
-                };
-                if k > 0 {
-                    self.report.between_period_crashes += 1;
+                match self.committed_before(p, fires_at, n, &mut found).await {
+                    Ok(k) => k,
+                    Err(e) => return (name, vec![e]),
                 }
-                k
             }
             Err(e) => {
                 match (&refusal, fires_at) {
@@ -454,6 +442,158 @@ impl Trial {
         };
         let prefix = units.get(..committed).unwrap_or(&units).to_vec();
         found.extend(self.take_new_runs_of(&prefix, RunMode::Live).await);
+        (name, found)
+    }
+
+    /// How many of `n` due periods committed before the armed failpoint
+    /// fired as `p`, `fires_at` the run it had to fire in (`None` for
+    /// `between_writes`, counted from the store). Counts the crash.
+    async fn committed_before(
+        &mut self,
+        p: FailPoint,
+        fires_at: Option<usize>,
+        n: usize,
+        found: &mut Vec<String>,
+    ) -> Result<usize, String> {
+        *self.report.crash_points.entry(p.as_str()).or_insert(0) += 1;
+        let k = match fires_at {
+            Some(at) => at + usize::from(p == FailPoint::AfterCommit),
+            None if p == FailPoint::BetweenWrites => match self.count_new_runs().await? {
+                k if k < n => k,
+                k => {
+                    found.push(format!(
+                        "failed between writes with {k} of {n} due periods committed"
+                    ));
+                    k.min(n)
+                }
+            },
+            None => {
+                found.push(format!(
+                    "the failpoint {} fired beyond the {n} due periods",
+                    p.as_str()
+                ));
+                n
+            }
+        };
+        if k > 0 {
+            self.report.between_period_crashes += 1;
+        }
+        Ok(k)
+    }
+
+    /// What a scheduler tick on a period seed should do now (SPEC §10 D24,
+    /// restated from the model): the periods it settles (live) or previews,
+    /// in order, and the decision it returns. The last due period is the one
+    /// before the period holding `now − settle_delay`; every unit up to it
+    /// of its month and of the month before that has no run of the
+    /// scheduler's mode is due, in order, except in a month cut into periods
+    /// of another length; a live tick stops at the first whose watermarks
+    /// lag.
+    pub(crate) fn expected_period_tick(&self) -> (Vec<EpochId>, Option<Decision>) {
+        let period = self.scenario.period();
+        let mode = self.scenario.mode;
+        let since = self.engine.now().0 - self.scenario.settle_delay_ms;
+        let Some(last) = EpochId::containing_period(floorline_core::Timestamp(since), period)
+            .map(EpochId::previous)
+        else {
+            return (vec![], None);
+        };
+        if mode == Mode::Off {
+            return (vec![], Some(Decision::Off));
+        }
+        let run_mode = if mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        let done: std::collections::BTreeSet<EpochId> = self
+            .model
+            .runs
+            .iter()
+            .filter(|r| r.mode == run_mode)
+            .map(|r| r.epoch)
+            .collect();
+        let mut units = Vec::new();
+        let mut decision = Decision::Done(last);
+        for month in [last.month_id().previous(), last.month_id()] {
+            if self.cut_by_days.contains(&month) {
+                continue;
+            }
+            for k in 0..month.periods_in_month(period) {
+                let Ok(unit) = EpochId::period_of(month, period, k) else {
+                    break;
+                };
+                if unit > last {
+                    break;
+                }
+                if done.contains(&unit) {
+                    continue;
+                }
+                if mode == Mode::Live && !self.model.lagging(unit).is_empty() {
+                    return (units, Some(Decision::AwaitingWatermarks(unit)));
+                }
+                units.push(unit);
+                decision = Decision::Settle(unit);
+            }
+        }
+        (units, Some(decision))
+    }
+
+    /// A scheduler tick on a period seed, sometimes with a failpoint armed
+    /// that lets some of its periods commit first: the decision must be the
+    /// model's, and the new runs exactly the due periods (or the prefix of
+    /// them that committed before the failure), each the model's plan.
+    async fn tick_periods_step(&mut self) -> (String, Vec<String>) {
+        self.report.ticks += 1;
+        self.report.period_ticks += 1;
+        let (units, expected) = self.expected_period_tick();
+        let n = units.len();
+        let armed = self.rng.gen_bool(0.3).then(|| self.pick_month_failpoint(n));
+        self.arm(armed);
+        let out = self.engine.tick().await;
+        self.arm(None);
+        let run_mode = if self.scenario.mode == Mode::Live {
+            RunMode::Live
+        } else {
+            RunMode::Preview
+        };
+        let mut name = format!("tick → {expected:?} ({n} periods due)");
+        if let Some(a) = armed {
+            name.push_str(&format!(" fail={}@{}", a.point.as_str(), a.skip));
+        }
+        let fires_at = armed.and_then(|a| {
+            let at = usize::try_from(a.skip).unwrap_or(usize::MAX);
+            (a.point != FailPoint::BetweenWrites && at < n).then_some(at)
+        });
+        let mut found = Vec::new();
+        let committed = match out {
+            Ok(decision) => {
+                if let Some(at) = fires_at {
+                    found.push(format!(
+                        "the tick succeeded; the armed failpoint should have fired in period {at}"
+                    ));
+                }
+                if decision != expected {
+                    found.push(format!("tick: expected {expected:?}, got {decision:?}"));
+                }
+                n
+            }
+            Err(EngineError::Store(StoreError::Injected(p)))
+                if armed.is_some_and(|a| a.point == p) =>
+            {
+                match self.committed_before(p, fires_at, n, &mut found).await {
+                    Ok(k) => k,
+                    Err(e) => return (name, vec![e]),
+                }
+            }
+            Err(e) => {
+                found.push(format!("tick: unexpected error {e}"));
+                n
+            }
+        };
+        let prefix = units.get(..committed).unwrap_or(&units).to_vec();
+        self.report.period_tick_runs += u64::try_from(prefix.len()).unwrap_or(0);
+        found.extend(self.take_new_runs_of(&prefix, run_mode).await);
         (name, found)
     }
 
@@ -521,6 +661,9 @@ impl Trial {
     }
 
     pub(crate) async fn tick(&mut self) -> (String, Vec<String>) {
+        if self.scenario.has_periods() {
+            return self.tick_periods_step().await;
+        }
         self.report.ticks += 1;
         let expected = self.expected_decision();
         let armed = self.rng.gen_bool(0.3).then(|| self.pick_failpoint());

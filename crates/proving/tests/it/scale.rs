@@ -1,8 +1,13 @@
 //! The scale bench at a tiny size, on both backends: the same code as
-//! `floorline-scale`, checked for what it claims (not for its timings).
+//! `floorline-scale`, checked for what it claims (not for its timings) —
+//! the monthly bench and the period benches (`--period 5m|day`).
 
+use floorline_core::money::portion;
+use floorline_core::time::Period;
+use floorline_core::EpochId;
 use floorline_proving::scale::{
-    extrapolate, markdown, markdown_extrapolation, run, ScaleBackend, ScaleOptions, ScaleReport,
+    extrapolate, markdown, markdown_extrapolation, markdown_period, run, run_period, PeriodReport,
+    ScaleBackend, ScaleOptions, ScaleReport,
 };
 
 fn opts(backend: ScaleBackend, machines: u64) -> ScaleOptions {
@@ -146,4 +151,77 @@ async fn a_kept_database_is_reused_without_ingest_and_settles_afresh() {
     let fit = extrapolate(&again, &first, 1_000);
     assert!(fit.iter().all(|x| !x.what.starts_with("ingest")));
     assert!(fit.iter().any(|x| x.what.starts_with("settle")));
+}
+
+/// A period run at a tiny size: the periods settled are the ones asked for,
+/// each within its pool (D23), Σ over the month ≤ the monthly pool, and the
+/// month's statement (D24) is their sum.
+fn check_period(r: &PeriodReport, machines: u64) {
+    assert_eq!(r.db_rows, r.generated_rows);
+    assert_eq!(r.machines, machines);
+    let month = r.month;
+    let expected: Vec<EpochId> = if r.period == Period::FiveMinutes {
+        vec![EpochId::period_of(month, r.period, 0).unwrap()]
+    } else {
+        (0..month.periods_in_month(r.period))
+            .map(|k| EpochId::period_of(month, r.period, k).unwrap())
+            .collect()
+    };
+    let got: Vec<EpochId> = r.periods.iter().map(|p| p.epoch).collect();
+    assert_eq!(got, expected);
+    let mut sum = 0;
+    for p in &r.periods {
+        assert_eq!(p.pool_micro_usd, portion(r.monthly_pool_micro_usd, p.epoch));
+        assert!(p.granted_micro_usd >= 0 && p.granted_micro_usd <= p.pool_micro_usd);
+        assert_eq!(
+            p.granted_micro_usd + p.unallocated_micro_usd,
+            p.pool_micro_usd
+        );
+        assert_eq!(p.n_machines, machines);
+        assert!(p.n_eligible <= machines);
+        assert!(p.bare_sessions_rows <= machines && p.bare_earnings_rows <= machines);
+        assert!(p.secs >= 0.0 && p.bare_secs() > 0.0);
+        sum += p.granted_micro_usd;
+    }
+    assert!(
+        sum <= r.monthly_pool_micro_usd,
+        "Σ draws of the month {sum} > the monthly pool {}",
+        r.monthly_pool_micro_usd
+    );
+    assert_eq!(r.statement_drawn_micro_usd, sum);
+    assert!(r.settle.secs > 0.0 && r.settle.peak_mb > 0.0);
+    // The per-period times cut the one call's wall time (ms resolution).
+    assert!(
+        (r.periods_secs() - r.settle.secs).abs() < 0.25,
+        "Σ per period {} s, the call {} s",
+        r.periods_secs(),
+        r.settle.secs
+    );
+    assert!(markdown_period(r).contains("settle / bare"));
+}
+
+async fn both_periods(backend: ScaleBackend) {
+    let o = opts(backend, 40);
+    let five = run_period(&o, Period::FiveMinutes).await.unwrap();
+    check_period(&five, 40);
+    assert_eq!(five.periods.len(), 1);
+    let days = run_period(&o, Period::Day).await.unwrap();
+    check_period(&days, 40);
+    assert_eq!(days.periods.len(), 31, "October has 31 days");
+    assert!(days.draws() > 0, "money moved in the month of days");
+    assert_eq!(days.statement_periods_with_draws > 0, days.draws() > 0);
+    let text = markdown_period(&days);
+    assert!(text.contains("| 2026-10-31 |"), "{text}");
+    // A month is not a period bench.
+    assert!(run_period(&o, Period::Month).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn period_benches_run_small_on_sqlite() {
+    both_periods(ScaleBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn period_benches_run_small_on_postgres() {
+    both_periods(ScaleBackend::Postgres).await;
 }

@@ -62,6 +62,11 @@ async fn twenty_seeds_on_sqlite_keep_every_invariant() {
         assert!(runs > 0, "no live run of a {period} seed");
     }
     assert!(sum(|r| r.month_settles) > 0, "settle_month");
+    // The scheduler ticked periods (D24) and settled some.
+    assert!(
+        sum(|r| r.period_tick_runs) > 0,
+        "no period settled by a tick"
+    );
     assert!(
         sum(|r| r.between_period_crashes) > 0,
         "no failure between the periods of a month"
