@@ -230,6 +230,7 @@ async fn run_kind<T: IngestFact>(
             )
         })?;
         total.accepted += r.accepted;
+        total.refined += r.refined;
         total.duplicates += r.duplicates;
         for mut c in r.conflicts {
             c.index = lines.get(c.index).copied().unwrap_or(c.index);

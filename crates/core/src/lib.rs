@@ -45,6 +45,7 @@ pub mod models;
 pub mod money;
 pub mod plan;
 pub mod policy;
+pub mod refine;
 pub mod time;
 pub mod valuation;
 

@@ -1,6 +1,8 @@
 //! `POST /v1/ingest/{kind}`: a JSON array of facts of one kind (SPEC §2),
 //! validated whole (422 naming `index` and `field`, nothing written),
-//! idempotent (re-sent facts are duplicates), conflicts reported per item,
+//! idempotent (re-sent facts are duplicates), refinements applied in place
+//! and counted (`refined`: a heartbeat, a disconnect, a binding's end),
+//! conflicts reported per item,
 //! unknown fields named in the answer (`ignored_fields`).
 
 use axum::body::Bytes;
@@ -65,8 +67,7 @@ impl IngestAnswer {
     fn new(report: IngestReport, ignored_fields: Vec<String>) -> IngestAnswer {
         IngestAnswer {
             accepted: report.accepted,
-            // The store does not count refinements yet: none are applied.
-            refined: 0,
+            refined: report.refined,
             duplicates: report.duplicates,
             conflicts: report.conflicts.into_iter().map(Into::into).collect(),
             ignored_fields,
@@ -110,6 +111,7 @@ pub async fn ingest(
         .await?;
     let m = &state.metrics;
     m.count_ingest(kind.as_str(), "accepted", report.accepted);
+    m.count_ingest(kind.as_str(), "refined", report.refined);
     m.count_ingest(kind.as_str(), "duplicate", report.duplicates);
     m.count_ingest(
         kind.as_str(),

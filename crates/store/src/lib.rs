@@ -14,8 +14,11 @@
 //! - money is `i64` micro-USD and instants `i64` ms since the Unix epoch (UTC);
 //! - every write is one transaction: bad input is rejected whole before
 //!   anything is written, and an error leaves nothing half-written;
-//! - facts, ledger entries and draws are append-only (watermarks only move
-//!   forward; account balances move only with a new ledger entry);
+//! - facts, ledger entries and draws are append-only, but for SPEC §2's
+//!   refinements (a session's later `last_seen_at` and first
+//!   `disconnected_at`, a binding's first `to`), applied in place
+//!   (watermarks only move forward; account balances move only with a new
+//!   ledger entry);
 //! - no `unwrap`, `expect` or `panic!` outside tests.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]

@@ -253,3 +253,76 @@ fn import_resumes_after_a_crash_but_not_from_a_checkpoint_of_other_contents() {
         "started from the first line"
     );
 }
+
+/// SPEC §2: heartbeats of one session across the batches of `import --kind`
+/// apply in order and are counted `refined`; a bundle re-imported with a
+/// binding's first `to` and a later heartbeat refines both.
+#[test]
+fn import_applies_refinements_in_order() {
+    let db = Db::sqlite();
+    db.import(&bundle(3, 3, 100));
+    let beat = |last: &str, disc: Option<&str>| {
+        let mut v = json!({"session_id": "s-cli", "machine_id": "mac-000", "connected_at": "2026-10-02T00:00:00Z", "last_seen_at": last});
+        if let Some(d) = disc {
+            v["disconnected_at"] = json!(d);
+        }
+        v.to_string()
+    };
+    let lines = [
+        beat("2026-10-02T01:00:00Z", None),
+        beat("2026-10-02T02:00:00Z", None),
+        beat("2026-10-02T03:00:00Z", None),
+        beat("2026-10-02T03:00:00Z", Some("2026-10-02T03:00:10Z")),
+        beat("2026-10-02T00:30:00Z", Some("2026-10-02T03:00:10Z")),
+    ];
+    let path = db.dir.path().join("beats.ndjson");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let report = db.ok(&[
+        "import",
+        "--kind",
+        "sessions",
+        path.to_str().unwrap(),
+        "--batch",
+        "2",
+    ]);
+    assert_eq!(report["accepted"], json!(1), "{report}");
+    assert_eq!(report["refined"], json!(3), "{report}");
+    assert_eq!(report["conflicts"][0]["index"], json!(5), "{report}");
+    assert!(
+        report["conflicts"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("an earlier last_seen_at"),
+        "{report}"
+    );
+    let x = db.ok(&["export-facts", "--epoch", "2026-10"]);
+    let s = x["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_id"] == json!("s-cli"))
+        .unwrap()
+        .clone();
+    assert_eq!(s["last_seen_at"], json!("2026-10-02T03:00:00.000Z"), "{s}");
+    assert_eq!(
+        s["disconnected_at"],
+        json!("2026-10-02T03:00:10.000Z"),
+        "{s}"
+    );
+
+    let mut b = bundle(3, 3, 100);
+    b["bindings"][0]["to"] = json!("2026-10-20T00:00:00Z");
+    b["sessions"][1]["last_seen_at"] = json!("2026-11-01T01:00:00Z");
+    let path = db.write("refined.json", &b);
+    let out = db.ok(&["import", "--bundle", path.to_str().unwrap()]);
+    let refined = |kind: &str| {
+        out.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == json!(kind))
+            .map(|r| r["report"]["refined"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(refined("bindings"), 1, "{out}");
+    assert_eq!(refined("sessions"), 1, "{out}");
+}

@@ -55,6 +55,71 @@ async fn ingest_is_idempotent_and_reports_conflicts() {
     assert!(body["conflicts"][0]["reason"].as_str().is_some());
 }
 
+/// SPEC §2/§8: a session's heartbeat and its disconnect are refinements,
+/// applied and counted `refined`; an earlier heartbeat is a conflict naming
+/// `last_seen_at`; two heartbeats in one batch apply in order.
+#[tokio::test]
+async fn ingest_counts_refinements() {
+    let s = TestServer::start("").await;
+    s.seed().await;
+    let beat = |last: &str, disc: Option<&str>| {
+        let mut v = json!({"session_id": "s-refine", "machine_id": "m-bob-512", "connected_at": "2026-11-01T00:00:00Z", "last_seen_at": last});
+        if let Some(d) = disc {
+            v["disconnected_at"] = json!(d);
+        }
+        v
+    };
+    let (st, body) = s
+        .post(
+            "/v1/ingest/sessions",
+            &s.ingest,
+            json!([beat("2026-11-01T01:00:00Z", None)]),
+        )
+        .await;
+    assert_eq!((st, body["accepted"].clone()), (200, json!(1)), "{body}");
+    let (st, body) = s
+        .post(
+            "/v1/ingest/sessions",
+            &s.ingest,
+            json!([
+                beat("2026-11-01T02:00:00Z", None),
+                beat("2026-11-01T03:00:00Z", None),
+                beat("2026-11-01T03:00:00Z", Some("2026-11-01T03:00:30Z")),
+                beat("2026-11-01T02:30:00Z", Some("2026-11-01T03:00:30Z")),
+            ]),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (
+            body["accepted"].clone(),
+            body["refined"].clone(),
+            body["duplicates"].clone()
+        ),
+        (json!(0), json!(3), json!(0)),
+        "{body}"
+    );
+    assert_eq!(body["conflicts"][0]["index"], json!(3), "{body}");
+    assert!(
+        body["conflicts"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("last_seen_at")),
+        "{body}"
+    );
+    let (st, body) = s
+        .post(
+            "/v1/ingest/sessions",
+            &s.ingest,
+            json!([beat("2026-11-01T03:00:00Z", Some("2026-11-01T03:00:30Z"))]),
+        )
+        .await;
+    assert_eq!(
+        (st, body["duplicates"].clone(), body["refined"].clone()),
+        (200, json!(1), json!(0)),
+        "{body}"
+    );
+}
+
 /// Issue 19: a typo in a field name (`disconected_at`) was ignored without a
 /// word, so the coordinator never learnt that its disconnects were lost.
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
 use floorline_core::facts::EarningKind;
 use floorline_core::policy::Trust;
+use floorline_core::refine::{resend_binding, resend_session, Resend};
 use floorline_core::{Invalid, Timestamp};
 
 use super::{Batch, Fact, RESERVED_JOB_PREFIX};
@@ -204,6 +205,10 @@ impl Fact for Binding {
     fn sent_key(&self) -> (String, i64) {
         (self.machine_id.clone(), self.from.0)
     }
+    const REFINED_COLUMNS: &'static [&'static str] = &["to_ms"];
+    fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
+        resend_binding(old, new, origin)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -261,6 +266,10 @@ impl Fact for Session {
     }
     fn sent_key(&self) -> (String, i64) {
         (self.session_id.clone(), 0)
+    }
+    const REFINED_COLUMNS: &'static [&'static str] = &["last_seen_at_ms", "disconnected_at_ms"];
+    fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
+        resend_session(old, new, origin)
     }
 }
 
@@ -729,12 +738,20 @@ fn overlaps(a: &Binding, b: &Binding) -> bool {
     !(before(a, b) || before(b, a))
 }
 
-/// D2: a new binding may overlap neither a stored nor another new binding of its machine.
+/// D2: a new binding may overlap neither a stored nor another new binding of
+/// its machine. Each is checked with the values it is written with (its last
+/// refinement in the batch), and the stored ones with this batch's
+/// refinements applied (a `to` that ends one makes room for the next).
 pub(crate) async fn binding_overlaps(link: &mut Link, b: &mut Batch<Binding>) -> Result<()> {
     if !b.errs.is_empty() {
         return Ok(());
     }
-    let fresh: Vec<(usize, Binding)> = b.new_items().map(|(i, x)| (i, x.clone())).collect();
+    let fresh: Vec<(usize, Binding)> = b
+        .new_items()
+        .filter_map(|(i, _)| Some((i, b.final_of(i)?.clone())))
+        .collect();
+    let refined: BTreeMap<(String, i64), Binding> =
+        b.refined_stored().map(|x| (x.key(), x.clone())).collect();
     let machines: BTreeSet<String> = fresh.iter().map(|(_, x)| x.machine_id.clone()).collect();
     let mut stored: BTreeMap<String, Vec<Binding>> = BTreeMap::new();
     let list: Vec<&String> = machines.iter().collect();
@@ -747,6 +764,7 @@ pub(crate) async fn binding_overlaps(link: &mut Link, b: &mut Batch<Binding>) ->
         );
         for row in link.fetch_all::<BindingRow>(&sql, args).await? {
             let x = Binding::from_row(row)?;
+            let x = refined.get(&x.key()).cloned().unwrap_or(x);
             stored.entry(x.machine_id.clone()).or_default().push(x);
         }
     }

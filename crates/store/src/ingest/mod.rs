@@ -34,10 +34,11 @@
 mod kinds;
 mod watermarks;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 use floorline_core::bundle::Check;
+use floorline_core::refine::Resend;
 use floorline_core::Invalid;
 use serde::Serialize;
 
@@ -65,6 +66,9 @@ pub const RESERVED_JOB_PREFIX: &str = "floor:";
 pub struct IngestReport {
     /// New facts written.
     pub accepted: u64,
+    /// Facts refined in place (SPEC §2: a session's later `last_seen_at` or
+    /// first `disconnected_at`, a binding's first `to`).
+    pub refined: u64,
     /// Identical re-sent facts (no-ops).
     pub duplicates: u64,
     /// Items whose key is taken by a different payload; not written.
@@ -105,13 +109,89 @@ pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Siz
     /// Whether [`Batch::insert`] learns which rows went in (`RETURNING`),
     /// for checks that must count only those (the sums of earnings).
     const TRACK_WRITTEN: bool = false;
+    /// The columns a refinement (SPEC §2) rewrites; empty for the kinds that
+    /// are never refined.
+    const REFINED_COLUMNS: &'static [&'static str] = &[];
+    /// Judges `new`, re-sent with the key of `old` (`origin` names `old` in
+    /// a reason): identical is a duplicate, anything else a conflict, unless
+    /// the kind has refinements (`floorline_core::refine`).
+    fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
+        if old == new {
+            Resend::Duplicate
+        } else {
+            Resend::Conflict(format!(
+                "{origin} has this key with a different {}",
+                diff_fields(old, new)
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fate {
     New,
+    Refined,
     Duplicate,
     Conflict(String),
+}
+
+/// Where the state an item is judged against comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    Stored,
+    Item(usize),
+}
+
+/// What [`judge`] decided: each item's fate, and for each key that is
+/// written the index of the item whose values are written (the last one that
+/// was new or refined), and whether the key was stored before.
+struct Judged<K> {
+    fates: Vec<(usize, Fate)>,
+    last: HashMap<K, (usize, bool)>,
+}
+
+/// Judges `items` (those of `only`'s keys, or all) one after another, as if
+/// sent in order: each against the state of its key so far — the stored
+/// row, or the last item of the batch that was new or refined.
+fn judge<F: Fact>(
+    items: &[F],
+    stored: &HashMap<F::Key, F>,
+    only: Option<&std::collections::HashSet<F::Key>>,
+) -> Judged<F::Key> {
+    let mut state: HashMap<F::Key, (&F, Origin)> = HashMap::new();
+    let mut fates = Vec::new();
+    let mut last: HashMap<F::Key, (usize, bool)> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let key = item.key();
+        if only.is_some_and(|o| !o.contains(&key)) {
+            continue;
+        }
+        let current = state
+            .get(&key)
+            .copied()
+            .or_else(|| stored.get(&key).map(|old| (old, Origin::Stored)));
+        let fate = match current {
+            None => Fate::New,
+            Some((old, origin)) => {
+                let origin_text = match origin {
+                    Origin::Stored => "a stored fact".to_string(),
+                    Origin::Item(j) => format!("{}[{j}] of this batch", F::KIND),
+                };
+                match F::resend(old, item, &origin_text) {
+                    Resend::Duplicate => Fate::Duplicate,
+                    Resend::Refines => Fate::Refined,
+                    Resend::Conflict(reason) => Fate::Conflict(reason),
+                }
+            }
+        };
+        if matches!(fate, Fate::New | Fate::Refined) {
+            state.insert(key.clone(), (item, Origin::Item(i)));
+            let was_stored = stored.contains_key(&key);
+            last.insert(key, (i, was_stored));
+        }
+        fates.push((i, fate));
+    }
+    Judged { fates, last }
 }
 
 /// A batch on its way in: resolved copies of the items and what becomes of each.
@@ -122,6 +202,9 @@ pub(crate) struct Batch<F: Fact> {
     sent_as: Vec<Option<String>>,
     /// Which items [`Batch::insert`] wrote (with [`Fact::TRACK_WRITTEN`]).
     pub(crate) written: Vec<bool>,
+    /// Per key written: the item whose values are written, and whether the
+    /// key was stored (an update) or not (an insert). See [`judge`].
+    last: HashMap<F::Key, (usize, bool)>,
     pub(crate) errs: Vec<Invalid>,
 }
 
@@ -146,6 +229,7 @@ impl<F: Fact> Batch<F> {
             fates: vec![Fate::New; items.len()],
             sent_as: vec![None; items.len()],
             written: vec![false; items.len()],
+            last: HashMap::new(),
             errs,
         })
     }
@@ -187,9 +271,10 @@ impl<F: Fact> Batch<F> {
         Ok(())
     }
 
-    /// Sorts items into new, duplicate and conflict: against earlier items of
-    /// the batch, and with `read_stored` against stored rows too (one read per
-    /// chunk of keys). Without it, stored clashes are found by [`Batch::insert`]
+    /// Sorts items into new, refined, duplicate and conflict, one after
+    /// another as if sent in order ([`judge`]): against earlier items of
+    /// the batch, and with `read_stored` (always for kinds with refinements)
+    /// against stored rows too (one read per chunk of keys). Without it, stored clashes are found by [`Batch::insert`]
     /// from the row count (write first, read only on a collision: the fast
     /// path for kinds whose checks need nothing stored). Skipped when the
     /// batch is already invalid.
@@ -197,14 +282,20 @@ impl<F: Fact> Batch<F> {
         if !self.errs.is_empty() {
             return Ok(());
         }
-        let mut first: HashMap<F::Key, usize> = HashMap::with_capacity(self.items.len());
+        // Kinds with refinements read every stored key first (on PostgreSQL
+        // locking the rows, in key order, until the batch commits), so that a
+        // concurrent batch refining the same session waits and then judges
+        // against what this one wrote.
+        let read_stored = read_stored || !F::REFINED_COLUMNS.is_empty();
         let mut unique: Vec<F::Key> = Vec::new();
-        for (i, item) in self.items.iter().enumerate() {
-            let key = item.key();
-            if !first.contains_key(&key) {
-                first.insert(key.clone(), i);
-                unique.push(key);
+        let mut seen: HashMap<&F::Key, u32> = HashMap::with_capacity(self.items.len());
+        let keys: Vec<F::Key> = self.items.iter().map(Fact::key).collect();
+        for (k, sent) in keys.iter().zip(&self.sent_as) {
+            let n = seen.entry(k).or_insert(0);
+            if *n == 0 {
+                unique.push(k.clone());
             }
+            *n += if sent.is_some() { 2 } else { 1 };
         }
         let stored = if read_stored {
             fetch_by_keys::<F>(link, &unique).await?
@@ -213,11 +304,6 @@ impl<F: Fact> Batch<F> {
             // repeat compares with what is stored rather than with the first;
             // so are the keys of items named through an alias, so that only
             // the ones really written are recorded in `aliased_facts`.
-            let mut seen: HashMap<&F::Key, u32> = HashMap::new();
-            let keys: Vec<F::Key> = self.items.iter().map(Fact::key).collect();
-            for (k, sent) in keys.iter().zip(&self.sent_as) {
-                *seen.entry(k).or_insert(0) += if sent.is_some() { 2 } else { 1 };
-            }
             let repeated: Vec<F::Key> = unique
                 .iter()
                 .filter(|k| seen.get(k).is_some_and(|n| *n > 1))
@@ -229,36 +315,22 @@ impl<F: Fact> Batch<F> {
                 fetch_by_keys::<F>(link, &repeated).await?
             }
         };
-        for (i, item) in self.items.iter().enumerate() {
-            let key = item.key();
-            let fate = if let Some(old) = stored.get(&key) {
-                if old == item {
-                    Fate::Duplicate
-                } else {
-                    Fate::Conflict(format!(
-                        "a stored fact has this key with a different {}",
-                        diff_fields(old, item)
-                    ))
-                }
-            } else {
-                match first.get(&key).and_then(|&j| (j != i).then_some(j)) {
-                    None => Fate::New,
-                    Some(j) => match self.items.get(j) {
-                        Some(earlier) if earlier == item => Fate::Duplicate,
-                        Some(earlier) => Fate::Conflict(format!(
-                            "{}[{j}] of this batch has this key with a different {}",
-                            F::KIND,
-                            diff_fields(earlier, item)
-                        )),
-                        None => Fate::New,
-                    },
-                }
-            };
+        let judged = judge(&self.items, &stored, None);
+        for (i, fate) in judged.fates {
             if let Some(slot) = self.fates.get_mut(i) {
                 *slot = fate;
             }
         }
+        self.last = judged.last;
         Ok(())
+    }
+
+    /// The values written for item `i`'s key: those of the last item of the
+    /// batch that was new or refined under it.
+    pub(crate) fn final_of(&self, i: usize) -> Option<&F> {
+        let key = self.items.get(i)?.key();
+        let (j, _) = self.last.get(&key)?;
+        self.items.get(*j)
     }
 
     /// The items that will be written, with their batch index.
@@ -282,22 +354,28 @@ impl<F: Fact> Batch<F> {
         }
     }
 
-    /// Writes the new items; returns the report.
+    /// The stored facts this batch refines, with the values they get.
+    pub(crate) fn refined_stored(&self) -> impl Iterator<Item = &F> {
+        self.last
+            .values()
+            .filter(|(_, was_stored)| *was_stored)
+            .filter_map(|(j, _)| self.items.get(*j))
+    }
+
+    /// Writes the new items (each new key once, with the values of its last
+    /// item: a session and its heartbeat in one batch are written as the
+    /// heartbeat) and applies the refinements; returns the report.
     pub(crate) async fn insert(&mut self, link: &mut Link) -> Result<IngestReport> {
         let mut report = IngestReport::default();
-        let mut fresh: Vec<(usize, &F)> = Vec::new();
-        for (i, (item, fate)) in self.items.iter().zip(&self.fates).enumerate() {
-            match fate {
-                Fate::New => fresh.push((i, item)),
-                Fate::Duplicate => report.duplicates += 1,
-                Fate::Conflict(reason) => report.conflicts.push(Conflict {
-                    index: i,
-                    key: item.key_text(),
-                    reason: reason.clone(),
-                }),
-            }
-        }
+        let fresh: Vec<(usize, F)> = self
+            .new_items()
+            .filter_map(|(i, _)| Some((i, self.final_of(i)?.clone())))
+            .collect();
+        // Kinds that are refined, or whose later checks count what went in,
+        // learn which keys were written (`RETURNING`); the others count rows.
+        let tracked = F::TRACK_WRITTEN || !F::REFINED_COLUMNS.is_empty();
         let mut wrote: Vec<usize> = Vec::new();
+        let mut collided: HashSet<F::Key> = HashSet::new();
         let cols = F::COLUMNS.len();
         // PostgreSQL takes the whole batch as one array per column.
         let backend = link.backend();
@@ -312,23 +390,23 @@ impl<F: Fact> Batch<F> {
                 F::TABLE,
                 F::COLUMNS.join(", "),
             );
-            let written = if F::TRACK_WRITTEN {
+            if tracked {
                 let sql = format!("{sql} RETURNING {}", F::COLUMNS.join(", "));
                 let rows = link.fetch_all::<F::Row>(&sql, args).await?;
-                let mut keys = std::collections::HashSet::with_capacity(rows.len());
+                let mut keys = HashSet::with_capacity(rows.len());
                 for row in rows {
                     keys.insert(F::from_row(row)?.key());
                 }
-                wrote.extend(
-                    chunk
-                        .iter()
-                        .filter(|(_, item)| keys.contains(&item.key()))
-                        .map(|(i, _)| *i),
-                );
-                u64::try_from(keys.len()).unwrap_or(u64::MAX)
-            } else {
-                link.execute(&sql, args).await?
-            };
+                for (i, item) in chunk {
+                    if keys.contains(&item.key()) {
+                        wrote.push(*i);
+                    } else {
+                        collided.insert(item.key());
+                    }
+                }
+                continue;
+            }
+            let written = link.execute(&sql, args).await?;
             let n = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
             report.accepted += written;
             if written < n {
@@ -339,19 +417,45 @@ impl<F: Fact> Batch<F> {
                 let stored = fetch_by_keys::<F>(link, &keys).await?;
                 let mut conflicts = 0u64;
                 for (i, item) in chunk {
-                    if let Some(old) = stored.get(&item.key()).filter(|old| *old != *item) {
+                    if let Some(old) = stored.get(&item.key()).filter(|old| **old != *item) {
                         conflicts += 1;
-                        report.conflicts.push(Conflict {
-                            index: *i,
-                            key: item.key_text(),
-                            reason: format!(
+                        if let Some(slot) = self.fates.get_mut(*i) {
+                            *slot = Fate::Conflict(format!(
                                 "a stored fact has this key with a different {}",
                                 diff_fields(old, item)
-                            ),
-                        });
+                            ));
+                        }
                     }
                 }
                 report.duplicates += n.saturating_sub(written).saturating_sub(conflicts);
+            }
+        }
+        if !collided.is_empty() {
+            // A concurrent batch wrote these keys since `classify`: judge
+            // their items again, in order, against what it wrote.
+            let keys: Vec<F::Key> = collided.iter().cloned().collect();
+            let stored = fetch_by_keys::<F>(link, &keys).await?;
+            let again = judge(&self.items, &stored, Some(&collided));
+            for (i, fate) in again.fates {
+                if let Some(slot) = self.fates.get_mut(i) {
+                    *slot = fate;
+                }
+            }
+            self.last.retain(|k, _| !collided.contains(k));
+            self.last.extend(again.last);
+        }
+        self.update_refined(link).await?;
+        for (i, (item, fate)) in self.items.iter().zip(&self.fates).enumerate() {
+            match fate {
+                Fate::New if tracked => report.accepted += 1,
+                Fate::New => {}
+                Fate::Refined => report.refined += 1,
+                Fate::Duplicate => report.duplicates += 1,
+                Fate::Conflict(reason) => report.conflicts.push(Conflict {
+                    index: i,
+                    key: item.key_text(),
+                    reason: reason.clone(),
+                }),
             }
         }
         report.conflicts.sort_by_key(|c| c.index);
@@ -362,6 +466,43 @@ impl<F: Fact> Batch<F> {
         }
         self.record_aliased(link).await?;
         Ok(report)
+    }
+
+    /// Rewrites the [`Fact::REFINED_COLUMNS`] of every stored fact the batch
+    /// refines, with the values of its last refinement: one statement per
+    /// chunk (`UPDATE … FROM` a `VALUES` list or `UNNEST`), in key order.
+    async fn update_refined(&self, link: &mut Link) -> Result<()> {
+        let mut rows: Vec<&F> = self.refined_stored().collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        rows.sort_by_key(|f| f.key_text());
+        let cols = F::COLUMNS.len();
+        let backend = link.backend();
+        let set: Vec<String> = F::REFINED_COLUMNS
+            .iter()
+            .map(|c| format!("{c} = u.{c}"))
+            .collect();
+        let on: Vec<String> = F::KEY_COLUMNS
+            .iter()
+            .map(|c| format!("{}.{c} = u.{c}", F::TABLE))
+            .collect();
+        for chunk in rows.chunks(bulk_rows_per_statement(backend, cols)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(cols));
+            for item in chunk {
+                item.values(&mut args);
+            }
+            let (source, args) = bulk_rows(backend, args, cols);
+            let sql = format!(
+                "WITH u ({}) AS ({source}) UPDATE {} SET {} FROM u WHERE {}",
+                F::COLUMNS.join(", "),
+                F::TABLE,
+                set.join(", "),
+                on.join(" AND ")
+            );
+            link.execute(&sql, args).await?;
+        }
+        Ok(())
     }
 
     /// Remembers the provider key each new item was sent under when it
@@ -437,8 +578,16 @@ pub(crate) async fn fetch_by_keys<F: Fact>(
                 row_placeholders(chunk.len(), kc)
             )
         };
+        // Refined kinds lock the rows they read on PostgreSQL, in key order
+        // (two batches locking overlapping keys cannot deadlock), so that a
+        // refinement is judged against the row it replaces.
+        let lock = if pg && !F::REFINED_COLUMNS.is_empty() {
+            format!(" ORDER BY {} FOR UPDATE", F::KEY_COLUMNS.join(", "))
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "SELECT {} FROM {} WHERE {filter}",
+            "SELECT {} FROM {} WHERE {filter}{lock}",
             F::COLUMNS.join(", "),
             F::TABLE
         );

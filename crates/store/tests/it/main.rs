@@ -18,4 +18,5 @@ mod kill;
 mod kit;
 mod periods;
 mod records;
+mod refine;
 mod settle;
