@@ -147,14 +147,20 @@ impl Trial {
                 self.report.duplicates += r.duplicates;
                 self.report.conflicts += u64::try_from(r.conflicts.len()).unwrap_or(0);
                 let got: Vec<usize> = r.conflicts.iter().map(|c| c.index).collect();
-                if r.accepted == accepted && r.duplicates == duplicates && got == conflicts {
+                // The generated facts never refine one another (a session or
+                // binding is sent whole, once): a refinement is a store bug.
+                if r.accepted == accepted
+                    && r.refined == 0
+                    && r.duplicates == duplicates
+                    && got == conflicts
+                {
                     (Sent::Accepted, vec![])
                 } else {
                     (
                         Sent::Accepted,
                         vec![format!(
-                            "{} batch ({how}): expected accepted {accepted}, duplicates \
-                             {duplicates}, conflicts {conflicts:?}; got {r:?}",
+                            "{} batch ({how}): expected accepted {accepted}, refined 0, \
+                             duplicates {duplicates}, conflicts {conflicts:?}; got {r:?}",
                             batch.kind()
                         )],
                     )
@@ -240,9 +246,9 @@ impl Trial {
                 .choose(&mut self.rng)
                 .cloned()
                 .map(|mut s| {
-                    s.last_seen_at = Some(floorline_core::Timestamp(
-                        s.last_seen_at.map_or(s.connected_at.0, |t| t.0) + MINUTE_MS,
-                    ));
+                    // A changed connected_at: a conflict (SPEC §2). A later
+                    // last_seen_at would be a refinement, applied in place.
+                    s.connected_at = floorline_core::Timestamp(s.connected_at.0 - MINUTE_MS);
                     FactBatch::Sessions(vec![s])
                 }),
             2 => f

@@ -6,10 +6,11 @@
 //! of 128/129 characters, duplicates and conflicts), cut short, or arbitrary
 //! bytes (not UTF-8 too), over the batch and body limits now and then.
 //! Each answer must be a 200 report that adds up, or a 4xx with the stable
-//! error body — never a 5xx. After every 4xx nothing was written: SQLite's
+//! error body — never a 5xx (accepted + refined + duplicates + conflicts =
+//! the items sent). After every 4xx nothing was written: SQLite's
 //! `PRAGMA data_version`, read on a connection of its own, has not moved,
 //! and no table's row count has. After a 200 the kind's table grew by
-//! exactly `accepted`.
+//! exactly `accepted` (a refinement rewrites a row in place).
 //!
 //! The bulk of the generated bodies run against the parse and validate
 //! functions in `floorline-engine` (`tests/it/fuzz.rs` there); these run the
@@ -278,17 +279,18 @@ impl Fixture {
         }
         prop_assert_eq!(status, StatusCode::OK, "{}", answer);
         let accepted = answer["accepted"].as_i64().unwrap_or(-1);
+        let refined = answer["refined"].as_i64().unwrap_or(-1);
         let duplicates = answer["duplicates"].as_i64().unwrap_or(-1);
         let conflicts = answer["conflicts"]
             .as_array()
             .map_or(-1, |c| i64::try_from(c.len()).unwrap_or(-1));
         prop_assert!(
-            accepted >= 0 && duplicates >= 0 && conflicts >= 0,
+            accepted >= 0 && refined >= 0 && duplicates >= 0 && conflicts >= 0,
             "{answer}"
         );
         if let Some(n) = n_items {
             prop_assert_eq!(
-                accepted + duplicates + conflicts,
+                accepted + refined + duplicates + conflicts,
                 i64::try_from(n).unwrap(),
                 "{}",
                 answer
