@@ -89,13 +89,17 @@ enum Command {
         #[arg(long, default_value = "cli")]
         actor: String,
     },
-    /// Recompute the latest live run from stored facts and compare it with what was committed.
+    /// Recompute each live run from the facts as it read them and compare it with what was committed.
     #[command(
-        after_help = "Example: floorline verify --epoch 2026-10   (exit 1 when anything differs)"
+        after_help = "Examples:\n  floorline verify --epoch 2026-10   (exit 1 when anything differs)\n  floorline verify --epoch 2026-10 --drift   (also: what today's facts would change)"
     )]
     Verify {
         #[arg(long)]
         epoch: String,
+        /// Also recompute from today's facts and list, per machine and
+        /// account, what the later facts would change (does not affect the exit code).
+        #[arg(long)]
+        drift: bool,
     },
     /// Every term of one machine's figures in one epoch, each gate with its evidence.
     #[command(after_help = "Example: floorline explain --machine mac-0042 --epoch 2026-10")]
@@ -106,12 +110,17 @@ enum Command {
         epoch: String,
     },
     /// Write the facts bundle of an epoch (what `plan` reads) to stdout or --out.
-    #[command(after_help = "Example: floorline export-facts --epoch 2026-10 --out 2026-10.json")]
+    #[command(
+        after_help = "Examples:\n  floorline export-facts --epoch 2026-10 --out 2026-10.json\n  floorline export-facts --epoch 2026-10 --run 3   (the facts exactly as run 3 read them)"
+    )]
     ExportFacts {
         #[arg(long)]
         epoch: String,
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The facts as this settlement run read them (default: as they stand now).
+        #[arg(long)]
+        run: Option<i64>,
     },
     /// Import facts: a whole bundle, or NDJSON/CSV facts of one kind.
     #[command(
@@ -344,9 +353,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = open_engine(&cli).await?;
             print_json(&engine.preview(epoch(e)?, actor).await?)
         }
-        Command::Verify { epoch: e } => {
+        Command::Verify { epoch: e, drift } => {
             let engine = open_engine(&cli).await?;
-            let report = engine.verify(epoch(e)?).await?;
+            let opts = floorline_engine::VerifyOptions { drift: *drift };
+            let report = engine.verify_with(epoch(e)?, opts).await?;
             print_json(&report)?;
             if report.ok {
                 Ok(())
@@ -362,9 +372,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = open_engine(&cli).await?;
             print_json(&engine.explain(epoch(e)?, machine).await?)
         }
-        Command::ExportFacts { epoch: e, out } => {
+        Command::ExportFacts { epoch: e, out, run } => {
             let engine = open_engine(&cli).await?;
-            let bundle = engine.export_facts(epoch(e)?).await?;
+            let bundle = match run {
+                Some(id) => engine.export_facts_of_run(epoch(e)?, *id).await?,
+                None => engine.export_facts(epoch(e)?).await?,
+            };
             let json = serde_json::to_string_pretty(&bundle).map_err(Failure::other)?;
             match out {
                 Some(path) => std::fs::write(path, json)?,

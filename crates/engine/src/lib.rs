@@ -16,9 +16,11 @@ pub mod ops;
 pub mod probing;
 pub mod schedule;
 pub mod scheduler;
+mod verify;
 
 pub use error::EngineError;
 pub use months::{MonthAccrual, MonthPeriods, MonthTotals, PeriodRow};
 pub use ops::{
-    AccountStatement, Engine, Explanation, MonthStatement, RunSummary, SettleOptions, VerifyReport,
+    AccountStatement, Difference, Drift, DriftChange, Engine, Explanation, MonthStatement,
+    RunCheck, RunSummary, SettleOptions, VerifyOptions, VerifyReport,
 };

@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use crate::verify::{Difference, Drift, DriftChange, RunCheck, VerifyOptions, VerifyReport};
 use floorline_core::bundle::Bundle;
 use floorline_core::facts::{
-    group_earnings, is_organic, self_accounts, EpochFacts, PriorDraw, RawEarning, Windows,
+    group_earnings, is_organic, self_accounts, EpochFacts, RawEarning, Windows,
 };
 use floorline_core::plan::{manifest_sha256, summed_draws, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Invalid, Timestamp};
@@ -67,31 +68,6 @@ pub struct RunSummary {
     /// Ineligible machines per reason code.
     pub excluded_by_reason: BTreeMap<String, u64>,
     pub forced: bool,
-}
-
-/// One difference found by `verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    pub machine_id: String,
-    pub account_id: String,
-    /// What the recomputation says was owed, µUSD (0 if nothing).
-    pub expected_micro_usd: i64,
-    /// What is stored, µUSD (0 if nothing).
-    pub stored_micro_usd: i64,
-    pub what: String,
-}
-
-/// The result of `verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    pub epoch: EpochId,
-    pub ok: bool,
-    pub committed_manifest_sha256: Option<String>,
-    pub recomputed_manifest_sha256: String,
-    pub stored_draws_manifest_sha256: String,
-    pub differences: Vec<Difference>,
-    /// Accounts whose balance differs from the sum of their ledger entries.
-    pub balance_mismatches: Vec<String>,
 }
 
 /// Everything about one machine in one epoch.
@@ -370,109 +346,6 @@ impl Engine {
         Ok(summary(&out.plan, Mode::Live, Some(&out.run), opts.force))
     }
 
-    /// Recomputes the latest live run from stored facts and compares it with
-    /// what was committed: the run's manifest, every stored draw, every balance.
-    pub async fn verify(&self, epoch: EpochId) -> Result<VerifyReport, EngineError> {
-        let run = self
-            .store
-            .latest_run(epoch, floorline_store::Mode::Live)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(format!("no live settlement of {epoch}")))?;
-        let draws = self.all_draws(epoch).await?;
-        let mut facts = self
-            .store
-            .load_epoch_facts(epoch, &self.config.policy)
-            .await?;
-        // The run saw the draws of earlier runs as prior draws.
-        facts.prior_draws = draws
-            .iter()
-            .filter(|d| d.run_id < run.id)
-            .map(|d| PriorDraw {
-                machine_id: d.machine_id.clone(),
-                account_id: d.account_id.clone(),
-                amount_micro_usd: d.amount_micro_usd,
-                verified_memory_gb: u32::try_from(d.verified_memory_gb).unwrap_or(0),
-            })
-            .collect();
-        let recomputed = plan(&facts, &self.config.policy)?;
-        let mut stored: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for d in &draws {
-            *stored
-                .entry((d.machine_id.clone(), d.account_id.clone()))
-                .or_insert(0) += d.amount_micro_usd;
-        }
-        let expected: BTreeMap<(String, String), i64> = recomputed
-            .context
-            .final_draws
-            .iter()
-            .map(|d| {
-                (
-                    (d.machine_id.clone(), d.account_id.clone()),
-                    d.amount_micro_usd,
-                )
-            })
-            .collect();
-        let mut differences = Vec::new();
-        let keys: std::collections::BTreeSet<_> =
-            stored.keys().chain(expected.keys()).cloned().collect();
-        for key in keys {
-            let e = expected.get(&key).copied().unwrap_or(0);
-            let s = stored.get(&key).copied().unwrap_or(0);
-            if e != s {
-                let what = match (e, s) {
-                    (_, 0) => "missing draw",
-                    (0, _) => "unexpected draw",
-                    _ => "amount differs",
-                };
-                differences.push(Difference {
-                    machine_id: key.0,
-                    account_id: key.1,
-                    expected_micro_usd: e,
-                    stored_micro_usd: s,
-                    what: what.into(),
-                });
-            }
-        }
-        let stored_draws: Vec<ManifestDraw> = stored
-            .iter()
-            .filter(|(_, a)| **a > 0)
-            .map(|((m, a), amount)| ManifestDraw {
-                account_id: a.clone(),
-                amount_micro_usd: *amount,
-                machine_id: m.clone(),
-            })
-            .collect();
-        let stored_manifest = manifest_sha256(&stored_draws);
-        let mut balance_mismatches = Vec::new();
-        let accounts: std::collections::BTreeSet<&str> =
-            draws.iter().map(|d| d.account_id.as_str()).collect();
-        for account in accounts {
-            let ledger: i64 = self
-                .store
-                .ledger_entries(account)
-                .await?
-                .iter()
-                .map(|e| e.amount_micro_usd)
-                .sum();
-            if self.store.balance(account).await? != ledger {
-                balance_mismatches.push(account.to_string());
-            }
-        }
-        let ok = differences.is_empty()
-            && balance_mismatches.is_empty()
-            && recomputed.manifest_sha256 == run.manifest_sha256
-            && stored_manifest == run.manifest_sha256;
-        Ok(VerifyReport {
-            epoch,
-            ok,
-            committed_manifest_sha256: Some(run.manifest_sha256),
-            recomputed_manifest_sha256: recomputed.manifest_sha256,
-            stored_draws_manifest_sha256: stored_manifest,
-            differences,
-            balance_mismatches,
-        })
-    }
-
     /// Every term of one machine's figures in one epoch, with its evidence.
     pub async fn explain(&self, epoch: EpochId, machine: &str) -> Result<Explanation, EngineError> {
         let machine_id = self
@@ -512,7 +385,8 @@ impl Engine {
         Ok((facts, p))
     }
 
-    /// The facts bundle of an epoch (what `floorline plan` reads).
+    /// The facts bundle of an epoch as they stand now (what `floorline plan`
+    /// reads); `export_facts_of_run` writes the facts as a run read them.
     pub async fn export_facts(&self, epoch: EpochId) -> Result<Bundle, EngineError> {
         Ok(self.store.export_bundle(epoch, &self.config.policy).await?)
     }

@@ -320,16 +320,27 @@ pub async fn explain(
     Ok(Json(state.engine.explain(epoch, &machine).await?))
 }
 
-/// Recompute the latest live run and compare with what was committed.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(("epoch" = String, Path)), responses((status = 200, description = "verify report")), security(("bearer" = [])))]
+/// `?drift=true` of the verify endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    #[serde(default)]
+    pub drift: bool,
+}
+
+/// Recompute each live run from the facts as it read them and compare with
+/// what was committed; with `drift=true` also what today's facts would change.
+#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(("epoch" = String, Path), ("drift" = Option<bool>, Query, description = "also recompute from today's facts and list per machine and account what they would change")), responses((status = 200, description = "verify report")), security(("bearer" = [])))]
 pub async fn verify(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
+    Query(q): Query<VerifyQuery>,
     caller: Caller,
 ) -> Result<Json<VerifyReport>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
-    Ok(Json(state.engine.verify(epoch).await?))
+    let opts = floorline_engine::VerifyOptions { drift: q.drift };
+    Ok(Json(state.engine.verify_with(epoch, opts).await?))
 }
 
 #[derive(Deserialize)]

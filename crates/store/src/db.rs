@@ -472,6 +472,29 @@ impl Db {
         Ok(Some(Link::PgSnapshot(Box::new(c))))
     }
 
+    /// PostgreSQL: a transaction on a connection of its own (like
+    /// [`Db::snapshot_reader`]'s) that raised `fact_versions.read_mark` to
+    /// the last version and holds the counter row, with that version. While
+    /// it is open no batch can commit a new version, so a snapshot taken now
+    /// reads exactly the versions up to it; commit it right after. `None` on
+    /// SQLite, whose write transaction does this itself.
+    pub(crate) async fn hold_versions(&self) -> Result<Option<(Link, i64)>> {
+        let Db::Pg(pool) = self else {
+            return Ok(None);
+        };
+        let mut c = PgConnection::connect_with(&pool.connect_options()).await?;
+        sqlx::query("BEGIN").execute(&mut c).await?;
+        let mut link = Link::PgSnapshot(Box::new(c));
+        let (last,): (i64,) = link
+            .fetch_one(
+                "UPDATE fact_versions SET read_mark = GREATEST(read_mark, last) WHERE id = 1 \
+                 RETURNING last",
+                vec![],
+            )
+            .await?;
+        Ok(Some((link, last)))
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Db::Sqlite(p) => p.close().await,

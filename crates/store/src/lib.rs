@@ -47,6 +47,7 @@ pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
 pub use fleet::MachineBinding;
 pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
+pub use load::FactsAt;
 pub use months::{AccountMonthDraw, PeriodTotals};
 pub use records::{
     Account, Adjust, AdjustKind, DrawRecord, EntryKind, EpochSummary, LedgerEntry, RunRecord,
@@ -343,7 +344,23 @@ impl Store {
     pub async fn load_epoch_facts(&self, epoch: EpochId, policy: &Policy) -> Result<EpochFacts> {
         let mut tx = self.db.begin_read().await?;
         let facts = self
-            .named(load::load_epoch_facts(&mut tx, epoch, policy).await)
+            .named(load::load_epoch_facts(&mut tx, epoch, policy, None).await)
+            .await?;
+        tx.commit().await?;
+        Ok(facts)
+    }
+
+    /// The facts `epoch` plans from as a run read them (SPEC §6, *Fact
+    /// versions*; see [`load::FactsAt`]), read in one transaction.
+    pub async fn load_epoch_facts_at(
+        &self,
+        epoch: EpochId,
+        policy: &Policy,
+        at: load::FactsAt,
+    ) -> Result<EpochFacts> {
+        let mut tx = self.db.begin_read().await?;
+        let facts = self
+            .named(load::load_epoch_facts(&mut tx, epoch, policy, Some(at)).await)
             .await?;
         tx.commit().await?;
         Ok(facts)
@@ -369,7 +386,23 @@ impl Store {
     pub async fn export_bundle(&self, epoch: EpochId, policy: &Policy) -> Result<Bundle> {
         let mut tx = self.db.begin_read().await?;
         let bundle = self
-            .named(load::export_bundle(&mut tx, epoch, policy).await)
+            .named(load::export_bundle(&mut tx, epoch, policy, None).await)
+            .await?;
+        tx.commit().await?;
+        Ok(bundle)
+    }
+
+    /// The raw facts `epoch` reads as a run read them (see
+    /// [`load::FactsAt`]), as a facts bundle with `policy` in full.
+    pub async fn export_bundle_at(
+        &self,
+        epoch: EpochId,
+        policy: &Policy,
+        at: load::FactsAt,
+    ) -> Result<Bundle> {
+        let mut tx = self.db.begin_read().await?;
+        let bundle = self
+            .named(load::export_bundle(&mut tx, epoch, policy, Some(at)).await)
             .await?;
         tx.commit().await?;
         Ok(bundle)

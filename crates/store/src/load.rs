@@ -38,6 +38,56 @@ use crate::ingest::{
     gb, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow, SessionRow,
 };
 
+/// Which facts a read sees when it is not "now": those a run read (SPEC §6,
+/// *Fact versions*). Every fact row with `version ≤ version`, and of a
+/// refined session or binding whose current row is newer, the row of its
+/// history (`session_versions`, `binding_versions`, migration 9) with the
+/// highest version ≤ `version`; prior draws are those of runs before
+/// `before_run`. Exact for every version a run recorded: a refinement keeps
+/// the row it replaces whenever some run may have read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FactsAt {
+    pub version: i64,
+    pub before_run: i64,
+}
+
+/// A fact table as `at` sees it, as a row source for `FROM {} AS name`:
+/// the table itself, or a derived table of its rows as of `at.version`
+/// (the version is an integer of ours, inlined).
+fn table(name: &str, at: Option<FactsAt>) -> String {
+    let Some(at) = at else {
+        return name.to_string();
+    };
+    let v = at.version;
+    let history = |cols: &str, hist: &str, key: &[&str]| {
+        let same = |a: &str, b: &str| {
+            key.iter()
+                .map(|k| format!("{a}.{k} = {b}.{k}"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        format!(
+            "(SELECT {cols}, version FROM {name} WHERE version <= {v} \
+             UNION ALL \
+             SELECT {cols}, version FROM {hist} h WHERE h.version <= {v} \
+             AND EXISTS (SELECT 1 FROM {name} c WHERE {} AND c.version > {v}) \
+             AND NOT EXISTS (SELECT 1 FROM {hist} n WHERE {} \
+                             AND n.version > h.version AND n.version <= {v}))",
+            same("c", "h"),
+            same("n", "h"),
+        )
+    };
+    match name {
+        "sessions" => history(&cols::<Session>(), "session_versions", &["session_id"]),
+        "bindings" => history(
+            &cols::<Binding>(),
+            "binding_versions",
+            &["machine_id", "from_ms"],
+        ),
+        other => format!("(SELECT * FROM {other} WHERE version <= {v})"),
+    }
+}
+
 /// The raw facts of an epoch other than earnings, already filtered.
 struct Raw {
     attestations: Vec<Attestation>,
@@ -52,13 +102,19 @@ fn cols<F: Fact>() -> String {
     F::COLUMNS.join(", ")
 }
 
-async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Raw> {
+async fn read_raw(
+    link: &mut Link,
+    epoch: EpochId,
+    policy: &Policy,
+    at: Option<FactsAt>,
+) -> Result<Raw> {
     let w = Windows::new(epoch, policy);
     let attestations = link
         .fetch_all::<AttestationRow>(
             &format!(
-                "SELECT {} FROM attestations ORDER BY machine_id, attested_at_ms",
-                cols::<Attestation>()
+                "SELECT {} FROM {} AS attestations ORDER BY machine_id, attested_at_ms",
+                cols::<Attestation>(),
+                table("attestations", at)
             ),
             vec![],
         )
@@ -69,8 +125,9 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
     let bindings = link
         .fetch_all::<BindingRow>(
             &format!(
-                "SELECT {} FROM bindings ORDER BY machine_id, from_ms",
-                cols::<Binding>()
+                "SELECT {} FROM {} AS bindings ORDER BY machine_id, from_ms",
+                cols::<Binding>(),
+                table("bindings", at)
             ),
             vec![],
         )
@@ -80,14 +137,17 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
         .collect::<Result<Vec<_>>>()?;
     let health = link
         .fetch_all::<HealthRow>(
-            "SELECT machine_id, at_ms, healthy, reason FROM health \
-             WHERE at_ms >= $1 AND at_ms < $2 \
-             UNION ALL \
-             SELECT h.machine_id, h.at_ms, h.healthy, h.reason FROM health h \
-             JOIN (SELECT machine_id, MAX(at_ms) AS last_ms FROM health \
-                   WHERE at_ms < $1 GROUP BY machine_id) l \
-               ON l.machine_id = h.machine_id AND l.last_ms = h.at_ms \
-             ORDER BY 1, 2",
+            &format!(
+                "SELECT machine_id, at_ms, healthy, reason FROM {h} AS health \
+                 WHERE at_ms >= $1 AND at_ms < $2 \
+                 UNION ALL \
+                 SELECT h.machine_id, h.at_ms, h.healthy, h.reason FROM {h} AS h \
+                 JOIN (SELECT machine_id, MAX(at_ms) AS last_ms FROM {h} AS health \
+                       WHERE at_ms < $1 GROUP BY machine_id) l \
+                   ON l.machine_id = h.machine_id AND l.last_ms = h.at_ms \
+                 ORDER BY 1, 2",
+                h = table("health", at)
+            ),
             vec![w.start_ms.into(), w.end_ms.into()],
         )
         .await?
@@ -97,9 +157,10 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
     let probes = link
         .fetch_all::<ProbeRow>(
             &format!(
-                "SELECT {} FROM probes WHERE at_ms >= $1 AND at_ms < $2 \
+                "SELECT {} FROM {} AS probes WHERE at_ms >= $1 AND at_ms < $2 \
                  ORDER BY machine_id, at_ms, probe_id",
-                cols::<Probe>()
+                cols::<Probe>(),
+                table("probes", at)
             ),
             vec![w.work_start_ms.into(), w.end_ms.into()],
         )
@@ -107,7 +168,7 @@ async fn read_raw(link: &mut Link, epoch: EpochId, policy: &Policy) -> Result<Ra
         .into_iter()
         .map(Probe::from_row)
         .collect::<Result<Vec<_>>>()?;
-    let prior_draws = prior_draws(link, epoch).await?;
+    let prior_draws = prior_draws(link, epoch, at.map(|a| a.before_run)).await?;
     let previous_totals = link
         .fetch_all::<(String, i64)>(
             "SELECT machine_id, total_micro_usd FROM machine_totals \
@@ -149,11 +210,12 @@ fn sessions_args(epoch: EpochId, policy: &Policy) -> Vec<i64> {
 }
 
 /// The sessions an export writes, one row each, in a stable order.
-fn session_rows_sql() -> String {
+fn session_rows_sql(at: Option<FactsAt>) -> String {
     format!(
-        "SELECT {} FROM sessions WHERE {SESSIONS_OVERLAPPING} \
+        "SELECT {} FROM {} AS sessions WHERE {SESSIONS_OVERLAPPING} \
          ORDER BY machine_id, connected_at_ms, session_id",
-        cols::<Session>()
+        cols::<Session>(),
+        table("sessions", at)
     )
 }
 
@@ -173,15 +235,25 @@ fn session_rows_sql() -> String {
 ///
 /// For benchmarks that time the bare SQL too.
 pub fn sessions_sql(backend: Backend, epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {
+    sessions_sql_at(backend, epoch, policy, None)
+}
+
+fn sessions_sql_at(
+    backend: Backend,
+    epoch: EpochId,
+    policy: &Policy,
+    at: Option<FactsAt>,
+) -> (String, Vec<i64>) {
+    let sessions = table("sessions", at);
     let sql = match backend {
         Backend::Sqlite => format!(
             "SELECT machine_id, json_group_array(json_array(connected_at_ms, last_seen_at_ms, \
              disconnected_at_ms)) AS sessions \
-             FROM sessions WHERE {SESSIONS_OVERLAPPING} GROUP BY machine_id"
+             FROM {sessions} AS sessions WHERE {SESSIONS_OVERLAPPING} GROUP BY machine_id"
         ),
         Backend::Postgres => format!(
             "SELECT machine_id, connected_at_ms, last_seen_at_ms, disconnected_at_ms \
-             FROM sessions WHERE {SESSIONS_OVERLAPPING}"
+             FROM {sessions} AS sessions WHERE {SESSIONS_OVERLAPPING}"
         ),
     };
     (sql, sessions_args(epoch, policy))
@@ -192,8 +264,9 @@ async fn sessions_by_machine(
     link: &mut Link,
     epoch: EpochId,
     policy: &Policy,
+    at: Option<FactsAt>,
 ) -> Result<Vec<(String, Vec<SessionFact>)>> {
-    let (sql, args) = sessions_sql(link.backend(), epoch, policy);
+    let (sql, args) = sessions_sql_at(link.backend(), epoch, policy, at);
     let args: Vec<Val> = args.into_iter().map(Val::from).collect();
     let fact = |(c, l, d): (i64, Option<i64>, Option<i64>)| SessionFact {
         connected_at_ms: c,
@@ -229,11 +302,19 @@ async fn sessions_by_machine(
     }
 }
 
-pub(crate) async fn prior_draws(link: &mut Link, epoch: EpochId) -> Result<Vec<PriorDraw>> {
+/// The draws of `epoch` (of the runs before `before_run`, if given).
+pub(crate) async fn prior_draws(
+    link: &mut Link,
+    epoch: EpochId,
+    before_run: Option<i64>,
+) -> Result<Vec<PriorDraw>> {
     link.fetch_all::<(String, String, i64, i64)>(
         "SELECT machine_id, account_id, amount_micro_usd, verified_memory_gb FROM floor_draws \
-         WHERE epoch = $1 ORDER BY machine_id, account_id",
-        vec![epoch.to_string().into()],
+         WHERE epoch = $1 AND run_id < $2 ORDER BY machine_id, account_id",
+        vec![
+            epoch.to_string().into(),
+            before_run.unwrap_or(i64::MAX).into(),
+        ],
     )
     .await?
     .into_iter()
@@ -288,25 +369,28 @@ COUNT(*) FILTER (WHERE e.at_ms >= $5) AS n_in_work_window";
 /// read that index alone, in machine order, never the table; SQLite's
 /// planner needs `INDEXED BY` for the first part (BENCHMARKS.md has the
 /// figures).
-fn organic_sql(backend: Backend) -> String {
+fn organic_sql(backend: Backend, at: Option<FactsAt>) -> String {
     let candidates = match backend {
         Backend::Sqlite => "earnings e INDEXED BY earnings_organic",
         Backend::Postgres => "earnings e",
     };
+    // As of a version: the same index, each candidate's row checked.
+    let seen = at.map_or_else(String::new, |a| format!(" AND e.version <= {}", a.version));
+    let bindings = table("bindings", at);
     format!(
-        "WITH linked AS (SELECT DISTINCT payout_identity, account_id FROM bindings \
+        "WITH linked AS (SELECT DISTINCT payout_identity, account_id FROM {bindings} AS bindings \
                          WHERE from_ms < $2), \
          self_pairs AS ( \
            SELECT DISTINCT b.machine_id, l.account_id \
-           FROM bindings b JOIN linked l ON l.payout_identity = b.payout_identity \
+           FROM {bindings} AS b JOIN linked l ON l.payout_identity = b.payout_identity \
            WHERE b.from_ms < $2) \
          SELECT CAST(1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
-         FROM {candidates} WHERE {IN_WINDOWS} AND {ORGANIC_JOB} GROUP BY e.machine_id \
+         FROM {candidates} WHERE {IN_WINDOWS} AND {ORGANIC_JOB}{seen} GROUP BY e.machine_id \
          UNION ALL \
          SELECT CAST(-1 AS BIGINT) AS sign, e.machine_id, {WINDOW_SUMS} \
          FROM self_pairs s CROSS JOIN earnings e \
          WHERE e.machine_id = s.machine_id AND e.consumer_account_id = s.account_id \
-           AND {IN_WINDOWS} AND {ORGANIC_JOB} \
+           AND {IN_WINDOWS} AND {ORGANIC_JOB}{seen} \
          GROUP BY e.machine_id"
     )
 }
@@ -325,6 +409,15 @@ pub fn earnings_grouping_sql(
     epoch: EpochId,
     policy: &Policy,
 ) -> (String, Vec<i64>) {
+    earnings_grouping_sql_at(backend, epoch, policy, None)
+}
+
+fn earnings_grouping_sql_at(
+    backend: Backend,
+    epoch: EpochId,
+    policy: &Policy,
+    at: Option<FactsAt>,
+) -> (String, Vec<i64>) {
     let w = Windows::new(epoch, policy);
     let args = vec![
         w.earliest_earning_ms(),
@@ -333,7 +426,7 @@ pub fn earnings_grouping_sql(
         w.trailing_start_ms,
         w.work_start_ms,
     ];
-    (organic_sql(backend), args)
+    (organic_sql(backend, at), args)
 }
 
 /// Every machine's [`OrganicEarnings`] (machines without any are absent).
@@ -341,8 +434,9 @@ async fn organic_earnings(
     link: &mut Link,
     epoch: EpochId,
     policy: &Policy,
+    at: Option<FactsAt>,
 ) -> Result<HashMap<String, OrganicEarnings>> {
-    let (sql, args) = earnings_grouping_sql(link.backend(), epoch, policy);
+    let (sql, args) = earnings_grouping_sql_at(link.backend(), epoch, policy, at);
     let pg = link.backend() == Backend::Postgres;
     if pg {
         link.execute(&format!("SET LOCAL {PG_GROUPING_SETTING}"), vec![])
@@ -426,13 +520,14 @@ pub(crate) async fn load_epoch_facts(
     link: &mut Link,
     epoch: EpochId,
     policy: &Policy,
+    at: Option<FactsAt>,
 ) -> Result<EpochFacts> {
     let started = std::time::Instant::now();
-    let raw = read_raw(link, epoch, policy).await?;
+    let raw = read_raw(link, epoch, policy, at).await?;
     let raw_done = started.elapsed();
-    let sessions = sessions_by_machine(link, epoch, policy).await?;
+    let sessions = sessions_by_machine(link, epoch, policy, at).await?;
     let sessions_done = started.elapsed();
-    let mut organic = organic_earnings(link, epoch, policy).await?;
+    let mut organic = organic_earnings(link, epoch, policy, at).await?;
     let read_done = started.elapsed();
 
     let mut machines: BTreeMap<String, MachineFacts> = BTreeMap::new();
@@ -538,12 +633,13 @@ pub(crate) async fn export_bundle(
     link: &mut Link,
     epoch: EpochId,
     policy: &Policy,
+    at: Option<FactsAt>,
 ) -> Result<Bundle> {
-    let raw = read_raw(link, epoch, policy).await?;
+    let raw = read_raw(link, epoch, policy, at).await?;
     let w = Windows::new(epoch, policy);
     let sessions = link
         .fetch_all::<SessionRow>(
-            &session_rows_sql(),
+            &session_rows_sql(at),
             sessions_args(epoch, policy)
                 .into_iter()
                 .map(Val::from)
@@ -556,8 +652,9 @@ pub(crate) async fn export_bundle(
     let aliases = link
         .fetch_all::<AliasRow>(
             &format!(
-                "SELECT {} FROM aliases ORDER BY provider_key",
-                cols::<Alias>()
+                "SELECT {} FROM {} AS aliases ORDER BY provider_key",
+                cols::<Alias>(),
+                table("aliases", at)
             ),
             vec![],
         )
@@ -568,8 +665,9 @@ pub(crate) async fn export_bundle(
     let earnings = link
         .fetch_all::<EarningRow>(
             &format!(
-                "SELECT {} FROM earnings WHERE at_ms >= $1 AND at_ms < $2 ORDER BY job_id",
-                cols::<Earning>()
+                "SELECT {} FROM {} AS earnings WHERE at_ms >= $1 AND at_ms < $2 ORDER BY job_id",
+                cols::<Earning>(),
+                table("earnings", at)
             ),
             vec![Val::from(w.earliest_earning_ms()), Val::from(w.end_ms)],
         )

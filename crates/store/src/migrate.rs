@@ -60,6 +60,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "names as sent",
         include_str!("../migrations/sqlite/0008_names_as_sent.sql"),
     ),
+    (
+        9,
+        "fact versions",
+        include_str!("../migrations/sqlite/0009_fact_versions.sql"),
+    ),
 ];
 
 /// `(version, description, sql)` of every PostgreSQL migration.
@@ -103,6 +108,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "names as sent",
         include_str!("../migrations/postgres/0008_names_as_sent.sql"),
+    ),
+    (
+        9,
+        "fact versions",
+        include_str!("../migrations/postgres/0009_fact_versions.sql"),
     ),
 ];
 

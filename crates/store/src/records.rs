@@ -56,6 +56,9 @@ pub struct RunRecord {
     pub trailing_revenue_micro_usd: i64,
     pub budget_micro_usd: i64,
     pub reserve_micro_usd: i64,
+    /// The highest fact version the run's snapshot read (SPEC §6); `None`
+    /// for runs recorded before fact versions (migration 9).
+    pub facts_version: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -77,13 +80,14 @@ pub(crate) struct RunRow {
     trailing_revenue_micro_usd: i64,
     budget_micro_usd: i64,
     reserve_micro_usd: i64,
+    facts_version: Option<i64>,
 }
 
 pub(crate) const RUN_COLUMNS: &str =
     "id, epoch, mode, actor, forced, created_at_ms, pool_micro_usd, \
      already_settled_micro_usd, granted_total_micro_usd, unallocated_micro_usd, manifest_sha256, \
      n_machines, n_eligible, n_draws, trailing_revenue_micro_usd, budget_micro_usd, \
-     reserve_micro_usd";
+     reserve_micro_usd, facts_version";
 
 pub(crate) fn parse_epoch(text: &str) -> Result<EpochId> {
     text.parse()
@@ -112,6 +116,7 @@ impl TryFrom<RunRow> for RunRecord {
             trailing_revenue_micro_usd: r.trailing_revenue_micro_usd,
             budget_micro_usd: r.budget_micro_usd,
             reserve_micro_usd: r.reserve_micro_usd,
+            facts_version: r.facts_version,
         })
     }
 }

@@ -196,17 +196,42 @@ impl Store {
         // sees the database of its own start): the facts are read on a
         // reader that imported its snapshot of this moment, after the lock,
         // so every read agrees with the others and sees every earlier run.
-        let facts = match self.db.snapshot_reader(&mut link).await? {
-            Some(mut reader) => {
+        //
+        // SPEC §6 fact versions: the run records the highest version its
+        // snapshot read, and raises `read_mark` to it before reading, so that
+        // from then on a refinement keeps the rows this run reads. On
+        // PostgreSQL a second short transaction holds the counter row while
+        // the snapshot is taken (no batch commits a version meanwhile:
+        // versions commit in order, so the snapshot holds exactly the
+        // versions up to the one recorded); on SQLite this transaction holds
+        // the database write lock already.
+        let (facts, facts_version) = match self.db.hold_versions().await? {
+            Some((hold, version)) => {
+                let reader = self.db.snapshot_reader(&mut link).await?;
+                hold.commit().await?;
+                let Some(mut reader) = reader else {
+                    return Err(StoreError::Invariant(
+                        "no snapshot reader on PostgreSQL".into(),
+                    ));
+                };
                 let facts = self
-                    .named(load_epoch_facts(&mut reader, epoch, policy).await)
+                    .named(load_epoch_facts(&mut reader, epoch, policy, None).await)
                     .await?;
                 reader.commit().await?;
-                facts
+                (facts, version)
             }
             None => {
-                self.named(load_epoch_facts(&mut link, epoch, policy).await)
-                    .await?
+                let (version,): (i64,) = link
+                    .fetch_one(
+                        "UPDATE fact_versions SET read_mark = MAX(read_mark, last) \
+                         WHERE id = 1 RETURNING last",
+                        vec![],
+                    )
+                    .await?;
+                let facts = self
+                    .named(load_epoch_facts(&mut link, epoch, policy, None).await)
+                    .await?;
+                (facts, version)
             }
         };
         let loaded = started.elapsed();
@@ -227,7 +252,15 @@ impl Store {
             Vec::new()
         };
         let run = self
-            .insert_run(&mut link, epoch, policy, &req, &plan, shares.len())
+            .insert_run(
+                &mut link,
+                epoch,
+                policy,
+                &req,
+                &plan,
+                shares.len(),
+                facts_version,
+            )
             .await?;
         let run_written = started.elapsed();
         self.failpoints.hit(FailPoint::BetweenWrites)?;
@@ -279,6 +312,7 @@ impl Store {
         req: &SettleRequest,
         plan: &Plan,
         n_draws: usize,
+        facts_version: i64,
     ) -> Result<RunRecord> {
         let plan_json =
             serde_json::to_string(plan).map_err(|e| StoreError::Invariant(e.to_string()))?;
@@ -303,6 +337,7 @@ impl Store {
             trailing_revenue_micro_usd: plan.context.trailing_revenue_micro_usd,
             budget_micro_usd: plan.context.budget_micro_usd,
             reserve_micro_usd: plan.context.reserve_micro_usd,
+            facts_version: Some(facts_version),
         };
         let (id,): (i64,) = link
             .fetch_one(
@@ -310,9 +345,9 @@ impl Store {
                  pool_micro_usd, already_settled_micro_usd, granted_total_micro_usd, \
                  unallocated_micro_usd, manifest_sha256, n_machines, n_eligible, n_draws, \
                  trailing_revenue_micro_usd, budget_micro_usd, reserve_micro_usd, \
-                 policy_json, plan_json) \
+                 policy_json, plan_json, facts_version) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18) RETURNING id",
+                 $17, $18, $19) RETURNING id",
                 vec![
                     epoch.to_string().into(),
                     req.mode.as_str().into(),
@@ -332,6 +367,7 @@ impl Store {
                     run.reserve_micro_usd.into(),
                     policy_json.into(),
                     plan_json.into(),
+                    facts_version.into(),
                 ],
             )
             .await?;
@@ -442,9 +478,12 @@ impl Store {
             self.write(link, epoch, &sql, args).await?;
         }
         // The base-reward earning shows the draw in the provider's history.
+        // It is a fact of its own version (after every one this run read),
+        // so that the facts "as this run read them" do not hold it.
         let at_ms = epoch.end().0.saturating_sub(1);
-        for chunk in shares.chunks(bulk_rows_per_statement(backend, 8)) {
-            let mut args = Vec::with_capacity(chunk.len().saturating_mul(8));
+        let (mut version, _) = crate::ingest::reserve_versions(link, shares.len()).await?;
+        for chunk in shares.chunks(bulk_rows_per_statement(backend, 9)) {
+            let mut args = Vec::with_capacity(chunk.len().saturating_mul(9));
             for s in chunk {
                 args.extend([
                     Val::from(base_reward_job_id(epoch, s.machine_id, s.account_id)),
@@ -455,12 +494,14 @@ impl Store {
                     Val::from(false),
                     Val::OptText(None),
                     Val::from(at_ms),
+                    Val::from(version),
                 ]);
+                version = version.saturating_add(1);
             }
-            let (rows, args) = bulk_rows(backend, args, 8);
+            let (rows, args) = bulk_rows(backend, args, 9);
             let sql = format!(
                 "INSERT INTO earnings (job_id, machine_id, consumer_account_id, amount_micro_usd, \
-                 kind, pinned, model, at_ms) {rows}"
+                 kind, pinned, model, at_ms, version) {rows}"
             );
             self.write(link, epoch, &sql, args).await?;
         }

@@ -416,3 +416,105 @@ fn import_kind_reports_bad_lines_writes_nothing_and_resumes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2"), "{err}");
 }
+
+/// SPEC §6 *Fact versions*: after settlement a late earning and a late
+/// session refinement arrive. `verify` recomputes the run from the facts as
+/// it read them (exit 0); `verify --drift` names the machine and the amount
+/// today's facts would change; `export-facts --run 1` reproduces run 1's
+/// manifest through `plan`, and today's export holds the late facts.
+#[test]
+fn late_facts_after_settlement_keep_verify_green_and_show_as_drift() {
+    let db = Db::with_pool(200_000_000);
+    let b = bundle(7, 12, 200_000_000);
+    db.import(&b);
+    let run = db.ok(&["settle", "--epoch", EPOCH]);
+    let run_id = run["run_id"].as_i64().unwrap();
+    // The machine with the largest draw earns $5 late: its draw would shrink by $5.
+    let plan_then = plan_of(&db.write("then.json", &b));
+    let (victim, granted) = plan_then["machines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["machine_id"].as_str().unwrap().to_string(),
+                m["granted_micro_usd"].as_i64().unwrap(),
+            )
+        })
+        .max_by_key(|(_, g)| *g)
+        .unwrap();
+    assert!(granted > 5_000_000, "{granted}");
+    let late = json!({"job_id": "late-job", "machine_id": victim, "consumer_account_id": "late-buyer", "amount_micro_usd": 5_000_000, "kind": "inference", "pinned": false, "at": "2026-10-15T00:00:00Z"});
+    let jobs = db.dir.path().join("late.ndjson");
+    std::fs::write(&jobs, late.to_string()).unwrap();
+    db.ok(&["import", "--kind", "earnings", jobs.to_str().unwrap()]);
+    // A heartbeat of one of its sessions, later than it was at settlement.
+    let mut beat = b["sessions"][1].clone();
+    beat["last_seen_at"] = json!("2026-11-02T00:00:00Z");
+    let beats = db.dir.path().join("late-sessions.ndjson");
+    std::fs::write(&beats, beat.to_string()).unwrap();
+    let r = db.ok(&["import", "--kind", "sessions", beats.to_str().unwrap()]);
+    assert_eq!(r["refined"], json!(1), "{r}");
+
+    let report = db.ok(&["verify", "--epoch", EPOCH]);
+    assert_eq!(report["ok"], json!(true), "{report}");
+    assert!(report.get("drift").is_none(), "{report}");
+    let report = db.ok(&["verify", "--epoch", EPOCH, "--drift"]);
+    assert_eq!(report["ok"], json!(true), "{report}");
+    let changes = report["drift"]["changes"].as_array().unwrap();
+    let change = changes
+        .iter()
+        .find(|c| c["machine_id"] == json!(victim))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(change["change_micro_usd"], json!(-5_000_000), "{report}");
+    assert_eq!(change["settled_micro_usd"], json!(granted), "{report}");
+
+    let then = db.dir.path().join("run1.json");
+    db.ok(&[
+        "export-facts",
+        "--epoch",
+        EPOCH,
+        "--run",
+        &run_id.to_string(),
+        "--out",
+        then.to_str().unwrap(),
+    ]);
+    let replayed = plan_of(&then);
+    assert_eq!(replayed["manifest_sha256"], run["manifest_sha256"]);
+    let text = std::fs::read_to_string(&then).unwrap();
+    assert!(
+        !text.contains("late-job"),
+        "run 1 never read the late earning"
+    );
+    let now = db.ok(&["export-facts", "--epoch", EPOCH]);
+    assert!(now.to_string().contains("late-job"));
+    assert!(now["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["last_seen_at"] == json!("2026-11-02T00:00:00.000Z")));
+    // Tampering still fails, naming the run.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(
+            "UPDATE floor_draws SET amount_micro_usd = amount_micro_usd + 1 WHERE machine_id = ?1",
+        )
+        .bind(&victim)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+    let out = db.run(&["verify", "--epoch", EPOCH], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["differences"][0]["run_id"],
+        json!(run_id),
+        "{report}"
+    );
+}

@@ -206,6 +206,7 @@ impl Fact for Binding {
         (self.machine_id.clone(), self.from.0)
     }
     const REFINED_COLUMNS: &'static [&'static str] = &["to_ms"];
+    const HISTORY_TABLE: &'static str = "binding_versions";
     fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
         resend_binding(old, new, origin)
     }
@@ -268,6 +269,7 @@ impl Fact for Session {
         (self.session_id.clone(), 0)
     }
     const REFINED_COLUMNS: &'static [&'static str] = &["last_seen_at_ms", "disconnected_at_ms"];
+    const HISTORY_TABLE: &'static str = "session_versions";
     fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
         resend_session(old, new, origin)
     }

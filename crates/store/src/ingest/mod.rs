@@ -112,6 +112,9 @@ pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Siz
     /// The columns a refinement (SPEC §2) rewrites; empty for the kinds that
     /// are never refined.
     const REFINED_COLUMNS: &'static [&'static str] = &[];
+    /// Where a refinement keeps the row it replaces while some run may have
+    /// read it (migration 9); empty for the kinds that are never refined.
+    const HISTORY_TABLE: &'static str = "";
     /// Judges `new`, re-sent with the key of `old` (`origin` names `old` in
     /// a reason): identical is a duplicate, anything else a conflict, unless
     /// the kind has refinements (`floorline_core::refine`).
@@ -376,17 +379,22 @@ impl<F: Fact> Batch<F> {
         let tracked = F::TRACK_WRITTEN || !F::REFINED_COLUMNS.is_empty();
         let mut wrote: Vec<usize> = Vec::new();
         let mut collided: HashSet<F::Key> = HashSet::new();
-        let cols = F::COLUMNS.len();
+        // Each new row its own version (SPEC §6), reserved in this
+        // transaction; a row that does not go in leaves a gap.
+        let (mut version, _) = reserve_versions(link, fresh.len()).await?;
+        let cols = F::COLUMNS.len().saturating_add(1);
         // PostgreSQL takes the whole batch as one array per column.
         let backend = link.backend();
         for chunk in fresh.chunks(bulk_rows_per_statement(backend, cols)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(cols));
             for (_, item) in chunk {
                 item.values(&mut args);
+                args.push(Val::from(version));
+                version = version.saturating_add(1);
             }
             let (rows, args) = bulk_rows(backend, args, cols);
             let sql = format!(
-                "INSERT INTO {} ({}) {rows} ON CONFLICT DO NOTHING",
+                "INSERT INTO {} ({}, version) {rows} ON CONFLICT DO NOTHING",
                 F::TABLE,
                 F::COLUMNS.join(", "),
             );
@@ -477,28 +485,51 @@ impl<F: Fact> Batch<F> {
             return Ok(());
         }
         rows.sort_by_key(|f| f.key_text());
-        let cols = F::COLUMNS.len();
+        // A new version for each refined row; the row it replaces is kept
+        // in the history table when some run may have read it (its version
+        // ≤ `read_mark`), else overwritten in place (SPEC §6).
+        let (mut version, read_mark) = reserve_versions(link, rows.len()).await?;
+        let cols = F::COLUMNS.len().saturating_add(1);
         let backend = link.backend();
-        let set: Vec<String> = F::REFINED_COLUMNS
+        let mut set: Vec<String> = F::REFINED_COLUMNS
             .iter()
             .map(|c| format!("{c} = u.{c}"))
             .collect();
-        let on: Vec<String> = F::KEY_COLUMNS
-            .iter()
-            .map(|c| format!("{}.{c} = u.{c}", F::TABLE))
-            .collect();
+        set.push("version = u.version".into());
+        let on = |t: &str| {
+            F::KEY_COLUMNS
+                .iter()
+                .map(|c| format!("{t}.{c} = u.{c}"))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
+        let kept: Vec<String> = F::COLUMNS.iter().map(|c| format!("t.{c}")).collect();
         for chunk in rows.chunks(bulk_rows_per_statement(backend, cols)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(cols));
             for item in chunk {
                 item.values(&mut args);
+                args.push(Val::from(version));
+                version = version.saturating_add(1);
             }
             let (source, args) = bulk_rows(backend, args, cols);
+            let with = format!("WITH u ({}, version) AS ({source})", F::COLUMNS.join(", "));
+            if !F::HISTORY_TABLE.is_empty() {
+                let sql = format!(
+                    "{with} INSERT INTO {} ({}, version) SELECT {}, t.version \
+                     FROM {} t JOIN u ON {} WHERE t.version <= {read_mark}",
+                    F::HISTORY_TABLE,
+                    F::COLUMNS.join(", "),
+                    kept.join(", "),
+                    F::TABLE,
+                    on("t"),
+                );
+                link.execute(&sql, args.clone()).await?;
+            }
             let sql = format!(
-                "WITH u ({}) AS ({source}) UPDATE {} SET {} FROM u WHERE {}",
-                F::COLUMNS.join(", "),
+                "{with} UPDATE {} SET {} FROM u WHERE {}",
                 F::TABLE,
                 set.join(", "),
-                on.join(" AND ")
+                on(F::TABLE)
             );
             link.execute(&sql, args).await?;
         }
@@ -534,6 +565,25 @@ impl<F: Fact> Batch<F> {
         }
         Ok(())
     }
+}
+
+/// Reserves `n` consecutive fact versions (SPEC §6) in `link`'s transaction:
+/// the first of them, and the highest version any run has read
+/// (`read_mark`). The counter is one row (migration 9), so on PostgreSQL its
+/// lock is held until the transaction commits and versions commit in their
+/// order. Nothing is reserved (and nothing locked) for `n = 0`.
+pub(crate) async fn reserve_versions(link: &mut Link, n: usize) -> Result<(i64, i64)> {
+    if n == 0 {
+        return Ok((0, 0));
+    }
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    let (last, read_mark): (i64, i64) = link
+        .fetch_one(
+            "UPDATE fact_versions SET last = last + $1 WHERE id = 1 RETURNING last, read_mark",
+            vec![Val::from(n)],
+        )
+        .await?;
+    Ok((last.saturating_sub(n).saturating_add(1), read_mark))
 }
 
 /// Stored rows of `F` for the given keys, by key.

@@ -20,3 +20,4 @@ mod periods;
 mod records;
 mod refine;
 mod settle;
+mod versions;

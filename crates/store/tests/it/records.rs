@@ -285,7 +285,7 @@ both!(api_keys, super::api_keys);
 async fn migrations_are_idempotent_and_concurrent(ctx: Ctx) {
     ctx.store.migrate().await.unwrap();
     ctx.store.migrate().await.unwrap();
-    assert_eq!(ctx.store.schema_version(), 8);
+    assert_eq!(ctx.store.schema_version(), 9);
     // Several processes migrating a fresh database at once.
     let dir = tempfile::tempdir().unwrap();
     let (url, pg) = match ctx.kind {
