@@ -188,14 +188,8 @@ impl Engine {
         let mut checks = Vec::with_capacity(runs.len());
         let mut differences = Vec::new();
         for run in &runs {
-            let mut facts = match run.facts_version {
-                Some(version) => {
-                    let at = FactsAt {
-                        version,
-                        before_run: run.id,
-                    };
-                    self.store.load_epoch_facts_at(epoch, policy, at).await?
-                }
+            let mut facts = match FactsAt::of_run(run) {
+                Some(at) => self.store.load_epoch_facts_at(epoch, policy, at).await?,
                 None => self.store.load_epoch_facts(epoch, policy).await?,
             };
             facts.prior_draws = prior_of(&draws, run.id);
@@ -308,16 +302,12 @@ impl Engine {
             .iter()
             .find(|r| r.id == run_id)
             .ok_or_else(|| EngineError::NotFound(format!("run {run_id} of {epoch}")))?;
-        let version = run.facts_version.ok_or_else(|| {
+        let at = FactsAt::of_run(run).ok_or_else(|| {
             EngineError::Invalid(vec![Invalid::new(
                 "run",
                 format!("run {run_id} was recorded before fact versions: its facts are unknown"),
             )])
         })?;
-        let at = FactsAt {
-            version,
-            before_run: run.id,
-        };
         Ok(self
             .store
             .export_bundle_at(epoch, &self.config.policy, at)

@@ -49,6 +49,22 @@ use crate::ingest::{
 pub struct FactsAt {
     pub version: i64,
     pub before_run: i64,
+    /// The run whose totals of the previous epoch are the previous totals
+    /// (`machine_totals` or, once replaced, `machine_totals_history`);
+    /// `None`: no previous totals.
+    pub previous_totals_run: Option<i64>,
+}
+
+impl FactsAt {
+    /// The facts as `run` read them; `None` for a run recorded before fact
+    /// versions (migration 9), whose facts are unknown.
+    pub fn of_run(run: &crate::RunRecord) -> Option<FactsAt> {
+        Some(FactsAt {
+            version: run.facts_version?,
+            before_run: run.id,
+            previous_totals_run: run.previous_totals_run_id,
+        })
+    }
 }
 
 /// A fact table as `at` sees it, as a row source for `FROM {} AS name`:
@@ -169,13 +185,37 @@ async fn read_raw(
         .map(Probe::from_row)
         .collect::<Result<Vec<_>>>()?;
     let prior_draws = prior_draws(link, epoch, at.map(|a| a.before_run)).await?;
-    let previous_totals = link
-        .fetch_all::<(String, i64)>(
-            "SELECT machine_id, total_micro_usd FROM machine_totals \
-             WHERE epoch = $1 AND total_micro_usd > 0 ORDER BY machine_id",
-            vec![epoch.previous().to_string().into()],
-        )
-        .await?
+    let previous = epoch.previous().to_string();
+    let previous_totals = match at {
+        None => {
+            link.fetch_all::<(String, i64)>(
+                "SELECT machine_id, total_micro_usd FROM machine_totals \
+                 WHERE epoch = $1 AND total_micro_usd > 0 ORDER BY machine_id",
+                vec![previous.into()],
+            )
+            .await?
+        }
+        Some(FactsAt {
+            previous_totals_run: None,
+            ..
+        }) => Vec::new(),
+        Some(FactsAt {
+            previous_totals_run: Some(run),
+            ..
+        }) => {
+            // The set of one run: still current, or replaced since.
+            link.fetch_all::<(String, i64)>(
+                "SELECT machine_id, total_micro_usd FROM machine_totals \
+                 WHERE epoch = $1 AND run_id = $2 AND total_micro_usd > 0 \
+                 UNION ALL \
+                 SELECT machine_id, total_micro_usd FROM machine_totals_history \
+                 WHERE epoch = $1 AND run_id = $2 AND total_micro_usd > 0 \
+                 ORDER BY 1",
+                vec![previous.into(), run.into()],
+            )
+            .await?
+        }
+    }
         .into_iter()
         .map(|(machine_id, total_micro_usd)| PreviousTotal {
             machine_id,
@@ -511,6 +551,19 @@ pub(crate) async fn machine_earnings(
     .into_iter()
     .map(|r| Earning::from_row(r).map(RawEarning::from))
     .collect()
+}
+
+/// The run whose totals of `epoch`'s previous epoch stand in
+/// `machine_totals` (a live run replaces the whole set): what a settlement
+/// records as the previous totals it read, on the snapshot it read them on.
+pub(crate) async fn previous_totals_run(link: &mut Link, epoch: EpochId) -> Result<Option<i64>> {
+    let (run,): (Option<i64>,) = link
+        .fetch_one(
+            "SELECT MAX(run_id) FROM machine_totals WHERE epoch = $1",
+            vec![epoch.previous().to_string().into()],
+        )
+        .await?;
+    Ok(run)
 }
 
 /// See the module docs. `link` must see one snapshot throughout: a SQLite

@@ -59,6 +59,9 @@ pub struct RunRecord {
     /// The highest fact version the run's snapshot read (SPEC §6); `None`
     /// for runs recorded before fact versions (migration 9).
     pub facts_version: Option<i64>,
+    /// The run whose totals of the previous epoch (D11's `P`) this run
+    /// read; `None` when there were none (or before migration 9).
+    pub previous_totals_run_id: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -81,13 +84,14 @@ pub(crate) struct RunRow {
     budget_micro_usd: i64,
     reserve_micro_usd: i64,
     facts_version: Option<i64>,
+    previous_totals_run_id: Option<i64>,
 }
 
 pub(crate) const RUN_COLUMNS: &str =
     "id, epoch, mode, actor, forced, created_at_ms, pool_micro_usd, \
      already_settled_micro_usd, granted_total_micro_usd, unallocated_micro_usd, manifest_sha256, \
      n_machines, n_eligible, n_draws, trailing_revenue_micro_usd, budget_micro_usd, \
-     reserve_micro_usd, facts_version";
+     reserve_micro_usd, facts_version, previous_totals_run_id";
 
 pub(crate) fn parse_epoch(text: &str) -> Result<EpochId> {
     text.parse()
@@ -117,6 +121,7 @@ impl TryFrom<RunRow> for RunRecord {
             budget_micro_usd: r.budget_micro_usd,
             reserve_micro_usd: r.reserve_micro_usd,
             facts_version: r.facts_version,
+            previous_totals_run_id: r.previous_totals_run_id,
         })
     }
 }

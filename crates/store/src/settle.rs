@@ -32,7 +32,7 @@ use crate::db::{
 };
 use crate::error::{Result, StoreError};
 use crate::failpoint::FailPoint;
-use crate::load::load_epoch_facts;
+use crate::load::{load_epoch_facts, previous_totals_run};
 use crate::records::{check_actor, RunRecord};
 use crate::Store;
 
@@ -205,7 +205,7 @@ impl Store {
         // versions commit in order, so the snapshot holds exactly the
         // versions up to the one recorded); on SQLite this transaction holds
         // the database write lock already.
-        let (facts, facts_version) = match self.db.hold_versions().await? {
+        let (facts, facts_read) = match self.db.hold_versions().await? {
             Some((hold, version)) => {
                 let reader = self.db.snapshot_reader(&mut link).await?;
                 hold.commit().await?;
@@ -217,8 +217,9 @@ impl Store {
                 let facts = self
                     .named(load_epoch_facts(&mut reader, epoch, policy, None).await)
                     .await?;
+                let previous = previous_totals_run(&mut reader, epoch).await?;
                 reader.commit().await?;
-                (facts, version)
+                (facts, (version, previous))
             }
             None => {
                 let (version,): (i64,) = link
@@ -231,7 +232,8 @@ impl Store {
                 let facts = self
                     .named(load_epoch_facts(&mut link, epoch, policy, None).await)
                     .await?;
-                (facts, version)
+                let previous = previous_totals_run(&mut link, epoch).await?;
+                (facts, (version, previous))
             }
         };
         let loaded = started.elapsed();
@@ -259,7 +261,7 @@ impl Store {
                 &req,
                 &plan,
                 shares.len(),
-                facts_version,
+                facts_read,
             )
             .await?;
         let run_written = started.elapsed();
@@ -312,7 +314,7 @@ impl Store {
         req: &SettleRequest,
         plan: &Plan,
         n_draws: usize,
-        facts_version: i64,
+        (facts_version, previous_totals_run_id): (i64, Option<i64>),
     ) -> Result<RunRecord> {
         let plan_json =
             serde_json::to_string(plan).map_err(|e| StoreError::Invariant(e.to_string()))?;
@@ -338,6 +340,7 @@ impl Store {
             budget_micro_usd: plan.context.budget_micro_usd,
             reserve_micro_usd: plan.context.reserve_micro_usd,
             facts_version: Some(facts_version),
+            previous_totals_run_id,
         };
         let (id,): (i64,) = link
             .fetch_one(
@@ -345,9 +348,9 @@ impl Store {
                  pool_micro_usd, already_settled_micro_usd, granted_total_micro_usd, \
                  unallocated_micro_usd, manifest_sha256, n_machines, n_eligible, n_draws, \
                  trailing_revenue_micro_usd, budget_micro_usd, reserve_micro_usd, \
-                 policy_json, plan_json, facts_version) \
+                 policy_json, plan_json, facts_version, previous_totals_run_id) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19) RETURNING id",
+                 $17, $18, $19, $20) RETURNING id",
                 vec![
                     epoch.to_string().into(),
                     req.mode.as_str().into(),
@@ -368,6 +371,7 @@ impl Store {
                     policy_json.into(),
                     plan_json.into(),
                     facts_version.into(),
+                    previous_totals_run_id.into(),
                 ],
             )
             .await?;
@@ -533,6 +537,18 @@ impl Store {
         // A re-run replaces the epoch's totals: delete, then plain inserts
         // (an upsert pays a conflict probe per row: 0.45 s instead of about
         // 0.2 s for 100 000 machines on PostgreSQL).
+        // The totals this run replaces stay readable for the runs of the
+        // next period that read them (SPEC §6; `FactsAt::previous_totals_run`).
+        self.write(
+            link,
+            epoch,
+            "INSERT INTO machine_totals_history (epoch, machine_id, earned_micro_usd, \
+             drawn_micro_usd, total_micro_usd, run_id) \
+             SELECT epoch, machine_id, earned_micro_usd, drawn_micro_usd, total_micro_usd, run_id \
+             FROM machine_totals WHERE epoch = $1",
+            vec![e.as_str().into()],
+        )
+        .await?;
         self.write(
             link,
             epoch,

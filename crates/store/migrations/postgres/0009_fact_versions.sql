@@ -47,3 +47,18 @@ CREATE TABLE binding_versions (
     version BIGINT NOT NULL,
     PRIMARY KEY (machine_id, from_ms, version)
 );
+
+-- The previous period's totals (D11's P) a run read: the run whose totals
+-- stood in `machine_totals` for the previous epoch in its snapshot
+-- (NULL: none), and every set of totals a re-settlement replaced, so that
+-- a run's previous totals stay readable as it read them.
+ALTER TABLE settlement_runs ADD COLUMN previous_totals_run_id BIGINT;
+CREATE TABLE machine_totals_history (
+    epoch TEXT NOT NULL,
+    machine_id TEXT NOT NULL,
+    earned_micro_usd BIGINT NOT NULL,
+    drawn_micro_usd BIGINT NOT NULL,
+    total_micro_usd BIGINT NOT NULL,
+    run_id BIGINT NOT NULL,
+    PRIMARY KEY (epoch, run_id, machine_id)
+);

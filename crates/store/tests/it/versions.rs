@@ -4,8 +4,9 @@
 //! later ingestion, while refinements no run has read overwrite in place.
 
 use floorline_core::bundle::Session;
-use floorline_core::facts::SessionFact;
-use floorline_store::FactsAt;
+use floorline_core::facts::{EpochFacts, SessionFact};
+use floorline_core::plan;
+use floorline_store::{FactsAt, SettleRequest};
 
 use crate::both;
 use crate::harness::Ctx;
@@ -15,6 +16,7 @@ fn at(version: i64, before_run: i64) -> FactsAt {
     FactsAt {
         version,
         before_run,
+        previous_totals_run: None,
     }
 }
 
@@ -161,4 +163,70 @@ async fn each_run_reads_the_version_it_saw(ctx: Ctx) {
 both!(
     each_run_reads_the_version_it_saw,
     super::each_run_reads_the_version_it_saw
+);
+
+/// D11's previous totals as a run read them: a re-settlement of the
+/// previous epoch replaces its totals, and the run of the next epoch that
+/// read the old ones still reads them as of itself.
+async fn previous_totals_stay_as_the_next_run_read_them(ctx: Ctx) {
+    let policy = pool(1_000);
+    ingest(&ctx.store, &fleet(2)).await;
+    let october = settle(&ctx.store, &policy, live("t")).await.unwrap().run;
+    let next = epoch().next();
+    let after_next = SettleRequest {
+        now_ms: next.end().0 + DAY,
+        ..live("t")
+    };
+    let p = policy.clone();
+    let november = ctx
+        .store
+        .settle(next, &policy, after_next, move |f: &EpochFacts| plan(f, &p))
+        .await
+        .unwrap()
+        .run;
+    assert_eq!(november.previous_totals_run_id, Some(october.id));
+    let totals = |f: EpochFacts| -> Vec<(String, i64)> {
+        let mut t: Vec<_> = f
+            .machines
+            .into_iter()
+            .map(|m| (m.machine_id, m.previous_total_micro_usd))
+            .collect();
+        t.sort();
+        t
+    };
+    let read = totals(ctx.store.load_epoch_facts(next, &policy).await.unwrap());
+    assert_eq!(
+        read,
+        vec![("m000".into(), 18_000_000), ("m001".into(), 18_000_000)]
+    );
+    // A late October earning, and October settled again: its totals change.
+    ctx.store
+        .ingest_earnings(&[earning("late", "m000", "buyer", 50_000_000, s() + DAY)])
+        .await
+        .unwrap();
+    let again = settle(&ctx.store, &policy, live("t")).await.unwrap().run;
+    assert!(again.id > november.id);
+    let now = totals(ctx.store.load_epoch_facts(next, &policy).await.unwrap());
+    assert_ne!(now, read, "today's previous totals moved");
+    let at = FactsAt::of_run(&november).unwrap();
+    let then = totals(
+        ctx.store
+            .load_epoch_facts_at(next, &policy, at)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(then, read, "as November's run read them");
+    // And the export as of the run carries them.
+    let bundle = ctx.store.export_bundle_at(next, &policy, at).await.unwrap();
+    let mut exported: Vec<_> = bundle
+        .previous_totals
+        .iter()
+        .map(|t| (t.machine_id.clone(), t.total_micro_usd))
+        .collect();
+    exported.sort();
+    assert_eq!(exported, read);
+}
+both!(
+    previous_totals_stay_as_the_next_run_read_them,
+    super::previous_totals_stay_as_the_next_run_read_them
 );
