@@ -29,8 +29,8 @@ use clap::Parser;
 use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
-    markdown, markdown_extrapolation, markdown_period, parse_period, run, run_period, PeriodReport,
-    ScaleBackend, ScaleOptions, ScaleReport,
+    markdown, markdown_extrapolation, markdown_period, markdown_refine, parse_period, run,
+    run_period, run_refine, PeriodReport, ScaleBackend, ScaleOptions, ScaleReport,
 };
 
 #[derive(Debug, Parser)]
@@ -64,6 +64,11 @@ struct Args {
     /// same windows.
     #[arg(long, default_value = "month", value_parser = parse_period)]
     period: Period,
+    /// The refinement bench instead (SPEC §2): `--machines` open sessions,
+    /// one heartbeat each through the store in batches of 10 000, against a
+    /// bare UPDATE of the same rows.
+    #[arg(long)]
+    refine: bool,
     /// Also write the reports as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -158,6 +163,17 @@ async fn main() -> anyhow::Result<()> {
         database: args.database.clone(),
         ..ScaleOptions::new(args.backend, machines, args.epoch)
     };
+    if args.refine {
+        let report = run_refine(&options(args.machines))
+            .await
+            .context("refine run")?;
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+        println!("{}", markdown_refine(&report));
+        return Ok(());
+    }
     if args.period != Period::Month {
         return period_main(&args, options(args.machines)).await;
     }

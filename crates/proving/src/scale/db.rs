@@ -146,6 +146,14 @@ impl Raw {
         Ok(())
     }
 
+    /// Runs one statement; the rows it changed.
+    pub(super) async fn execute_count(&mut self, sql: &str) -> anyhow::Result<u64> {
+        Ok(match self {
+            Raw::Sqlite(c) => sqlx::query(sql).execute(&mut *c).await?.rows_affected(),
+            Raw::Pg(c) => sqlx::query(sql).execute(&mut *c).await?.rows_affected(),
+        })
+    }
+
     /// Runs `sql` with `binds` for `$1`, `$2`, … (numbered placeholders, which
     /// sqlx's SQLite driver binds by number too) and fetches every row as
     /// `R`: (seconds, rows).

@@ -29,7 +29,9 @@
 //! of a run and the raw connection with its bare scans; `run.rs` the ingest
 //! and the timed phases; `report.rs` the extrapolation and the markdown;
 //! `period.rs` the period benches (SPEC §10: one 5-minute period, or a month
-//! of daily periods, with `policy.period` shorter than a month).
+//! of daily periods, with `policy.period` shorter than a month);
+//! `refine.rs` the refinement bench (one heartbeat per open session against
+//! a bare `UPDATE` of the same rows).
 #![deny(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -41,6 +43,7 @@
 mod db;
 mod fleet;
 mod period;
+mod refine;
 mod report;
 mod run;
 
@@ -50,6 +53,7 @@ pub use period::{
     parse_period, period_policy, run_period, PeriodFigures, PeriodReport, RunningClock,
     FIVE_MINUTES_SECS,
 };
+pub use refine::{markdown_refine, run_refine, RefineReport, REFINE_OVER_BARE_TARGET};
 pub use report::{
     extrapolate, grouped, linear, markdown, markdown_extrapolation, markdown_period, Fitted,
     SETTLE_OVER_BARE_TARGET, SETTLE_PEAK_TARGET_MB,

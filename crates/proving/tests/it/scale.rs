@@ -6,8 +6,8 @@ use floorline_core::money::portion;
 use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
-    extrapolate, markdown, markdown_extrapolation, markdown_period, run, run_period, PeriodReport,
-    ScaleBackend, ScaleOptions, ScaleReport,
+    extrapolate, markdown, markdown_extrapolation, markdown_period, markdown_refine, run,
+    run_period, run_refine, PeriodReport, ScaleBackend, ScaleOptions, ScaleReport,
 };
 
 fn opts(backend: ScaleBackend, machines: u64) -> ScaleOptions {
@@ -224,4 +224,27 @@ async fn period_benches_run_small_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn period_benches_run_small_on_postgres() {
     both_periods(ScaleBackend::Postgres).await;
+}
+
+/// The refinement bench at a tiny size: every round of the store answered
+/// `refined` for every session and left every row at that round's
+/// heartbeat (the bench checks both and fails otherwise), both sides timed.
+async fn refine_small(backend: ScaleBackend) {
+    let r = run_refine(&opts(backend, 150)).await.unwrap();
+    assert_eq!(r.sessions, 150);
+    assert_eq!(r.store_rounds_secs.len(), 3);
+    assert_eq!(r.bare_rounds_secs.len(), 3);
+    assert!(r.store_rate() > 0.0 && r.bare_rate() > 0.0);
+    let text = markdown_refine(&r);
+    assert!(text.contains("store / bare"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refine_bench_runs_small_on_sqlite() {
+    refine_small(ScaleBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refine_bench_runs_small_on_postgres() {
+    refine_small(ScaleBackend::Postgres).await;
 }

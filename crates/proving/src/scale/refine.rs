@@ -1,0 +1,245 @@
+//! The refinement bench (SPEC §2 *refinements*, issue #16): `machines` open
+//! sessions, one per machine, each refined by one heartbeat (a later
+//! `last_seen_at`) through `Store::ingest_sessions` in batches of
+//! [`MAX_BATCH_ITEMS`], against a bare `UPDATE` of the same rows in the same
+//! batches on a raw connection of the same database.
+//!
+//! Rounds alternate (store, bare, store, bare, …), each round moving every
+//! session's `last_seen_at` one hour on, so both sides always write a new
+//! value to every row; the fastest round of each side is counted. The store
+//! side must answer `refined` = the batch for every batch, and after each
+//! round the database must hold exactly that round's `last_seen_at` on
+//! every session (a count query), so neither side can skip rows.
+//!
+//! The bare `UPDATE`, per batch, in one transaction:
+//! `WITH v(id, ls) AS (VALUES ('id', ls), …) UPDATE sessions SET
+//! last_seen_at_ms = v.ls FROM v WHERE sessions.session_id = v.id` (the
+//! values inlined: ids and instants of our own generation; the same text on
+//! both backends). It is what applying a known
+//! heartbeat costs at least; the store also reads the stored rows to judge
+//! each re-send (and on PostgreSQL locks them in key order).
+
+use std::time::Instant;
+
+use anyhow::{bail, Context as _};
+use floorline_core::bundle::Session;
+use floorline_core::Timestamp;
+use floorline_store::{Store, MAX_BATCH_ITEMS};
+use serde::{Deserialize, Serialize};
+
+use super::db::{Raw, ScaleDb};
+use super::fleet::Fleet;
+use super::run::say;
+use super::{f, ratio, usize_u64, ScaleBackend, ScaleOptions, HOUR_MS};
+
+/// The issue's target: the store refines at ≥ 0.5 × the bare rate.
+pub const REFINE_OVER_BARE_TARGET: f64 = 0.5;
+
+/// Rounds per side (the fastest counted).
+const ROUNDS: u64 = 3;
+
+/// One refinement run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefineReport {
+    pub backend: ScaleBackend,
+    pub sessions: u64,
+    pub batch: u64,
+    /// Seconds of each store round (inside the `ingest_sessions` calls).
+    pub store_rounds_secs: Vec<f64>,
+    /// Seconds of each bare round (the `UPDATE` transactions).
+    pub bare_rounds_secs: Vec<f64>,
+    /// Opening the sessions (accepted, not refined), for scale.
+    pub open_secs: f64,
+}
+
+impl RefineReport {
+    fn best(v: &[f64]) -> f64 {
+        v.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    pub fn store_rate(&self) -> f64 {
+        ratio(f(self.sessions), Self::best(&self.store_rounds_secs))
+    }
+    pub fn bare_rate(&self) -> f64 {
+        ratio(f(self.sessions), Self::best(&self.bare_rounds_secs))
+    }
+    /// Store rate over bare rate (≥ [`REFINE_OVER_BARE_TARGET`] wanted).
+    pub fn store_over_bare(&self) -> f64 {
+        ratio(self.store_rate(), self.bare_rate())
+    }
+}
+
+fn session_id(m: u64) -> String {
+    format!("hb-{m:07}")
+}
+
+/// Machine `m`'s one session, connected at the epoch's start, last seen
+/// `hours` hours later.
+fn session(start_ms: i64, m: u64, hours: i64) -> Session {
+    Session {
+        session_id: session_id(m),
+        machine_id: Fleet::machine_id(m),
+        connected_at: Timestamp(start_ms),
+        last_seen_at: Some(Timestamp(start_ms + hours * HOUR_MS)),
+        disconnected_at: None,
+    }
+}
+
+/// Runs the bench once on a fresh database (always dropped after).
+pub async fn run_refine(opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+    let db = ScaleDb::create(opts).await?;
+    let out = run_on(&db, opts).await;
+    db.destroy().await;
+    out
+}
+
+async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+    let store = Store::connect(&db.url).await.context("connect")?;
+    store.migrate().await.context("migrate")?;
+    let fleet = Fleet::new(opts);
+    let n = opts.machines;
+    let start_ms = opts.epoch.start().0;
+
+    let attestations: Vec<_> = fleet.attestations().collect();
+    for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
+        store
+            .ingest_attestations(chunk)
+            .await
+            .context("ingest attestations")?;
+    }
+    let t = Instant::now();
+    send_round(&store, start_ms, n, 1, false).await?;
+    let open_secs = t.elapsed().as_secs_f64();
+    say(opts, &format!("{n} open sessions in {open_secs:.2} s"));
+
+    let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
+    if raw.backend() == floorline_store::Backend::Sqlite {
+        // The store's own setting (WAL, synchronous NORMAL).
+        raw.execute("PRAGMA synchronous = NORMAL").await?;
+    }
+    let mut report = RefineReport {
+        backend: opts.backend,
+        sessions: n,
+        batch: usize_u64(MAX_BATCH_ITEMS),
+        store_rounds_secs: Vec::new(),
+        bare_rounds_secs: Vec::new(),
+        open_secs,
+    };
+    let mut hours = 1;
+    for round in 0..ROUNDS {
+        hours += 1;
+        let s = send_round(&store, start_ms, n, hours, true).await?;
+        check_round(&mut raw, start_ms, n, hours).await?;
+        report.store_rounds_secs.push(s);
+        hours += 1;
+        let b = bare_round(&mut raw, start_ms, n, hours).await?;
+        check_round(&mut raw, start_ms, n, hours).await?;
+        report.bare_rounds_secs.push(b);
+        say(
+            opts,
+            &format!("round {round}: store {s:.2} s, bare UPDATE {b:.2} s"),
+        );
+    }
+    Ok(report)
+}
+
+/// Every session once, `last_seen_at` = start + `hours` h, in batches; each
+/// batch must be all accepted (`refine` false) or all refined. Seconds
+/// inside the store calls.
+async fn send_round(
+    store: &Store,
+    start_ms: i64,
+    n: u64,
+    hours: i64,
+    refine: bool,
+) -> anyhow::Result<f64> {
+    let mut secs = 0.0;
+    let batch = usize_u64(MAX_BATCH_ITEMS);
+    let mut from = 0;
+    while from < n {
+        let to = (from + batch).min(n);
+        let items: Vec<Session> = (from..to).map(|m| session(start_ms, m, hours)).collect();
+        let t = Instant::now();
+        let r = store
+            .ingest_sessions(&items)
+            .await
+            .with_context(|| format!("sessions {from}..{to}"))?;
+        secs += t.elapsed().as_secs_f64();
+        let want = usize_u64(items.len());
+        let (accepted, refined) = if refine { (0, want) } else { (want, 0) };
+        if r.accepted != accepted || r.refined != refined || !r.conflicts.is_empty() {
+            bail!("sessions {from}..{to}: expected accepted {accepted}, refined {refined}; got {r:?}");
+        }
+        from = to;
+    }
+    Ok(secs)
+}
+
+/// The bare `UPDATE` of every session to `last_seen_at` = start + `hours` h,
+/// one transaction per batch. Seconds of the transactions.
+async fn bare_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow::Result<f64> {
+    let ls = start_ms + hours * HOUR_MS;
+    let batch = usize_u64(MAX_BATCH_ITEMS);
+    let mut secs = 0.0;
+    let mut from = 0;
+    while from < n {
+        let to = (from + batch).min(n);
+        let values: Vec<String> = (from..to)
+            .map(|m| format!("('{}', {ls})", session_id(m)))
+            .collect();
+        let sql = format!(
+            "WITH v(id, ls) AS (VALUES {}) \
+             UPDATE sessions SET last_seen_at_ms = v.ls FROM v WHERE sessions.session_id = v.id",
+            values.join(", ")
+        );
+        let t = Instant::now();
+        raw.execute("BEGIN").await?;
+        let changed = raw.execute_count(&sql).await?;
+        raw.execute("COMMIT").await?;
+        secs += t.elapsed().as_secs_f64();
+        if changed != to - from {
+            bail!("bare UPDATE {from}..{to} changed {changed} rows");
+        }
+        from = to;
+    }
+    Ok(secs)
+}
+
+/// Every session now has `last_seen_at` = start + `hours` h.
+async fn check_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow::Result<()> {
+    let ls = start_ms + hours * HOUR_MS;
+    let got = raw
+        .count(&format!("sessions WHERE last_seen_at_ms = {ls}"))
+        .await?;
+    if got != n {
+        bail!("{got} of {n} sessions were last seen at start + {hours} h");
+    }
+    Ok(())
+}
+
+/// The report as a BENCHMARKS.md section.
+pub fn markdown_refine(r: &RefineReport) -> String {
+    use super::report::grouped;
+    let secs = |v: &[f64]| {
+        v.iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    format!(
+        "#### {} — {} open sessions refined by one heartbeat each, batches of {}\n\n\
+         | side | rounds (s) | best rate |\n| --- | --- | --- |\n\
+         | `Store::ingest_sessions` (answer: refined = batch) | {} | {:.0} rows/s |\n\
+         | bare `UPDATE … FROM (VALUES …)`, one transaction per batch | {} | {:.0} rows/s |\n\n\
+         store / bare = **{:.2}** (target ≥ {REFINE_OVER_BARE_TARGET}); opening the sessions \
+         (accepted): {:.2} s.\n",
+        r.backend.name(),
+        grouped(r.sessions),
+        grouped(r.batch),
+        secs(&r.store_rounds_secs),
+        r.store_rate(),
+        secs(&r.bare_rounds_secs),
+        r.bare_rate(),
+        r.store_over_bare(),
+        r.open_secs,
+    )
+}
