@@ -303,6 +303,104 @@
     for (const id of [...ids].sort()) list.append(el("option", { value: id }));
   }
 
+  // ---- Verify and drift ------------------------------------------------------------
+  async function verify() {
+    const epoch = st.epoch;
+    await busy(async () => {
+      F.clearAlerts();
+      const r = await F.api("/v1/admin/epochs/" + encodeURIComponent(epoch) + "/verify?drift=true");
+      st.verified = { epoch, report: r };
+      renderVerify();
+    });
+  }
+
+  function renderVerify() {
+    const out = F.clear($("verify-out"));
+    const box = F.clear($("drift"));
+    const v = st.verified;
+    if (!v || v.epoch !== st.epoch) return;
+    const r = v.report;
+    const runs = (r.runs || []).length;
+    out.dataset.ok = String(r.ok);
+    out.append(
+      el(
+        "p",
+        {},
+        el("span", { class: r.ok ? "badge badge-ok" : "badge badge-bad" }, r.ok ? "Verified" : "Failed"),
+        " ",
+        r.ok
+          ? "All " + runs + " live run(s) of " + F.month(epoch()) + " reproduce from the facts they read, and every balance equals its ledger."
+          : (r.differences || []).length + " draw(s) differ and " + (r.balance_mismatches || []).length + " balance(s) do not match their ledger. See the JSON from the verify endpoint.",
+      ),
+    );
+    const changes = (r.drift && r.drift.changes) || [];
+    box.append(
+      F.table({
+        id: "drift-table",
+        caption: "What today's facts would change in " + F.month(epoch()) + " (late facts since the latest run)",
+        columns: [
+          { key: "machine_id", label: "Machine", rowHeader: true, cls: "nowrap", render: (c) => el("code", {}, c.machine_id) },
+          { key: "account_id", label: "Account" },
+          { key: "settled_micro_usd", label: "Settled", num: true, render: (c) => F.money(c.settled_micro_usd) },
+          { key: "now_micro_usd", label: "From today's facts", num: true, render: (c) => F.money(c.now_micro_usd) },
+          { key: "change_micro_usd", label: "Change", num: true, render: (c) => F.money(c.change_micro_usd) },
+          { key: "adjust", label: "Action", render: (c) => adjustButton(c) },
+        ],
+        rows: changes,
+        empty: "Nothing: today's facts give the draws that were settled.",
+      }),
+    );
+    function epoch() {
+      return v.epoch;
+    }
+  }
+
+  function adjustButton(c) {
+    return el(
+      "button",
+      {
+        type: "button",
+        class: "btn-secondary btn-small adjust-drift",
+        "data-account": c.account_id,
+        "data-amount": String(c.change_micro_usd),
+        onclick: () => adjustFor(c),
+      },
+      "Adjust…",
+      el("span", { class: "visually-hidden" }, " " + c.account_id + " for " + c.machine_id),
+    );
+  }
+
+  async function adjustFor(c) {
+    const epoch = st.verified.epoch;
+    const credit = c.change_micro_usd > 0;
+    const answer = await F.confirmDialog({
+      title: (credit ? "Credit " : "Claw back ") + F.usd(Math.abs(c.change_micro_usd)) + (credit ? " to " : " from ") + c.account_id + "?",
+      message:
+        "Late facts for " + c.machine_id + " in " + F.month(epoch) + " change its share from " + F.usd(c.settled_micro_usd) + " to " + F.usd(c.now_micro_usd) +
+        ". This writes one ledger entry (kind " + (credit ? "adjustment" : "clawback") + ") with that reason; settled draws stay as they are.",
+      confirmLabel: credit ? "Credit " + c.account_id : "Claw back from " + c.account_id,
+      danger: !credit,
+    });
+    if (!answer.ok) {
+      F.showStatus("Adjustment cancelled; nothing changed.");
+      return;
+    }
+    await busy(async () => {
+      F.clearAlerts();
+      const entry = await F.api("/v1/admin/adjustments", {
+        method: "POST",
+        body: {
+          account_id: c.account_id,
+          amount_micro_usd: c.change_micro_usd,
+          kind: credit ? "adjustment" : "clawback",
+          reason: "late facts for " + c.machine_id + " in " + epoch + " (verify --drift)",
+          reference: "drift:" + epoch + ":" + c.machine_id + ":" + c.account_id,
+        },
+      });
+      F.showStatus("Ledger entry #" + entry.id + ": " + F.usd(entry.amount_micro_usd) + " for " + c.account_id + ".");
+    });
+  }
+
   // ---- Draws -------------------------------------------------------------------
   const DRAW_COLUMNS = [
     { key: "machine_id", label: "Machine", rowHeader: true, cls: "nowrap", render: (r) => el("code", {}, r.machine_id) },
@@ -585,10 +683,12 @@
   }
 
   function wire() {
+    $("verify-button").addEventListener("click", () => verify());
     $("epoch-select").addEventListener("change", (e) => {
       st.epoch = e.target.value;
       st.offset = 0;
       F.clear($("explain-out"));
+      renderVerify();
       $("csv-link").hidden = true;
       busy(loadEpoch);
     });

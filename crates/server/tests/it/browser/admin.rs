@@ -286,3 +286,62 @@ async fn admin_draws_page_sort_and_download_csv() {
     }
     b.close().await;
 }
+
+/// A late earning after October was settled: verify still says the run is
+/// right (it recomputes from the facts the run read), the drift table names
+/// the machine and the −$5 today's facts would change, and its Adjust…
+/// action claws that back from the account through the ledger.
+#[tokio::test]
+async fn admin_verifies_an_epoch_and_adjusts_for_late_facts() {
+    let (s, b) = start().await;
+    settle_october(&s).await;
+    let before = s.state.engine.store().balance("alice").await.unwrap();
+    s.ingest_ok(
+        "earnings",
+        json!([{"job_id": "job-late", "machine_id": "m-alice-64", "consumer_account_id": "dave", "amount_micro_usd": 5000000, "kind": "inference", "pinned": false, "at": "2026-10-20T00:00:00Z"}]),
+    )
+    .await;
+    s.state.invalidate().await;
+    b.goto("/admin").await;
+    b.sign_in(&s.admin).await;
+    b.wait_text("#epoch-summary", "live").await;
+    b.click("#verify-button").await;
+    let out = b.wait_text("#verify-out", "Verified").await;
+    assert!(out.contains("reproduce from the facts they read"), "{out}");
+    let rows = b
+        .js(
+            "return [...document.querySelectorAll('#drift-table tbody tr')].map(tr => [tr.cells[0].innerText, tr.cells[1].innerText, tr.cells[4].innerText]);",
+            vec![],
+        )
+        .await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!(rows[0][0], json!("m-alice-64"));
+    assert_eq!(rows[0][1], json!("alice"));
+    assert!(rows[0][2].as_str().unwrap().contains("5.00"), "{rows}");
+    b.screenshot("admin-verify-drift").await;
+
+    // Cancel first: nothing is written.
+    b.click("#drift-table button.adjust-drift").await;
+    b.wait_for(
+        "document.getElementById('confirm').open",
+        "the confirmation dialog",
+    )
+    .await;
+    assert!(b.text("#confirm").await.contains("Claw back $5.00 from alice"));
+    b.click("#confirm-cancel").await;
+    b.wait_text("#status", "Adjustment cancelled").await;
+    assert_eq!(s.state.engine.store().balance("alice").await.unwrap(), before);
+    // Confirm: one clawback of exactly the change.
+    b.click("#drift-table button.adjust-drift").await;
+    b.wait_for(
+        "document.getElementById('confirm').open",
+        "the confirmation dialog",
+    )
+    .await;
+    b.click("#confirm-ok").await;
+    b.wait_text("#status", "Ledger entry #").await;
+    assert_eq!(
+        s.state.engine.store().balance("alice").await.unwrap(),
+        before - 5_000_000
+    );
+}
