@@ -68,6 +68,16 @@
       el(
         "dl",
         { class: "kv" },
+        el("dt", {}, "Status"),
+        el(
+          "dd",
+          { class: "live-status", "data-online": String(!!m.online) },
+          m.online
+            ? el("span", { class: "badge badge-ok" }, "Online")
+            : el("span", { class: "badge badge-info" }, "Offline"),
+          " ",
+          m.last_seen_at ? (m.online ? "last heartbeat " : "last seen ") + F.when(m.last_seen_at) : "not seen in " + F.month(est.epoch),
+        ),
         el("dt", {}, "Tier"),
         el("dd", {}, tier),
         el("dt", {}, "Verified memory"),
@@ -102,6 +112,13 @@
         { class: "bar-caption uptime" },
         el("strong", {}, F.pct(m.uptime_so_far_ppm)),
         " so far in " + F.month(est.epoch) + " — " + (ok ? "above" : "not above") + " the " + F.pct(m.uptime_line_ppm) + " line.",
+      ),
+      el(
+        "p",
+        { class: "bar-caption reachable", "data-reachable": String(m.uptime_reachable_ppm) },
+        "If it stays up from now, it can still reach ",
+        el("strong", {}, F.pct(m.uptime_reachable_ppm)),
+        " this " + (periods ? "period" : "month") + (m.uptime_reachable_ppm > m.uptime_line_ppm ? "." : ", not above the line: it cannot pass the uptime gate this " + (periods ? "period." : "month.")),
       ),
     );
 

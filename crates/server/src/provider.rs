@@ -15,9 +15,9 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floorline_core::bundle::check_id;
-use floorline_core::facts::Windows;
+use floorline_core::facts::{MachineFacts, Windows};
 use floorline_core::valuation::{available, Reason};
-use floorline_core::{EpochId, Policy};
+use floorline_core::{EpochId, Policy, Timestamp};
 use floorline_store::{DrawRecord, MachineBinding};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -68,6 +68,54 @@ impl<'a> ViewContext<'a> {
     }
 }
 
+/// A machine's live status from its sessions' heartbeats (SPEC §2
+/// refinements, D7), as of `now_ms`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct LiveStatus {
+    /// A session is open and its last heartbeat is within `grace_ms`.
+    online: bool,
+    /// The latest sign of life of any session of the open epoch (the
+    /// sessions it loads): a disconnect, a heartbeat or a connect, not after
+    /// `now_ms`; `None` when the machine has not been seen in the epoch.
+    last_seen_ms: Option<i64>,
+    /// The highest uptime the machine can still reach in the epoch: what it
+    /// has so far plus all of what is left, if it stays up from now.
+    reachable_ppm: i64,
+}
+
+impl LiveStatus {
+    fn of(
+        m: &MachineFacts,
+        policy: &Policy,
+        w: &Windows,
+        now_ms: i64,
+        so_far_ms: i64,
+    ) -> LiveStatus {
+        let mut out = LiveStatus::default();
+        for s in m.sessions.iter().filter(|s| s.connected_at_ms <= now_ms) {
+            let last = s
+                .disconnected_at_ms
+                .or(s.last_seen_at_ms)
+                .unwrap_or(s.connected_at_ms)
+                .min(now_ms);
+            out.last_seen_ms = Some(out.last_seen_ms.map_or(last, |l| l.max(last)));
+            let beat = s.last_seen_at_ms.unwrap_or(s.connected_at_ms);
+            if s.disconnected_at_ms.is_none() && beat.saturating_add(policy.grace_ms) >= now_ms {
+                out.online = true;
+            }
+        }
+        let length = w.end_ms.saturating_sub(w.start_ms);
+        let left = w.end_ms.saturating_sub(now_ms.clamp(w.start_ms, w.end_ms));
+        out.reachable_ppm = if length > 0 {
+            let ppm = i128::from(so_far_ms.saturating_add(left)) * 1_000_000 / i128::from(length);
+            i64::try_from(ppm.min(1_000_000)).unwrap_or(1_000_000)
+        } else {
+            0
+        };
+        out
+    }
+}
+
 fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
     let (pm, v, stored) = cx.est.machine(machine_id)?;
     let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.est.as_of.0);
@@ -82,6 +130,9 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
     } else {
         0
     };
+    let live = stored.map_or_else(LiveStatus::default, |m| {
+        LiveStatus::of(m, policy, w, now_ms, so_far)
+    });
     let verified_because = match v.model_cap_gb {
         Some(cap) if cap < v.reported_memory_gb => format!(
             "capped at {cap} GB, the most a {} can have",
@@ -118,6 +169,9 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
         "tier_floor_micro_usd": v.tier_floor_micro_usd,
         "uptime_so_far_ppm": uptime_so_far_ppm,
         "uptime_line_ppm": policy.min_uptime.0,
+        "online": live.online,
+        "last_seen_at": live.last_seen_ms.map(|ms| Timestamp(ms).to_rfc3339()),
+        "uptime_reachable_ppm": live.reachable_ppm,
         "gates": gates,
         "eligible": pm.eligible,
         "reasons": pm.reasons,

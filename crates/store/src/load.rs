@@ -216,12 +216,12 @@ async fn read_raw(
             .await?
         }
     }
-        .into_iter()
-        .map(|(machine_id, total_micro_usd)| PreviousTotal {
-            machine_id,
-            total_micro_usd,
-        })
-        .collect();
+    .into_iter()
+    .map(|(machine_id, total_micro_usd)| PreviousTotal {
+        machine_id,
+        total_micro_usd,
+    })
+    .collect();
     Ok(Raw {
         attestations,
         bindings,

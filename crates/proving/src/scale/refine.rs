@@ -167,7 +167,9 @@ async fn send_round(
         let want = usize_u64(items.len());
         let (accepted, refined) = if refine { (0, want) } else { (want, 0) };
         if r.accepted != accepted || r.refined != refined || !r.conflicts.is_empty() {
-            bail!("sessions {from}..{to}: expected accepted {accepted}, refined {refined}; got {r:?}");
+            bail!(
+                "sessions {from}..{to}: expected accepted {accepted}, refined {refined}; got {r:?}"
+            );
         }
         from = to;
     }

@@ -184,3 +184,69 @@ async fn co_owners_see_their_own_ledger_share_and_a_former_owner_no_live_view() 
     assert_eq!(st, 404, "{page}");
     assert_eq!(page["error"]["code"], json!("not_found"));
 }
+
+/// The machine's live status from heartbeats (SPEC §2 refinements): online
+/// while an open session's last heartbeat is within `grace_ms`, the last
+/// sign of life otherwise, and the highest uptime still reachable this
+/// month if it stays up from now.
+#[tokio::test]
+async fn live_status_follows_heartbeats() {
+    let s = TestServer::start("").await;
+    s.seed().await;
+    let machine = |body: &Value, id: &str| -> Value {
+        body["machines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["machine_id"] == json!(id))
+            .unwrap_or_else(|| panic!("no {id} in {body}"))
+            .clone()
+    };
+    let (status, body) = s.get("/v1/provider/machines", &s.alice).await;
+    assert_eq!(status, 200, "{body}");
+    // Up since September, last heartbeat 1 minute ago (now is 2026-11-10T12:00Z).
+    let up = machine(&body, "m-alice-64");
+    assert_eq!(up["online"], json!(true), "{up}");
+    assert_eq!(up["last_seen_at"], json!("2026-11-10T11:59:00.000Z"));
+    assert_eq!(up["uptime_so_far_ppm"], json!(1_000_000));
+    assert_eq!(up["uptime_reachable_ppm"], json!(1_000_000));
+    // Disconnected on 8 October: offline, nothing so far in November; if
+    // it came back now it could still reach 20.5 of 30 days.
+    let down = machine(&body, "m-alice-24");
+    assert_eq!(down["online"], json!(false), "{down}");
+    // Its last session is of October: not seen in the open month.
+    assert_eq!(down["last_seen_at"], Value::Null);
+    assert_eq!(down["uptime_so_far_ppm"], json!(0));
+    assert_eq!(down["uptime_reachable_ppm"], json!(683_333));
+
+    // It reconnects at 08:00 and heartbeats until 09:00: offline since.
+    s.ingest_ok(
+        "sessions",
+        json!([{"session_id": "s-a24-nov", "machine_id": "m-alice-24", "connected_at": "2026-11-10T08:00:00Z", "last_seen_at": "2026-11-10T09:00:00Z"}]),
+    )
+    .await;
+    s.state.invalidate().await;
+    let (_, body) = s.get("/v1/provider/machines", &s.alice).await;
+    let m = machine(&body, "m-alice-24");
+    assert_eq!(m["online"], json!(false), "{m}");
+    assert_eq!(m["last_seen_at"], json!("2026-11-10T09:00:00.000Z"));
+    let before = m["uptime_so_far_ppm"].as_i64().unwrap();
+    assert!(before > 0, "{m}");
+    // A heartbeat 15 s ago refines the session: online, and more uptime.
+    let answer = s
+        .ingest_ok(
+            "sessions",
+            json!([{"session_id": "s-a24-nov", "machine_id": "m-alice-24", "connected_at": "2026-11-10T08:00:00Z", "last_seen_at": "2026-11-10T11:59:45Z"}]),
+        )
+        .await;
+    assert_eq!(answer["refined"], json!(1), "{answer}");
+    s.state.invalidate().await;
+    let (_, body) = s.get("/v1/provider/machines", &s.alice).await;
+    let m = machine(&body, "m-alice-24");
+    assert_eq!(m["online"], json!(true), "{m}");
+    assert_eq!(m["last_seen_at"], json!("2026-11-10T11:59:45.000Z"));
+    assert!(m["uptime_so_far_ppm"].as_i64().unwrap() > before, "{m}");
+    // What it has so far plus all that is left: more than before it came back.
+    let reachable = m["uptime_reachable_ppm"].as_i64().unwrap();
+    assert!(reachable > 683_333 && reachable < 1_000_000, "{m}");
+}

@@ -122,12 +122,20 @@ async fn days_of_october(ctx: Ctx) {
         2 * floorline_core::money::portion(18_000_000, days[1])
     );
     let latest = day2.latest_live_run.as_ref().unwrap();
-    assert_eq!(latest.granted_total_micro_usd, 0, "the re-run is the latest");
+    assert_eq!(
+        latest.granted_total_micro_usd, 0,
+        "the re-run is the latest"
+    );
     assert_eq!(
         latest.pool_micro_usd,
         floorline_core::money::portion(9_000_000_000, days[1])
     );
-    assert!(ctx.store.month_periods(month.next()).await.unwrap().is_empty());
+    assert!(ctx
+        .store
+        .month_periods(month.next())
+        .await
+        .unwrap()
+        .is_empty());
     // Per account and machine, summed over the month's periods.
     let machines = vec!["m000".to_string(), "m001".to_string(), "nope".to_string()];
     let mine = ctx

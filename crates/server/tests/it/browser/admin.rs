@@ -327,10 +327,16 @@ async fn admin_verifies_an_epoch_and_adjusts_for_late_facts() {
         "the confirmation dialog",
     )
     .await;
-    assert!(b.text("#confirm").await.contains("Claw back $5.00 from alice"));
+    assert!(b
+        .text("#confirm")
+        .await
+        .contains("Claw back $5.00 from alice"));
     b.click("#confirm-cancel").await;
     b.wait_text("#status", "Adjustment cancelled").await;
-    assert_eq!(s.state.engine.store().balance("alice").await.unwrap(), before);
+    assert_eq!(
+        s.state.engine.store().balance("alice").await.unwrap(),
+        before
+    );
     // Confirm: one clawback of exactly the change.
     b.click("#drift-table button.adjust-drift").await;
     b.wait_for(

@@ -246,3 +246,36 @@ async fn provider_cannot_see_another_account() {
     );
     b.close().await;
 }
+
+/// Live status from heartbeats on the page: online with the last heartbeat,
+/// offline and not seen this month, and the highest uptime each can still
+/// reach if it stays up from now (the API's figure, in words).
+#[tokio::test]
+async fn provider_sees_online_last_seen_and_reachable_uptime() {
+    let (s, b) = start().await;
+    b.goto("/provider").await;
+    b.sign_in(&s.alice).await;
+    let up = b
+        .wait_text("#machine-m-alice-64 .live-status", "Online")
+        .await;
+    assert!(up.contains("last heartbeat 2026-11-10 11:59 UTC"), "{up}");
+    let down = b
+        .wait_text("#machine-m-alice-24 .live-status", "Offline")
+        .await;
+    assert!(down.contains("not seen in November 2026"), "{down}");
+    let (_, api) = s.get("/v1/provider/machines", &s.alice).await;
+    for m in api["machines"].as_array().unwrap() {
+        let id = m["machine_id"].as_str().unwrap();
+        let shown = b
+            .js(
+                "return document.querySelector('#machine-' + CSS.escape(arguments[0]) + ' .reachable').dataset.reachable;",
+                vec![json!(id)],
+            )
+            .await;
+        assert_eq!(shown, json!(m["uptime_reachable_ppm"].to_string()), "{id}");
+    }
+    let text = b.text("#machine-m-alice-24 .reachable").await;
+    assert!(text.contains("can still reach 68.33"), "{text}");
+    assert!(text.contains("this month"), "{text}");
+    b.screenshot("provider-live-status").await;
+}
