@@ -70,6 +70,7 @@ struct Totals {
     batches_sent: u64,
     batches_rejected: u64,
     duplicates: u64,
+    refined: u64,
     conflicts: u64,
     refusals: u64,
     draws: u64,
@@ -106,6 +107,7 @@ impl Totals {
         self.batches_sent += r.batches_sent;
         self.batches_rejected += r.batches_rejected;
         self.duplicates += r.duplicates;
+        self.refined += r.refined;
         self.conflicts += r.conflicts;
         self.refusals += r.refusals;
         self.draws += r.draws;
@@ -180,8 +182,8 @@ impl Totals {
             self.concurrent_rounds, self.concurrent_process_rounds
         );
         println!(
-            "fact batches:        {} sent, {} rejected whole, {} duplicates, {} conflicts",
-            self.batches_sent, self.batches_rejected, self.duplicates, self.conflicts
+            "fact batches:        {} sent, {} rejected whole, {} duplicates, {} refined, {} conflicts",
+            self.batches_sent, self.batches_rejected, self.duplicates, self.refined, self.conflicts
         );
         println!("crash points hit (in-process error):");
         for p in FailPoint::ALL {

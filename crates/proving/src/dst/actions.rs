@@ -3,7 +3,7 @@
 //! batches, backward watermarks, clock moves, restarts and adjustments — and
 //! the dispatcher that picks one step at random.
 
-use floorline_core::bundle::{Binding, Earning};
+use floorline_core::bundle::{Binding, Earning, Session};
 use floorline_engine::ingest::FactKind;
 use floorline_engine::{Engine, EngineError};
 use floorline_store::{
@@ -76,7 +76,8 @@ impl Trial {
             30..=33 => self.resend().await,
             34..=37 => self.conflicting().await,
             38..=40 => self.invalid().await,
-            41..=55 => self.move_clock(),
+            41..=44 => self.refine().await,
+            45..=55 => self.move_clock(),
             56..=65 => self.settle_manual().await,
             66 => self.dry_run().await,
             67..=68 => self.preview().await,
@@ -139,18 +140,18 @@ impl Trial {
             (
                 IngestExpect::Report {
                     accepted,
+                    refined,
                     duplicates,
                     conflicts,
                 },
                 Ok(r),
             ) => {
+                self.report.refined += r.refined;
                 self.report.duplicates += r.duplicates;
                 self.report.conflicts += u64::try_from(r.conflicts.len()).unwrap_or(0);
                 let got: Vec<usize> = r.conflicts.iter().map(|c| c.index).collect();
-                // The generated facts never refine one another (a session or
-                // binding is sent whole, once): a refinement is a store bug.
                 if r.accepted == accepted
-                    && r.refined == 0
+                    && r.refined == refined
                     && r.duplicates == duplicates
                     && got == conflicts
                 {
@@ -159,8 +160,8 @@ impl Trial {
                     (
                         Sent::Accepted,
                         vec![format!(
-                            "{} batch ({how}): expected accepted {accepted}, refined 0, \
-                             duplicates {duplicates}, conflicts {conflicts:?}; got {r:?}",
+                            "{} batch ({how}): expected accepted {accepted}, refined \
+                             {refined}, duplicates {duplicates}, conflicts {conflicts:?}; got {r:?}",
                             batch.kind()
                         )],
                     )
@@ -216,6 +217,60 @@ impl Trial {
         };
         let (_, found) = self.send(&batch).await;
         (format!("resend {} ×{}", batch.kind(), batch.len()), found)
+    }
+
+    /// What a live coordinator sends as it learns (SPEC §2 refinements):
+    /// heartbeats (a later `last_seen_at`) and closes (a first
+    /// `disconnected_at`) of stored sessions, or the end (`to`) of stored
+    /// open bindings — whatever has settled since. The model applies them
+    /// in place; the store must count them `refined`.
+    async fn refine(&mut self) -> (String, Vec<String>) {
+        let f = &self.model.facts;
+        let batch = if self.rng.gen_bool(0.75) {
+            let mut all: Vec<Session> = f.sessions.values().cloned().collect();
+            all.shuffle(&mut self.rng);
+            let n = self.rng.gen_range(1..=4);
+            let beats: Vec<Session> = all
+                .into_iter()
+                .take(n)
+                .map(|mut s| {
+                    let last = s.last_seen_at.unwrap_or(s.connected_at).0;
+                    if s.disconnected_at.is_none() && self.rng.gen_bool(0.3) {
+                        let at =
+                            last.max(s.connected_at.0) + self.rng.gen_range(0..=60) * MINUTE_MS;
+                        s.disconnected_at = Some(floorline_core::Timestamp(at));
+                    } else {
+                        let at = last + self.rng.gen_range(1..=180) * MINUTE_MS;
+                        s.last_seen_at = Some(floorline_core::Timestamp(at));
+                    }
+                    s
+                })
+                .collect();
+            (!beats.is_empty()).then_some(FactBatch::Sessions(beats))
+        } else {
+            let mut open: Vec<Binding> = f
+                .bindings
+                .values()
+                .filter(|b| b.to.is_none())
+                .cloned()
+                .collect();
+            open.shuffle(&mut self.rng);
+            let ends: Vec<Binding> = open
+                .into_iter()
+                .take(2)
+                .map(|mut b| {
+                    let to = b.from.0 + self.rng.gen_range(1..=40) * DAY_MS;
+                    b.to = Some(floorline_core::Timestamp(to));
+                    b
+                })
+                .collect();
+            (!ends.is_empty()).then_some(FactBatch::Bindings(ends))
+        };
+        let Some(batch) = batch else {
+            return self.move_clock();
+        };
+        let (_, found) = self.send(&batch).await;
+        (format!("refine {} ×{}", batch.kind(), batch.len()), found)
     }
 
     /// A fact already stored, re-sent with one field changed (plus identical copies).

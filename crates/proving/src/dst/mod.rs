@@ -59,7 +59,7 @@ use floorline_core::Timestamp;
 use floorline_engine::clock::Clock;
 use floorline_engine::config::{Config, SettlementConfig};
 use floorline_engine::Engine;
-use floorline_store::{FailAction, FailPoint, Store};
+use floorline_store::{FailAction, FailPoint, Mode as RunMode, Store};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -156,6 +156,8 @@ pub struct TrialReport {
     pub batches_sent: u64,
     pub batches_rejected: u64,
     pub duplicates: u64,
+    /// Refinements the store applied (SPEC §2), as the model expected.
+    pub refined: u64,
     pub conflicts: u64,
     pub verifies: u64,
     /// Settlements refused as the model predicted (epoch open, watermarks lagging).
@@ -459,6 +461,43 @@ impl Trial {
         v
     }
 
+    /// SPEC §6: every live run's manifest is what `floorline plan` computes
+    /// from `export-facts --run N` (serialised to JSON and parsed back, as
+    /// the CLI does), whatever was ingested or refined since.
+    async fn check_run_exports(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        let live = self.model.runs.iter().filter(|r| r.mode == RunMode::Live);
+        for run in live {
+            let bundle = match self.engine.export_facts_of_run(run.epoch, run.id).await {
+                Ok(b) => b,
+                Err(e) => {
+                    v.push(format!(
+                        "export-facts --run {} of {}: {e}",
+                        run.id, run.epoch
+                    ));
+                    continue;
+                }
+            };
+            let text = match serde_json::to_string(&bundle) {
+                Ok(t) => t,
+                Err(e) => {
+                    v.push(format!("export of run {}: {e}", run.id));
+                    continue;
+                }
+            };
+            let patch = floorline_core::policy::PolicyPatch::default();
+            match floorline_core::bundle::plan_bundle(&text, &patch) {
+                Ok(p) if p.manifest_sha256 == run.manifest_sha256 => {}
+                Ok(p) => v.push(format!(
+                    "plan of export-facts --run {} of {} gives {}, the run committed {}",
+                    run.id, run.epoch, p.manifest_sha256, run.manifest_sha256
+                )),
+                Err(e) => v.push(format!("plan of export-facts --run {}: {e}", run.id)),
+            }
+        }
+        v
+    }
+
     /// Runs every invariant against the database now; records nothing.
     pub async fn check(&self) -> Vec<String> {
         let now = match Snapshot::read(&self.raw).await {
@@ -472,6 +511,7 @@ impl Trial {
         );
         v.extend(check::against_model(&now, &self.model));
         v.extend(self.check_statements(&now).await);
+        v.extend(self.check_run_exports().await);
         v
     }
 
@@ -486,6 +526,7 @@ impl Trial {
                 ));
                 found.extend(check::against_model(&now, &self.model));
                 found.extend(self.check_statements(&now).await);
+                found.extend(self.check_run_exports().await);
                 self.prev = Some(now);
             }
             Err(e) => found.push(format!("reading the database: {e}")),

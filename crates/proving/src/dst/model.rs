@@ -38,6 +38,8 @@ pub enum IngestExpect {
     Invalid(String),
     Report {
         accepted: u64,
+        /// Refinements applied in place (SPEC §2).
+        refined: u64,
         duplicates: u64,
         /// Batch indices of the conflicting items.
         conflicts: Vec<usize>,
@@ -155,53 +157,90 @@ pub fn reference(epoch: EpochId, machine: &str, account: &str) -> String {
     format!("floor:{epoch}:{machine}:{account}")
 }
 
-/// Sorts items into new / duplicate / conflict against `stored` and earlier
-/// items of the batch; returns (new indices, duplicates, conflict indices).
+/// What the classification of a batch found: indices of new and refined
+/// items, the number of duplicates, indices of conflicts.
+struct Classified {
+    fresh: Vec<usize>,
+    refined: Vec<usize>,
+    duplicates: u64,
+    conflicts: Vec<usize>,
+}
+
+/// Sorts items one after another, as if sent in order, each against the
+/// state of its key so far (the stored value, or the batch's last new or
+/// refined item): new, a refinement (`refines(old, new)`, SPEC §2), a
+/// duplicate, or a conflict.
 fn classify<K: Ord + Clone, T: PartialEq>(
     stored: &BTreeMap<K, T>,
     items: &[(K, T)],
-) -> (Vec<usize>, u64, Vec<usize>) {
-    let mut first: BTreeMap<K, usize> = BTreeMap::new();
-    let (mut fresh, mut dups, mut conflicts) = (Vec::new(), 0u64, Vec::new());
+    refines: &dyn Fn(&T, &T) -> bool,
+) -> Classified {
+    let mut state: BTreeMap<K, &T> = BTreeMap::new();
+    let mut out = Classified {
+        fresh: Vec::new(),
+        refined: Vec::new(),
+        duplicates: 0,
+        conflicts: Vec::new(),
+    };
     for (i, (k, v)) in items.iter().enumerate() {
-        if let Some(old) = stored.get(k) {
-            if old == v {
-                dups += 1;
-            } else {
-                conflicts.push(i);
-            }
-            continue;
-        }
-        match first.get(k) {
+        match state.get(k).copied().or_else(|| stored.get(k)) {
             None => {
-                first.insert(k.clone(), i);
-                fresh.push(i);
+                out.fresh.push(i);
+                state.insert(k.clone(), v);
             }
-            Some(&j) => {
-                if items.get(j).is_some_and(|(_, e)| e == v) {
-                    dups += 1;
-                } else {
-                    conflicts.push(i);
-                }
+            Some(old) if old == v => out.duplicates += 1,
+            Some(old) if refines(old, v) => {
+                out.refined.push(i);
+                state.insert(k.clone(), v);
             }
+            Some(_) => out.conflicts.push(i),
         }
     }
-    (fresh, dups, conflicts)
+    out
 }
 
+/// SPEC §2, restated: a session re-sent with a later (or equal)
+/// `last_seen_at` and/or a first `disconnected_at`, nothing else changed.
+fn session_refines(old: &Session, new: &Session) -> bool {
+    let later = match (old.last_seen_at, new.last_seen_at) {
+        (Some(o), Some(n)) => n >= o,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    old.machine_id == new.machine_id
+        && old.connected_at == new.connected_at
+        && later
+        && (old.disconnected_at.is_none() || old.disconnected_at == new.disconnected_at)
+}
+
+/// SPEC §2, restated: a binding without `to` re-sent once with one.
+fn binding_refines(old: &Binding, new: &Binding) -> bool {
+    old.machine_id == new.machine_id
+        && old.from == new.from
+        && old.account_id == new.account_id
+        && old.payout_identity == new.payout_identity
+        && old.to.is_none()
+        && new.to.is_some()
+}
+
+/// Never refined: every other kind.
+fn never<T>(_: &T, _: &T) -> bool {
+    false
+}
+
+/// Writes the new and refined items, in order (a later one wins); the
+/// number of new ones.
 fn apply<K: Ord + Clone, T: Clone>(
     map: &mut BTreeMap<K, T>,
     items: Vec<(K, T)>,
-    fresh: &[usize],
+    c: &Classified,
 ) -> u64 {
-    let mut n = 0;
     for (i, (k, v)) in items.into_iter().enumerate() {
-        if fresh.contains(&i) {
+        if c.fresh.contains(&i) || c.refined.contains(&i) {
             map.insert(k, v);
-            n += 1;
         }
     }
-    n
+    u64::try_from(c.fresh.len()).unwrap_or(u64::MAX)
 }
 
 fn overlaps(a: &Binding, b: &Binding) -> bool {
@@ -263,7 +302,7 @@ impl Model {
                     .iter()
                     .map(|a| ((a.machine_id.clone(), a.attested_at.0), a.clone()))
                     .collect();
-                self.commit_kind(items, |m| &mut m.facts.attestations)
+                self.commit_kind(items, &never, |m| &mut m.facts.attestations)
             }
             FactBatch::Aliases(v) => {
                 if let Some(a) = v
@@ -281,7 +320,7 @@ impl Model {
                     .iter()
                     .map(|a| (a.provider_key.clone(), a.clone()))
                     .collect();
-                self.commit_kind(items, |m| &mut m.facts.aliases)
+                self.commit_kind(items, &never, |m| &mut m.facts.aliases)
             }
             FactBatch::Bindings(v) => {
                 if let Some(b) = v.iter().find(|b| {
@@ -300,7 +339,7 @@ impl Model {
                     .into_iter()
                     .map(|b| ((b.machine_id.clone(), b.from.0), b))
                     .collect();
-                let (fresh, _, _) = classify(&self.facts.bindings, &keyed);
+                let fresh = classify(&self.facts.bindings, &keyed, &binding_refines).fresh;
                 for &i in &fresh {
                     let Some((_, x)) = keyed.get(i) else { continue };
                     let stored = self
@@ -318,7 +357,7 @@ impl Model {
                         return IngestExpect::Invalid(format!("overlapping binding {x:?}"));
                     }
                 }
-                self.commit_kind(keyed, |m| &mut m.facts.bindings)
+                self.commit_kind(keyed, &binding_refines, |m| &mut m.facts.bindings)
             }
             FactBatch::Sessions(v) => {
                 if let Some(s) = v.iter().find(|s| {
@@ -337,7 +376,7 @@ impl Model {
                     .into_iter()
                     .map(|s| (s.session_id.clone(), s))
                     .collect();
-                self.commit_kind(keyed, |m| &mut m.facts.sessions)
+                self.commit_kind(keyed, &session_refines, |m| &mut m.facts.sessions)
             }
             FactBatch::Health(v) => {
                 if let Some(h) = v.iter().find(|h| !valid_id(&h.machine_id)) {
@@ -351,7 +390,7 @@ impl Model {
                     .into_iter()
                     .map(|h| ((h.machine_id.clone(), h.at.0), h))
                     .collect();
-                self.commit_kind(keyed, |m| &mut m.facts.health)
+                self.commit_kind(keyed, &never, |m| &mut m.facts.health)
             }
             FactBatch::Earnings(v) => {
                 if let Some(e) = v.iter().find(|e| {
@@ -368,7 +407,7 @@ impl Model {
                     return IngestExpect::Invalid(self.unknown(v.iter().map(|e| &e.machine_id)));
                 };
                 let keyed = items.into_iter().map(|e| (e.job_id.clone(), e)).collect();
-                self.commit_kind(keyed, |m| &mut m.facts.earnings)
+                self.commit_kind(keyed, &never, |m| &mut m.facts.earnings)
             }
             FactBatch::Probes(v) => {
                 if let Some(p) = v.iter().find(|p| {
@@ -384,7 +423,7 @@ impl Model {
                     return IngestExpect::Invalid(self.unknown(v.iter().map(|p| &p.machine_id)));
                 };
                 let keyed = items.into_iter().map(|p| (p.probe_id.clone(), p)).collect();
-                self.commit_kind(keyed, |m| &mut m.facts.probes)
+                self.commit_kind(keyed, &never, |m| &mut m.facts.probes)
             }
             FactBatch::Watermarks(v) => self.ingest_watermarks(v),
         }
@@ -407,6 +446,7 @@ impl Model {
         }
         IngestExpect::Report {
             accepted,
+            refined: 0,
             duplicates,
             conflicts,
         }
@@ -441,14 +481,16 @@ impl Model {
     fn commit_kind<K: Ord + Clone, T: Clone + PartialEq>(
         &mut self,
         items: Vec<(K, T)>,
+        refines: &dyn Fn(&T, &T) -> bool,
         map: impl Fn(&mut Model) -> &mut BTreeMap<K, T>,
     ) -> IngestExpect {
-        let (fresh, duplicates, conflicts) = classify(map(self), &items);
-        let accepted = apply(map(self), items, &fresh);
+        let c = classify(map(self), &items, refines);
+        let accepted = apply(map(self), items, &c);
         IngestExpect::Report {
             accepted,
-            duplicates,
-            conflicts,
+            refined: u64::try_from(c.refined.len()).unwrap_or(u64::MAX),
+            duplicates: c.duplicates,
+            conflicts: c.conflicts,
         }
     }
 

@@ -42,6 +42,8 @@ async fn twenty_seeds_on_sqlite_keep_every_invariant() {
     assert!(sum(|r| r.late_payments) > 0, "late payments");
     assert!(sum(|r| r.pool_bound_runs) > 0, "pool-bound runs");
     assert!(sum(|r| r.duplicates) > 0 && sum(|r| r.conflicts) > 0);
+    // Heartbeats, closes and binding ends were applied in place (SPEC §2).
+    assert!(sum(|r| r.refined) > 0, "refinements");
     assert!(sum(|r| r.batches_rejected) > 0 && sum(|r| r.refusals) > 0);
     assert!(sum(|r| r.concurrent_rounds) > 0 && sum(|r| r.ticks) > 0);
     for point in floorline_store::FailPoint::ALL {
