@@ -29,8 +29,9 @@ use clap::Parser;
 use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
-    markdown, markdown_extrapolation, markdown_period, markdown_refine, parse_period, run,
-    run_period, run_refine, PeriodReport, ScaleBackend, ScaleOptions, ScaleReport,
+    markdown, markdown_extrapolation, markdown_period, markdown_refine, markdown_version_rows,
+    parse_period, run, run_period, run_refine, run_version_rows, PeriodReport, ScaleBackend,
+    ScaleOptions, ScaleReport,
 };
 
 #[derive(Debug, Parser)]
@@ -69,6 +70,11 @@ struct Args {
     /// bare UPDATE of the same rows.
     #[arg(long)]
     refine: bool,
+    /// The fact-version bench instead (SPEC §6): a month of hourly
+    /// heartbeats for `--machines` sessions with one preview and one live
+    /// run per day; how many version rows are left.
+    #[arg(long)]
+    version_rows: bool,
     /// Also write the reports as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -163,6 +169,17 @@ async fn main() -> anyhow::Result<()> {
         database: args.database.clone(),
         ..ScaleOptions::new(args.backend, machines, args.epoch)
     };
+    if args.version_rows {
+        let report = run_version_rows(&options(args.machines))
+            .await
+            .context("version-rows run")?;
+        if let Some(path) = &args.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .with_context(|| format!("write {}", path.display()))?;
+        }
+        println!("{}", markdown_version_rows(&report));
+        return Ok(());
+    }
     if args.refine {
         let report = run_refine(&options(args.machines))
             .await

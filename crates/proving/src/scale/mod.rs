@@ -53,7 +53,10 @@ pub use period::{
     parse_period, period_policy, run_period, PeriodFigures, PeriodReport, RunningClock,
     FIVE_MINUTES_SECS,
 };
-pub use refine::{markdown_refine, run_refine, RefineReport, REFINE_OVER_BARE_TARGET};
+pub use refine::{
+    markdown_refine, markdown_version_rows, run_refine, run_version_rows, RefineReport,
+    VersionRowsReport, REFINE_OVER_BARE_TARGET,
+};
 pub use report::{
     extrapolate, grouped, linear, markdown, markdown_extrapolation, markdown_period, Fitted,
     SETTLE_OVER_BARE_TARGET, SETTLE_PEAK_TARGET_MB,

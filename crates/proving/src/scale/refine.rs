@@ -245,3 +245,120 @@ pub fn markdown_refine(r: &RefineReport) -> String {
         r.open_secs,
     )
 }
+
+/// How many history rows (`session_versions`) a month of hourly
+/// heartbeats leaves (SPEC §6: a refinement keeps the row it replaces only
+/// if some run may have read it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionRowsReport {
+    pub backend: ScaleBackend,
+    pub machines: u64,
+    pub days: u64,
+    /// Heartbeats sent: one per session per hour of the month.
+    pub heartbeats: u64,
+    /// Runs: one preview and one live run of each day's period.
+    pub runs: u64,
+    /// Rows in `session_versions` at the end.
+    pub version_rows: u64,
+    /// What the rule predicts: each session's row is copied once after each
+    /// day's runs (their first heartbeat after a run), the last day's runs
+    /// excepted — no heartbeat follows them — so `machines × (days − 1)`.
+    pub predicted_rows: u64,
+    pub secs: f64,
+}
+
+/// A month (October, 31 days) of hourly heartbeats for `opts.machines`
+/// open sessions, with `policy.period = "day"` and, after each day's 24
+/// heartbeats, one preview and one live run of that day. Counts the
+/// version rows left.
+pub async fn run_version_rows(opts: &ScaleOptions) -> anyhow::Result<VersionRowsReport> {
+    let db = ScaleDb::create(opts).await?;
+    let out = version_rows_on(&db, opts).await;
+    db.destroy().await;
+    out
+}
+
+async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<VersionRowsReport> {
+    use floorline_core::time::Period;
+    use floorline_store::{Mode, SettleRequest};
+
+    let started = Instant::now();
+    let store = Store::connect(&db.url).await.context("connect")?;
+    store.migrate().await.context("migrate")?;
+    let fleet = Fleet::new(opts);
+    let n = opts.machines;
+    let month = opts.epoch;
+    let start_ms = month.start().0;
+    let policy = super::period::period_policy(n, Period::Day);
+    let attestations: Vec<_> = fleet.attestations().collect();
+    for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
+        store
+            .ingest_attestations(chunk)
+            .await
+            .context("attestations")?;
+    }
+    send_round(&store, start_ms, n, 0, false).await?;
+    let days = u64::from(month.periods_in_month(Period::Day));
+    let mut heartbeats = 0;
+    let mut runs = 0;
+    for day in 0..days {
+        for hour in 1..=24 {
+            let h = i64::try_from(day * 24 + hour).unwrap_or(i64::MAX);
+            send_round(&store, start_ms, n, h, true).await?;
+            heartbeats += n;
+        }
+        let k = u32::try_from(day).unwrap_or(u32::MAX);
+        let period = floorline_core::EpochId::period_of(month, Period::Day, k)
+            .map_err(|e| anyhow::anyhow!("day {day} of {month}: {e}"))?;
+        for mode in [Mode::Preview, Mode::Live] {
+            let req = SettleRequest {
+                mode,
+                actor: "bench".into(),
+                now_ms: period.end().0 + HOUR_MS,
+                forced: true,
+            };
+            let p = policy.clone();
+            store
+                .settle(period, &policy, req, move |f| floorline_core::plan(f, &p))
+                .await
+                .with_context(|| format!("{mode:?} of {period}"))?;
+            runs += 1;
+        }
+        say(
+            opts,
+            &format!(
+                "day {} of {days}: {heartbeats} heartbeats, {runs} runs",
+                day + 1
+            ),
+        );
+    }
+    let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
+    let version_rows = raw.count("session_versions").await?;
+    Ok(VersionRowsReport {
+        backend: opts.backend,
+        machines: n,
+        days,
+        heartbeats,
+        runs,
+        version_rows,
+        predicted_rows: n * days.saturating_sub(1),
+        secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The version-rows report as a BENCHMARKS.md line.
+pub fn markdown_version_rows(r: &VersionRowsReport) -> String {
+    use super::report::grouped;
+    format!(
+        "{}: {} machines, {} days, {} heartbeats, {} runs → **{} rows** in `session_versions` \
+         (predicted {}: one per session per day whose runs a later heartbeat followed); {:.0} s.",
+        r.backend.name(),
+        grouped(r.machines),
+        r.days,
+        grouped(r.heartbeats),
+        r.runs,
+        grouped(r.version_rows),
+        grouped(r.predicted_rows),
+        r.secs,
+    )
+}

@@ -7,7 +7,8 @@ use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
     extrapolate, markdown, markdown_extrapolation, markdown_period, markdown_refine, run,
-    run_period, run_refine, PeriodReport, ScaleBackend, ScaleOptions, ScaleReport,
+    run_period, run_refine, run_version_rows, PeriodReport, ScaleBackend, ScaleOptions,
+    ScaleReport,
 };
 
 fn opts(backend: ScaleBackend, machines: u64) -> ScaleOptions {
@@ -247,4 +248,20 @@ async fn refine_bench_runs_small_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refine_bench_runs_small_on_postgres() {
     refine_small(ScaleBackend::Postgres).await;
+}
+
+/// The version-rows bench at a tiny size: a month of hourly heartbeats for
+/// 3 sessions with a preview and a live run per day leaves exactly one
+/// history row per session per day a heartbeat followed runs, not one per
+/// heartbeat (SPEC §6 compaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_rows_bench_counts_what_runs_read() {
+    for backend in [ScaleBackend::Sqlite, ScaleBackend::Postgres] {
+        let r = run_version_rows(&opts(backend, 3)).await.unwrap();
+        assert_eq!(r.days, 31);
+        assert_eq!(r.heartbeats, 3 * 31 * 24);
+        assert_eq!(r.runs, 62);
+        assert_eq!(r.version_rows, r.predicted_rows, "{backend:?}");
+        assert_eq!(r.predicted_rows, 3 * 30);
+    }
 }
