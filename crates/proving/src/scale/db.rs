@@ -154,6 +154,31 @@ impl Raw {
         })
     }
 
+    /// Runs one statement with text and integer binds alternating per row
+    /// (`(text, int)` pairs for `$1, $2`, `$3, $4`, …); the rows it changed.
+    pub(super) async fn execute_pairs(
+        &mut self,
+        sql: &str,
+        pairs: &[(String, i64)],
+    ) -> anyhow::Result<u64> {
+        Ok(match self {
+            Raw::Sqlite(c) => {
+                let mut q = sqlx::query(sql);
+                for (t, i) in pairs {
+                    q = q.bind(t.as_str()).bind(*i);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            }
+            Raw::Pg(c) => {
+                let mut q = sqlx::query(sql);
+                for (t, i) in pairs {
+                    q = q.bind(t.as_str()).bind(*i);
+                }
+                q.execute(&mut *c).await?.rows_affected()
+            }
+        })
+    }
+
     /// Runs `sql` with `binds` for `$1`, `$2`, … (numbered placeholders, which
     /// sqlx's SQLite driver binds by number too) and fetches every row as
     /// `R`: (seconds, rows).

@@ -4,7 +4,10 @@
 //! [`MAX_BATCH_ITEMS`], against a bare `UPDATE` of the same rows in the same
 //! batches on a raw connection of the same database.
 //!
-//! Rounds alternate (store, bare, store, bare, …), each round moving every
+//! The bare side runs twice per round: with the values inlined as SQL
+//! literals, and with them bound as parameters (`$1, $2, …`, as a client
+//! sends them and as the store does). Rounds alternate (store, bare,
+//! bound, store, …), each round moving every
 //! session's `last_seen_at` one hour on, so both sides always write a new
 //! value to every row; the fastest round of each side is counted. The store
 //! side must answer `refined` = the batch for every batch, and after each
@@ -46,8 +49,13 @@ pub struct RefineReport {
     pub batch: u64,
     /// Seconds of each store round (inside the `ingest_sessions` calls).
     pub store_rounds_secs: Vec<f64>,
-    /// Seconds of each bare round (the `UPDATE` transactions).
+    /// Seconds of each bare round (the `UPDATE` transactions, values
+    /// inlined as literals).
     pub bare_rounds_secs: Vec<f64>,
+    /// Seconds of each bare round with the values bound as parameters (as
+    /// a client sends them; the store binds its values too).
+    #[serde(default)]
+    pub bound_rounds_secs: Vec<f64>,
     /// Opening the sessions (accepted, not refined), for scale.
     pub open_secs: f64,
 }
@@ -65,6 +73,13 @@ impl RefineReport {
     /// Store rate over bare rate (≥ [`REFINE_OVER_BARE_TARGET`] wanted).
     pub fn store_over_bare(&self) -> f64 {
         ratio(self.store_rate(), self.bare_rate())
+    }
+    pub fn bound_rate(&self) -> f64 {
+        ratio(f(self.sessions), Self::best(&self.bound_rounds_secs))
+    }
+    /// Store rate over the bound bare rate.
+    pub fn store_over_bound(&self) -> f64 {
+        ratio(self.store_rate(), self.bound_rate())
     }
 }
 
@@ -122,6 +137,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineRepor
         batch: usize_u64(MAX_BATCH_ITEMS),
         store_rounds_secs: Vec::new(),
         bare_rounds_secs: Vec::new(),
+        bound_rounds_secs: Vec::new(),
         open_secs,
     };
     let mut hours = 1;
@@ -131,12 +147,18 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineRepor
         check_round(&mut raw, start_ms, n, hours).await?;
         report.store_rounds_secs.push(s);
         hours += 1;
-        let b = bare_round(&mut raw, start_ms, n, hours).await?;
+        let b = bare_round(&mut raw, start_ms, n, hours, false).await?;
         check_round(&mut raw, start_ms, n, hours).await?;
         report.bare_rounds_secs.push(b);
+        hours += 1;
+        let bb = bare_round(&mut raw, start_ms, n, hours, true).await?;
+        check_round(&mut raw, start_ms, n, hours).await?;
+        report.bound_rounds_secs.push(bb);
         say(
             opts,
-            &format!("round {round}: store {s:.2} s, bare UPDATE {b:.2} s"),
+            &format!(
+                "round {round}: store {s:.2} s, bare UPDATE {b:.2} s (literals), {bb:.2} s (bound)"
+            ),
         );
     }
     Ok(report)
@@ -178,16 +200,30 @@ async fn send_round(
 
 /// The bare `UPDATE` of every session to `last_seen_at` = start + `hours` h,
 /// one transaction per batch. Seconds of the transactions.
-async fn bare_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow::Result<f64> {
+async fn bare_round(
+    raw: &mut Raw,
+    start_ms: i64,
+    n: u64,
+    hours: i64,
+    bound: bool,
+) -> anyhow::Result<f64> {
     let ls = start_ms + hours * HOUR_MS;
     let batch = usize_u64(MAX_BATCH_ITEMS);
     let mut secs = 0.0;
     let mut from = 0;
     while from < n {
         let to = (from + batch).min(n);
-        let values: Vec<String> = (from..to)
-            .map(|m| format!("('{}', {ls})", session_id(m)))
-            .collect();
+        let pairs: Vec<(String, i64)> = (from..to).map(|m| (session_id(m), ls)).collect();
+        let values: Vec<String> = if bound {
+            (0..pairs.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect()
+        } else {
+            pairs
+                .iter()
+                .map(|(id, ls)| format!("('{id}', {ls})"))
+                .collect()
+        };
         let sql = format!(
             "WITH v(id, ls) AS (VALUES {}) \
              UPDATE sessions SET last_seen_at_ms = v.ls FROM v WHERE sessions.session_id = v.id",
@@ -195,7 +231,11 @@ async fn bare_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow:
         );
         let t = Instant::now();
         raw.execute("BEGIN").await?;
-        let changed = raw.execute_count(&sql).await?;
+        let changed = if bound {
+            raw.execute_pairs(&sql, &pairs).await?
+        } else {
+            raw.execute_count(&sql).await?
+        };
         raw.execute("COMMIT").await?;
         secs += t.elapsed().as_secs_f64();
         if changed != to - from {
@@ -231,9 +271,10 @@ pub fn markdown_refine(r: &RefineReport) -> String {
         "#### {} — {} open sessions refined by one heartbeat each, batches of {}\n\n\
          | side | rounds (s) | best rate |\n| --- | --- | --- |\n\
          | `Store::ingest_sessions` (answer: refined = batch) | {} | {:.0} rows/s |\n\
-         | bare `UPDATE … FROM (VALUES …)`, one transaction per batch | {} | {:.0} rows/s |\n\n\
-         store / bare = **{:.2}** (target ≥ {REFINE_OVER_BARE_TARGET}); opening the sessions \
-         (accepted): {:.2} s.\n",
+         | bare `UPDATE … FROM (VALUES …)`, values inlined, one transaction per batch | {} | {:.0} rows/s |\n\
+         | the same `UPDATE`, values bound as parameters | {} | {:.0} rows/s |\n\n\
+         store / bare = **{:.2}** against inlined values, **{:.2}** against bound ones \
+         (target ≥ {REFINE_OVER_BARE_TARGET}); opening the sessions (accepted): {:.2} s.\n",
         r.backend.name(),
         grouped(r.sessions),
         grouped(r.batch),
@@ -241,7 +282,10 @@ pub fn markdown_refine(r: &RefineReport) -> String {
         r.store_rate(),
         secs(&r.bare_rounds_secs),
         r.bare_rate(),
+        secs(&r.bound_rounds_secs),
+        r.bound_rate(),
         r.store_over_bare(),
+        r.store_over_bound(),
         r.open_secs,
     )
 }

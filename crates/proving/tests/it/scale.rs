@@ -235,6 +235,7 @@ async fn refine_small(backend: ScaleBackend) {
     assert_eq!(r.sessions, 150);
     assert_eq!(r.store_rounds_secs.len(), 3);
     assert_eq!(r.bare_rounds_secs.len(), 3);
+    assert_eq!(r.bound_rounds_secs.len(), 3);
     assert!(r.store_rate() > 0.0 && r.bare_rate() > 0.0);
     let text = markdown_refine(&r);
     assert!(text.contains("store / bare"), "{text}");

@@ -489,47 +489,78 @@ impl<F: Fact> Batch<F> {
         // in the history table when some run may have read it (its version
         // ≤ `read_mark`), else overwritten in place (SPEC §6).
         let (mut version, read_mark) = reserve_versions(link, rows.len()).await?;
-        let cols = F::COLUMNS.len().saturating_add(1);
+        // Only the key and the refined columns travel: the rest of a
+        // refined row is the stored one by definition (SPEC §2).
+        let moved: Vec<&str> = F::KEY_COLUMNS
+            .iter()
+            .chain(F::REFINED_COLUMNS)
+            .copied()
+            .collect();
+        let at: Vec<usize> = moved
+            .iter()
+            .map(|c| F::COLUMNS.iter().position(|x| x == c))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                StoreError::Invariant(format!(
+                    "{}: a key or refined column is not a column",
+                    F::TABLE
+                ))
+            })?;
+        let kc = F::KEY_COLUMNS.len();
+        let cols = moved.len().saturating_add(1);
         let backend = link.backend();
         let mut set: Vec<String> = F::REFINED_COLUMNS
             .iter()
             .map(|c| format!("{c} = u.{c}"))
             .collect();
         set.push("version = u.version".into());
-        let on = |t: &str| {
+        let on = |t: &str, u: &str| {
             F::KEY_COLUMNS
                 .iter()
-                .map(|c| format!("{t}.{c} = u.{c}"))
+                .map(|c| format!("{t}.{c} = {u}.{c}"))
                 .collect::<Vec<_>>()
                 .join(" AND ")
         };
         let kept: Vec<String> = F::COLUMNS.iter().map(|c| format!("t.{c}")).collect();
         for chunk in rows.chunks(bulk_rows_per_statement(backend, cols)) {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(cols));
+            let mut keys = Vec::with_capacity(chunk.len().saturating_mul(kc));
             for item in chunk {
-                item.values(&mut args);
+                let mut all = Vec::with_capacity(F::COLUMNS.len());
+                item.values(&mut all);
+                for (n, &i) in at.iter().enumerate() {
+                    let v = all.get(i).cloned().ok_or_else(|| {
+                        StoreError::Invariant(format!("{}: a row without column {i}", F::TABLE))
+                    })?;
+                    if n < kc {
+                        keys.push(v.clone());
+                    }
+                    args.push(v);
+                }
                 args.push(Val::from(version));
                 version = version.saturating_add(1);
             }
-            let (source, args) = bulk_rows(backend, args, cols);
-            let with = format!("WITH u ({}, version) AS ({source})", F::COLUMNS.join(", "));
             if !F::HISTORY_TABLE.is_empty() {
+                let (source, keys) = bulk_rows(backend, keys, kc);
                 let sql = format!(
-                    "{with} INSERT INTO {} ({}, version) SELECT {}, t.version \
-                     FROM {} t JOIN u ON {} WHERE t.version <= {read_mark}",
+                    "WITH k ({}) AS ({source}) INSERT INTO {} ({}, version) SELECT {}, t.version \
+                     FROM {} t JOIN k ON {} WHERE t.version <= {read_mark}",
+                    F::KEY_COLUMNS.join(", "),
                     F::HISTORY_TABLE,
                     F::COLUMNS.join(", "),
                     kept.join(", "),
                     F::TABLE,
-                    on("t"),
+                    on("t", "k"),
                 );
-                link.execute(&sql, args.clone()).await?;
+                link.execute(&sql, keys).await?;
             }
+            let (source, args) = bulk_rows(backend, args, cols);
             let sql = format!(
-                "{with} UPDATE {} SET {} FROM u WHERE {}",
+                "WITH u ({}, version) AS ({source}) UPDATE {} SET {} FROM u WHERE {}",
+                moved.join(", "),
                 F::TABLE,
                 set.join(", "),
-                on(F::TABLE)
+                on(F::TABLE, "u")
             );
             link.execute(&sql, args).await?;
         }
