@@ -193,14 +193,15 @@ mod tests {
     #[test]
     fn a_closed_session_opens_beats_hourly_and_closes_as_generated() {
         let c = 1_000;
-        let s = session(c, Some(c + 5 * HOUR_MS + 17), Some(c + 5 * HOUR_MS + 60_000));
+        let s = session(
+            c,
+            Some(c + 5 * HOUR_MS + 17),
+            Some(c + 5 * HOUR_MS + 60_000),
+        );
         let steps = check(&s);
         // Open, 5 hourly beats, the last beat at last_seen, the close.
         assert_eq!(steps.len(), 1 + 5 + 1 + 1);
-        assert_eq!(
-            steps.get(6).and_then(|x| x.last_seen_at),
-            s.last_seen_at
-        );
+        assert_eq!(steps.get(6).and_then(|x| x.last_seen_at), s.last_seen_at);
     }
 
     #[test]

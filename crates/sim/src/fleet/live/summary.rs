@@ -122,7 +122,12 @@ pub fn render(run: &DemoRun) -> String {
         percent(i64::try_from(big_ppm).unwrap_or(0))
     );
     let kind = |k: &str| run.ingest.kinds.get(k).map_or(0, |t| t.items);
-    let live = run.ingest.kinds.get("sessions").copied().unwrap_or_default();
+    let live = run
+        .ingest
+        .kinds
+        .get("sessions")
+        .copied()
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "  facts          {} sessions, {} health events, {} jobs: {} items in {} API batches",
