@@ -382,6 +382,23 @@ fn check(run: &DemoRun) {
     let n_jobs = fleet.facts.earnings.len() as u64;
     assert_eq!(run.ingest.resent_duplicates, n_jobs.min(10_000));
     assert_eq!(run.ingest.kinds["earnings"].accepted, n_jobs);
+    // Sessions went in live: opened (accepted), heartbeated hourly and
+    // closed (refined), none a duplicate or a conflict.
+    let live = run.ingest.kinds["sessions"];
+    let n_sessions = fleet.facts.sessions.len() as u64;
+    let n_closed = fleet
+        .facts
+        .sessions
+        .iter()
+        .filter(|s| s.disconnected_at.is_some())
+        .count() as u64;
+    assert_eq!(live.opened, n_sessions);
+    assert_eq!(live.accepted, n_sessions);
+    assert_eq!(live.closed, n_closed);
+    assert!(live.heartbeats > n_sessions, "{live:?}");
+    assert_eq!(live.refined, live.heartbeats + live.closed, "{live:?}");
+    assert_eq!(live.duplicates, 0);
+    assert_eq!(live.items, live.opened + live.heartbeats + live.closed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,9 +4,15 @@
 //! [`Engine::probe_now`] against the probe rig, each with the engine's clock
 //! set to the planned instant inside the month.
 //!
+//! Sessions are sent live, as a coordinator would ([`super::heartbeat`]):
+//! opened, heartbeated every simulated hour and closed, in time order across
+//! the whole fleet, one simulated hour's steps per batch (split at
+//! [`MAX_BATCH_ITEMS`]); the store ends with exactly the generated sessions.
+//!
 //! Invariants: kinds are sent in dependency order (machines, aliases,
 //! bindings, sessions, health, earnings); every batch must be accepted
-//! whole with no conflicts; one batch is re-sent to show that a retry only
+//! whole with no conflicts (a session's open `accepted`, its heartbeats and
+//! close `refined`); one batch is re-sent to show that a retry only
 //! yields duplicates; a probe verdict that differs from the plan is an
 //! error (the manifest's expectations rest on it); at most one probe per
 //! machine is in flight.
@@ -24,6 +30,7 @@ use tracing::instrument::WithSubscriber as _;
 
 use super::clock::SimClock;
 use super::gen::Fleet;
+use super::heartbeat::{self, Step};
 use super::FleetError;
 
 /// Most facts per ingestion batch (the server's default limit).
@@ -41,6 +48,8 @@ pub struct Api {
 #[derive(Debug, Deserialize)]
 struct BatchReport {
     accepted: u64,
+    #[serde(default)]
+    refined: u64,
     duplicates: u64,
     #[serde(default)]
     conflicts: Vec<serde_json::Value>,
@@ -52,7 +61,13 @@ pub struct KindTotals {
     pub items: u64,
     pub batches: u64,
     pub accepted: u64,
+    /// Refinements (SPEC §2): a session's heartbeats and close.
+    pub refined: u64,
     pub duplicates: u64,
+    /// Sessions only: opens, heartbeats and closes sent (`items` is their sum).
+    pub opened: u64,
+    pub heartbeats: u64,
+    pub closed: u64,
 }
 
 /// What ingestion of the whole fleet did.
@@ -164,7 +179,65 @@ impl Api {
             totals.items += u64::try_from(batch.len()).unwrap_or(u64::MAX);
             totals.batches += 1;
             totals.accepted += report.accepted;
+            totals.refined += report.refined;
             totals.duplicates += report.duplicates;
+        }
+        Ok(totals)
+    }
+
+    /// Sends the sessions live ([`heartbeat::schedule`]): every simulated
+    /// hour's opens, heartbeats and closes in time order, in batches of at
+    /// most [`MAX_BATCH_ITEMS`]. Opens must be `accepted`, heartbeats and
+    /// closes `refined` (or `duplicates` if re-sent); no conflicts.
+    pub async fn ingest_sessions_live(
+        &self,
+        key: &str,
+        sessions: &[floorline_core::bundle::Session],
+    ) -> Result<KindTotals, FleetError> {
+        let mut totals = KindTotals::default();
+        for (hour, steps) in heartbeat::schedule(sessions) {
+            for chunk in steps.chunks(MAX_BATCH_ITEMS) {
+                let mut batch = Vec::with_capacity(chunk.len());
+                let (mut opens, mut beats, mut closes) = (0u64, 0u64, 0u64);
+                for x in chunk {
+                    let Some(s) = sessions.get(x.session) else {
+                        return Err(FleetError::Unexpected(format!(
+                            "scheduled session {} of {}",
+                            x.session,
+                            sessions.len()
+                        )));
+                    };
+                    match x.step.step {
+                        Step::Open => opens += 1,
+                        Step::Beat => beats += 1,
+                        Step::Close => closes += 1,
+                    }
+                    batch.push(x.step.apply(s));
+                }
+                let report = self.ingest_batch(key, "sessions", &batch).await?;
+                let n = u64::try_from(batch.len()).unwrap_or(u64::MAX);
+                if report.accepted + report.refined + report.duplicates != n
+                    || report.accepted > opens
+                    || report.refined > beats + closes
+                {
+                    return Err(FleetError::Unexpected(format!(
+                        "sessions of hour {}: {opens} opens, {beats} heartbeats, {closes} \
+                         closes answered {} accepted, {} refined, {} duplicates",
+                        Timestamp(hour * heartbeat::HOUR_MS),
+                        report.accepted,
+                        report.refined,
+                        report.duplicates
+                    )));
+                }
+                totals.items += n;
+                totals.batches += 1;
+                totals.accepted += report.accepted;
+                totals.refined += report.refined;
+                totals.duplicates += report.duplicates;
+                totals.opened += opens;
+                totals.heartbeats += beats;
+                totals.closed += closes;
+            }
         }
         Ok(totals)
     }
@@ -215,7 +288,15 @@ pub async fn ingest_fleet(
     kind!("machines", &f.machines);
     kind!("aliases", &f.aliases);
     kind!("bindings", &f.bindings);
-    kind!("sessions", &f.sessions);
+    {
+        let t = api.ingest_sessions_live(key, &f.sessions).await?;
+        progress(&format!(
+            "  ingested {:>6} sessions live: {} opened, {} heartbeats, {} closed \
+             ({} accepted, {} refined) in {} batch(es)",
+            t.opened, t.opened, t.heartbeats, t.closed, t.accepted, t.refined, t.batches
+        ));
+        out.kinds.insert("sessions".to_string(), t);
+    }
     kind!("health", &f.health);
     kind!("earnings", &f.earnings);
     // A coordinator retrying a batch it is unsure about: only duplicates.

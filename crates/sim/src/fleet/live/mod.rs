@@ -17,6 +17,7 @@
 //! month of sessions and health), [`models`] (memory mix and over-claims),
 //! [`manifest`] (expected outcomes, hash), [`rig`] (reference provider,
 //! dispatcher, demo config), [`drive`] (HTTP ingestion, probes),
+//! [`heartbeat`] (sessions opened, heartbeated hourly and closed),
 //! [`clock`] ([`SimClock`]), [`demo`] (the whole run), [`summary`] (what the
 //! demo prints).
 //!
@@ -34,6 +35,7 @@ pub mod demo;
 pub mod drive;
 mod error;
 pub mod gen;
+pub mod heartbeat;
 mod machine;
 pub mod manifest;
 pub mod models;

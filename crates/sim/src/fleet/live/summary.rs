@@ -1,5 +1,6 @@
 //! The one-screen summary `floorline demo` prints: where to look (URLs,
-//! keys, database), the fleet, the settlement (eligible, excluded by
+//! keys, database), the fleet, how its sessions were sent (opened,
+//! heartbeats, closed), the settlement (eligible, excluded by
 //! reason, pool used, unallocated) and every planted cheater with what
 //! floorline concluded.
 //!
@@ -121,14 +122,28 @@ pub fn render(run: &DemoRun) -> String {
         percent(i64::try_from(big_ppm).unwrap_or(0))
     );
     let kind = |k: &str| run.ingest.kinds.get(k).map_or(0, |t| t.items);
+    let live = run
+        .ingest
+        .kinds
+        .get("sessions")
+        .copied()
+        .unwrap_or_default();
     let _ = writeln!(
         out,
         "  facts          {} sessions, {} health events, {} jobs: {} items in {} API batches",
-        count(kind("sessions")),
+        count(live.opened),
         count(kind("health")),
         count(kind("earnings")),
         count(run.ingest.items()),
         run.ingest.batches()
+    );
+    let _ = writeln!(
+        out,
+        "  sessions       {} opened, {} heartbeats, {} closed ({} refined), sent hour by hour",
+        count(live.opened),
+        count(live.heartbeats),
+        count(live.closed),
+        count(live.refined)
     );
     let failed: Vec<String> = run
         .probes
