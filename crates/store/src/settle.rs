@@ -161,6 +161,14 @@ fn shares(plan: &Plan) -> Vec<Share<'_>> {
         .collect()
 }
 
+/// What a run records besides its plan: its number of draws, and what its
+/// snapshot read (SPEC §6: the fact version, and the run whose previous
+/// totals it read).
+struct RunCounts {
+    n_draws: usize,
+    facts_read: (i64, Option<i64>),
+}
+
 impl Store {
     /// Settles (or previews) `epoch`; see the module docs.
     ///
@@ -260,8 +268,10 @@ impl Store {
                 policy,
                 &req,
                 &plan,
-                shares.len(),
-                facts_read,
+                RunCounts {
+                    n_draws: shares.len(),
+                    facts_read,
+                },
             )
             .await?;
         let run_written = started.elapsed();
@@ -313,8 +323,10 @@ impl Store {
         policy: &Policy,
         req: &SettleRequest,
         plan: &Plan,
-        n_draws: usize,
-        (facts_version, previous_totals_run_id): (i64, Option<i64>),
+        RunCounts {
+            n_draws,
+            facts_read: (facts_version, previous_totals_run_id),
+        }: RunCounts,
     ) -> Result<RunRecord> {
         let plan_json =
             serde_json::to_string(plan).map_err(|e| StoreError::Invariant(e.to_string()))?;
