@@ -214,7 +214,12 @@ async fn bare_round(
     while from < n {
         let to = (from + batch).min(n);
         let pairs: Vec<(String, i64)> = (from..to).map(|m| (session_id(m), ls)).collect();
-        let values: Vec<String> = if bound {
+        let sqlite = raw.backend() == floorline_store::Backend::Sqlite;
+        let values: Vec<String> = if bound && sqlite {
+            // Anonymous `?`: sqlx's SQLite driver resolves numbered `$N`
+            // placeholders one by one, which is slow for 20 000 of them.
+            vec!["(?, ?)".to_string(); pairs.len()]
+        } else if bound {
             (0..pairs.len())
                 .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
                 .collect()
