@@ -320,6 +320,7 @@
     const v = st.verified;
     if (!v || v.epoch !== st.epoch) return;
     const r = v.report;
+    const month = F.month(v.epoch);
     const runs = (r.runs || []).length;
     out.dataset.ok = String(r.ok);
     out.append(
@@ -329,7 +330,7 @@
         el("span", { class: r.ok ? "badge badge-ok" : "badge badge-bad" }, r.ok ? "Verified" : "Failed"),
         " ",
         r.ok
-          ? "All " + runs + " live run(s) of " + F.month(epoch()) + " reproduce from the facts they read, and every balance equals its ledger."
+          ? "All " + runs + " live run(s) of " + month + " reproduce from the facts they read, and every balance equals its ledger."
           : (r.differences || []).length + " draw(s) differ and " + (r.balance_mismatches || []).length + " balance(s) do not match their ledger. See the JSON from the verify endpoint.",
       ),
     );
@@ -337,7 +338,7 @@
     box.append(
       F.table({
         id: "drift-table",
-        caption: "What today's facts would change in " + F.month(epoch()) + " (late facts since the latest run)",
+        caption: "What today's facts would change in " + month + " (late facts since the latest run)",
         columns: [
           { key: "machine_id", label: "Machine", rowHeader: true, cls: "nowrap", render: (c) => el("code", {}, c.machine_id) },
           { key: "account_id", label: "Account" },
@@ -350,9 +351,6 @@
         empty: "Nothing: today's facts give the draws that were settled.",
       }),
     );
-    function epoch() {
-      return v.epoch;
-    }
   }
 
   function adjustButton(c) {

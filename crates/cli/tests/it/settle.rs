@@ -89,6 +89,26 @@ fn plan_of(path: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Adds 1 µUSD to `machine`'s stored draws behind the store's back, as a
+/// tampering `verify` must catch.
+fn tamper_one_draw(url: &str, machine: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        sqlx::query(
+            "UPDATE floor_draws SET amount_micro_usd = amount_micro_usd + 1 WHERE machine_id = ?1",
+        )
+        .bind(machine)
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    });
+}
+
 #[test]
 fn export_then_plan_reproduces_the_committed_manifest_and_verify_catches_tampering() {
     let db = Db::with_pool(200_000_000);
@@ -137,21 +157,7 @@ fn export_then_plan_reproduces_the_committed_manifest_and_verify_catches_tamperi
         .as_str()
         .unwrap()
         .to_string();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(
-            "UPDATE floor_draws SET amount_micro_usd = amount_micro_usd + 1 WHERE machine_id = ?1",
-        )
-        .bind(&victim)
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    });
+    tamper_one_draw(&db.url, &victim);
     let out = db.run(&["verify", "--epoch", EPOCH], &[]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -494,21 +500,7 @@ fn late_facts_after_settlement_keep_verify_green_and_show_as_drift() {
         .iter()
         .any(|s| s["last_seen_at"] == json!("2026-11-02T00:00:00.000Z")));
     // Tampering still fails, naming the run.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        sqlx::query(
-            "UPDATE floor_draws SET amount_micro_usd = amount_micro_usd + 1 WHERE machine_id = ?1",
-        )
-        .bind(&victim)
-        .execute(&pool)
-        .await
-        .unwrap();
-        pool.close().await;
-    });
+    tamper_one_draw(&db.url, &victim);
     let out = db.run(&["verify", "--epoch", EPOCH], &[]);
     assert_eq!(out.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();

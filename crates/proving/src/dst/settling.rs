@@ -47,6 +47,16 @@ fn refused_as(e: &EngineError, want: &Refusal, epoch: EpochId) -> bool {
     }
 }
 
+/// Where an armed failpoint must fire among `n` period runs: the run of
+/// its skip's index (each run passes every point but `between_writes`
+/// exactly once); `None` for `between_writes` or a skip past the last run.
+fn fires_at(armed: Option<FailSpec>, n: usize) -> Option<usize> {
+    armed.and_then(|a| {
+        let at = usize::try_from(a.skip).unwrap_or(usize::MAX);
+        (a.point != FailPoint::BetweenWrites && at < n).then_some(at)
+    })
+}
+
 impl Trial {
     /// An epoch worth settling: one of the scenario's, sometimes the tick's candidate.
     fn pick_epoch(&mut self) -> EpochId {
@@ -393,12 +403,7 @@ impl Trial {
             name.push_str(&format!(" fail={}@{}", a.point.as_str(), a.skip));
         }
         let n = units.len();
-        // Where an armed failpoint must fire: the run of that index (each
-        // run passes every point but `between_writes` exactly once).
-        let fires_at = armed.and_then(|a| {
-            let at = usize::try_from(a.skip).unwrap_or(usize::MAX);
-            (a.point != FailPoint::BetweenWrites && at < n).then_some(at)
-        });
+        let fires_at = fires_at(armed, n);
         let mut found = Vec::new();
         let committed = match out {
             Ok(summaries) => {
@@ -561,10 +566,7 @@ impl Trial {
         if let Some(a) = armed {
             name.push_str(&format!(" fail={}@{}", a.point.as_str(), a.skip));
         }
-        let fires_at = armed.and_then(|a| {
-            let at = usize::try_from(a.skip).unwrap_or(usize::MAX);
-            (a.point != FailPoint::BetweenWrites && at < n).then_some(at)
-        });
+        let fires_at = fires_at(armed, n);
         let mut found = Vec::new();
         let committed = match out {
             Ok(decision) => {

@@ -107,20 +107,24 @@ pub async fn run_refine(opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
     out
 }
 
-async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+/// `db` migrated, with the fleet's machines attested (no sessions yet).
+async fn attested_store(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Store> {
     let store = Store::connect(&db.url).await.context("connect")?;
     store.migrate().await.context("migrate")?;
-    let fleet = Fleet::new(opts);
-    let n = opts.machines;
-    let start_ms = opts.epoch.start().0;
-
-    let attestations: Vec<_> = fleet.attestations().collect();
+    let attestations: Vec<_> = Fleet::new(opts).attestations().collect();
     for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
         store
             .ingest_attestations(chunk)
             .await
             .context("ingest attestations")?;
     }
+    Ok(store)
+}
+
+async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+    let store = attested_store(db, opts).await?;
+    let n = opts.machines;
+    let start_ms = opts.epoch.start().0;
     let t = Instant::now();
     send_round(&store, start_ms, n, 1, false).await?;
     let open_secs = t.elapsed().as_secs_f64();
@@ -332,20 +336,11 @@ async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Ve
     use floorline_store::{Mode, SettleRequest};
 
     let started = Instant::now();
-    let store = Store::connect(&db.url).await.context("connect")?;
-    store.migrate().await.context("migrate")?;
-    let fleet = Fleet::new(opts);
+    let store = attested_store(db, opts).await?;
     let n = opts.machines;
     let month = opts.epoch;
     let start_ms = month.start().0;
     let policy = super::period::period_policy(n, Period::Day);
-    let attestations: Vec<_> = fleet.attestations().collect();
-    for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
-        store
-            .ingest_attestations(chunk)
-            .await
-            .context("attestations")?;
-    }
     send_round(&store, start_ms, n, 0, false).await?;
     let days = u64::from(month.periods_in_month(Period::Day));
     let mut heartbeats = 0;
