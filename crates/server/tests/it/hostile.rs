@@ -1120,6 +1120,14 @@ fn framework_rejections_carry_the_stable_error_body() {
         ),
         (
             "GET",
+            "/v1/admin/epochs/2026-10/verify?drift=maybe",
+            &admin,
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "GET",
             "/v1/admin/epochs/%ff",
             &admin,
             Vec::new(),
