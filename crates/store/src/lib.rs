@@ -143,6 +143,9 @@ impl Store {
         let mut batch = Batch::check(items)?;
         extra(&mut batch);
         batch.fail_if_invalid()?;
+        if let Some(report) = batch.refine_in_place(tx).await? {
+            return Ok(report);
+        }
         self.share_names(tx).await?;
         batch.resolve_machines(tx, true).await?;
         batch.classify(tx, false).await?;

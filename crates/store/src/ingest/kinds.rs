@@ -10,6 +10,7 @@ use floorline_core::policy::Trust;
 use floorline_core::refine::{resend_binding, resend_session, Resend};
 use floorline_core::{Invalid, Timestamp};
 
+use super::in_place::PureRefinement;
 use super::{Batch, Fact, RESERVED_JOB_PREFIX};
 use crate::db::{placeholders, row_placeholders, rows_per_statement, Link, Val};
 use crate::error::{Result, StoreError};
@@ -272,6 +273,23 @@ impl Fact for Session {
     const HISTORY_TABLE: &'static str = "session_versions";
     fn resend(old: &Self, new: &Self, origin: &str) -> Resend {
         resend_session(old, new, origin)
+    }
+    // A heartbeat: a later `last_seen_at` of an open session, every other
+    // field as stored (`floorline_core::refine::resend_session`).
+    const PURE_REFINEMENT: Option<PureRefinement> = Some(PureRefinement {
+        columns: &[
+            "session_id",
+            "machine_id",
+            "connected_at_ms",
+            "last_seen_at_ms",
+        ],
+        refines: "t.machine_id = u.machine_id AND t.connected_at_ms = u.connected_at_ms \
+                  AND t.disconnected_at_ms IS NULL \
+                  AND (t.last_seen_at_ms IS NULL OR t.last_seen_at_ms < u.last_seen_at_ms)",
+        sets: &["last_seen_at_ms"],
+    });
+    fn is_pure_refinement(&self) -> bool {
+        self.last_seen_at.is_some() && self.disconnected_at.is_none()
     }
 }
 

@@ -23,6 +23,10 @@
 //! The same reconciliation makes the report exact when a concurrent batch
 //! takes a key between the read and the insert.
 //!
+//! On SQLite a batch in which every item is a heartbeat of a stored session
+//! is judged by the database in one pass instead ([`in_place`]); any other
+//! batch, or one whose items are not all refinements, takes the path above.
+//!
 //! D1, a name that is a machine id always means that machine: names resolve
 //! to machine ids before provider keys, so an alias whose provider key is (or
 //! becomes) a machine id never applies to it; an item named through an alias
@@ -31,6 +35,7 @@
 //! ([`kinds::rehome`] says why this design). A bundle is one transaction
 //! ([`crate::Store::ingest_bundle`]).
 
+mod in_place;
 mod kinds;
 mod watermarks;
 
@@ -115,6 +120,13 @@ pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Siz
     /// Where a refinement keeps the row it replaces while some run may have
     /// read it (migration 9); empty for the kinds that are never refined.
     const HISTORY_TABLE: &'static str = "";
+    /// How an item refines its stored row without the row being read, on
+    /// SQLite ([`in_place`]); `None` for the kinds that never do.
+    const PURE_REFINEMENT: Option<in_place::PureRefinement> = None;
+    /// Whether this item has the shape of [`Fact::PURE_REFINEMENT`].
+    fn is_pure_refinement(&self) -> bool {
+        false
+    }
     /// Judges `new`, re-sent with the key of `old` (`origin` names `old` in
     /// a reason): identical is a duplicate, anything else a conflict, unless
     /// the kind has refinements (`floorline_core::refine`).

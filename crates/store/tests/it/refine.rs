@@ -321,3 +321,76 @@ both!(
     an_invalid_batch_refines_nothing,
     super::an_invalid_batch_refines_nothing
 );
+
+/// Heartbeats of stored sessions, all of one batch, refine in one pass on
+/// SQLite (`ingest/in_place.rs`); one item of another kind in the batch —
+/// a duplicate, a stale heartbeat, an unknown session, a machine named
+/// through an alias — sends the whole batch down the general path, which
+/// judges every item as before.
+async fn a_batch_of_heartbeats_is_judged_whole(ctx: Ctx) {
+    let mut b = fleet(4);
+    b.sessions.clear();
+    b.aliases.push(alias("key-m003", "m003"));
+    ingest(&ctx.store, &b).await;
+    let open = |k: usize, hours: i64| {
+        session(
+            &format!("s{k}"),
+            &format!("m00{k}"),
+            s() + DAY,
+            s() + DAY + hours * 3_600_000,
+        )
+    };
+    let opened: Vec<Session> = (0..4).map(|k| open(k, 0)).collect();
+    ctx.store.ingest_sessions(&opened).await.unwrap();
+    // Every item a heartbeat: all refined, each value stored.
+    let beats: Vec<Session> = (0..4).map(|k| open(k, 1)).collect();
+    let r = ctx.store.ingest_sessions(&beats).await.unwrap();
+    assert_eq!((r.accepted, r.refined, r.duplicates), (0, 4, 0), "{r:?}");
+    for (k, beat) in beats.iter().enumerate() {
+        assert_eq!(&stored_session(&ctx, &format!("s{k}")).await, beat);
+    }
+    // One duplicate (s1 re-sent as stored), one stale heartbeat (s2), one
+    // new session (s9), one heartbeat naming its machine through an alias
+    // (s3): judged item by item.
+    let mut via_alias = open(3, 2);
+    via_alias.machine_id = "key-m003".into();
+    let stale = open(2, 0);
+    let r = ctx
+        .store
+        .ingest_sessions(&[
+            open(0, 2),
+            beats[1].clone(),
+            stale,
+            session("s9", "m000", s() + 2 * DAY, s() + 2 * DAY),
+            via_alias,
+        ])
+        .await
+        .unwrap();
+    assert_eq!((r.accepted, r.refined, r.duplicates), (1, 2, 1), "{r:?}");
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert_eq!(r.conflicts[0].index, 2);
+    assert!(
+        r.conflicts[0].reason.contains("an earlier last_seen_at"),
+        "{r:?}"
+    );
+    assert_eq!(stored_session(&ctx, "s0").await, open(0, 2));
+    assert_eq!(stored_session(&ctx, "s2").await, beats[2]);
+    assert_eq!(stored_session(&ctx, "s3").await, open(3, 2));
+    // A heartbeat whose machine differs from the stored one: a conflict
+    // naming machine_id, and the other heartbeat of the batch still refines.
+    let mut moved = open(1, 3);
+    moved.machine_id = "m000".into();
+    let r = ctx
+        .store
+        .ingest_sessions(&[open(0, 3), moved])
+        .await
+        .unwrap();
+    assert_eq!(r.refined, 1, "{r:?}");
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert!(r.conflicts[0].reason.contains("machine_id"), "{r:?}");
+    assert_eq!(stored_session(&ctx, "s1").await, beats[1]);
+}
+both!(
+    a_batch_of_heartbeats_is_judged_whole,
+    super::a_batch_of_heartbeats_is_judged_whole
+);
