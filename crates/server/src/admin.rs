@@ -169,7 +169,9 @@ pub async fn epoch_detail(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct EpochPath {
-    /// An epoch id `YYYY-MM`, or a period id of the policy's `period` (SPEC §10).
+    /// An epoch id `YYYY-MM`, or a period id of the policy's `period`
+    /// (`YYYY-MM-DD`, `YYYY-MM-DDTHH`, `YYYY-MM-DDTHH:MM`; SPEC §10).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2})?)?)?$")]
     pub epoch: String,
 }
 
@@ -177,7 +179,9 @@ pub struct EpochPath {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct EpochMachinePath {
-    /// An epoch id `YYYY-MM`, or a period id of the policy's `period` (SPEC §10).
+    /// An epoch id `YYYY-MM`, or a period id of the policy's `period`
+    /// (`YYYY-MM-DD`, `YYYY-MM-DDTHH`, `YYYY-MM-DDTHH:MM`; SPEC §10).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2})?)?)?$")]
     pub epoch: String,
     /// A machine id or a provider key naming it.
     #[param(pattern = "^[A-Za-z0-9._:@-]{1,128}$")]

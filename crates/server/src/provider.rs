@@ -513,7 +513,7 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
 /// One machine the caller owns now: the live view plus its settled months;
 /// one it owned once: its settled months while it did, no live view; any
 /// other: 404.
-#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path, description = "a machine id or a provider key naming it")), responses((status = 200, description = "one machine: the live view with `history` when owned now, else its settled months", body = MachinePageBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path, description = "a machine id or a provider key naming it", pattern = "^[A-Za-z0-9._:@-]{1,128}$")), responses((status = 200, description = "one machine: the live view with `history` when owned now, else its settled months", body = MachinePageBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machine(
     State(state): State<AppState>,
     Path(machine): Path<String>,

@@ -204,6 +204,14 @@ fn every_operation_has_typed_bodies_and_answers() {
             "{name}: request body declared?"
         );
         let responses = op["responses"].as_object().unwrap();
+        if op.get("security").is_some() {
+            for status in ["401", "403"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{name}: no {status} declared"
+                );
+            }
+        }
         assert!(
             responses.keys().any(|s| s.starts_with('2')),
             "{name}: no 2xx answer"
