@@ -694,3 +694,59 @@ fn the_validator_refuses_what_breaks_a_schema() {
     );
     assert!(!errs.is_empty(), "an unknown enum word passed");
 }
+
+/// Daily periods (SPEC §10): the month pages, a period's pages and the
+/// provider's accrued month validate too.
+#[tokio::test]
+async fn served_answers_under_daily_periods_validate_against_the_document() {
+    let doc = doc();
+    let s = crate::periods::daily_server().await;
+    let admin = s.admin.clone();
+    let alice = s.alice.clone();
+    let gets: Vec<(&str, &str, &str)> = vec![
+        ("/v1/admin/base-rewards", "/v1/admin/base-rewards", &admin),
+        ("/v1/admin/epochs", "/v1/admin/epochs", &admin),
+        (
+            "/v1/admin/epochs/{epoch}",
+            "/v1/admin/epochs/2026-11-09",
+            &admin,
+        ),
+        (
+            "/v1/admin/epochs/{epoch}/draws",
+            "/v1/admin/epochs/2026-11-09/draws",
+            &admin,
+        ),
+        (
+            "/v1/admin/epochs/{epoch}/verify",
+            "/v1/admin/epochs/2026-11-09/verify?drift=true",
+            &admin,
+        ),
+        (
+            "/v1/admin/months/{month}",
+            "/v1/admin/months/2026-11?limit=3&offset=7",
+            &admin,
+        ),
+        (
+            "/v1/admin/months/{month}/draws",
+            "/v1/admin/months/2026-11/draws",
+            &admin,
+        ),
+        ("/v1/provider/machines", "/v1/provider/machines", &alice),
+        (
+            "/v1/provider/machines/{machine}",
+            "/v1/provider/machines/m-alice-64",
+            &alice,
+        ),
+        ("/v1/provider/history", "/v1/provider/history", &alice),
+    ];
+    for (template, path, key) in gets {
+        let (st, body) = s.get(path, key).await;
+        assert_eq!(st, 200, "{path}: {body}");
+        assert_valid(
+            &doc,
+            answer_schema(&doc, "get", template, "200"),
+            &body,
+            path,
+        );
+    }
+}
