@@ -467,12 +467,14 @@ pub struct PeriodRowBody {
     pub closed: bool,
     pub settled: bool,
     /// Its latest live run, when settled.
+    #[schema(required = true)]
     pub run_id: Option<i64>,
     /// The latest live run's pool, else the period's D21 portion of the monthly pool.
     pub pool_micro_usd: i64,
     /// Σ draws over the period's live runs.
     pub used_micro_usd: i64,
     /// `pool − used`, once settled.
+    #[schema(required = true)]
     pub unallocated_micro_usd: Option<i64>,
     pub n_draws: i64,
 }

@@ -134,8 +134,10 @@ pub struct RunBody {
     pub budget_micro_usd: i64,
     pub reserve_micro_usd: i64,
     /// The highest fact version the run read; `null` for runs recorded before fact versions.
+    #[schema(required = true)]
     pub facts_version: Option<i64>,
     /// The run whose previous-epoch totals this run read; `null` when none.
+    #[schema(required = true)]
     pub previous_totals_run_id: Option<i64>,
 }
 
@@ -218,6 +220,7 @@ pub struct RunSummaryBody {
     pub epoch: String,
     pub mode: SchedulerMode,
     /// `null` for a dry run (nothing stored).
+    #[schema(required = true)]
     pub run_id: Option<i64>,
     pub pool_micro_usd: i64,
     pub already_settled_micro_usd: i64,
@@ -259,6 +262,7 @@ pub struct PlanShareBody {
     pub desired_micro_usd: i64,
     pub granted_micro_usd: i64,
     /// 1-based position among the run's allocation units; `null` when not a unit.
+    #[schema(required = true)]
     pub rank: Option<u64>,
 }
 
@@ -338,6 +342,7 @@ pub struct ExplainFormulaBody {
     hardware_model: String,
     reported_memory_gb: u32,
     /// The model's largest memory; `null` for an unknown model.
+    #[schema(required = true)]
     model_cap_gb: Option<u32>,
     proven_gb: u32,
     verified_memory_gb: u32,
@@ -369,6 +374,7 @@ pub struct EvidenceAttestation {
     hardware_model: String,
     reported_memory_gb: u32,
     trust: super::enums::TrustLevel,
+    #[schema(required = true)]
     se_public_key: Option<String>,
 }
 
@@ -380,7 +386,7 @@ pub struct EvidenceBinding {
     payout_identity: String,
     #[schema(format = DateTime)]
     from: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     to: Option<String>,
 }
 
@@ -390,9 +396,9 @@ pub struct EvidenceBinding {
 pub struct EvidenceSession {
     #[schema(format = DateTime)]
     connected_at: String,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     last_seen_at: Option<String>,
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     disconnected_at: Option<String>,
 }
 
@@ -413,6 +419,7 @@ pub struct EvidenceProbe {
     #[schema(format = DateTime)]
     at: String,
     passed: bool,
+    #[schema(required = true)]
     verified_memory_gb: Option<u32>,
     /// floorline's own prober ran it.
     own: bool,
@@ -498,6 +505,7 @@ impl From<Difference> for DifferenceBody {
 pub struct RunCheckBody {
     pub run_id: i64,
     /// The fact version the run read; `null` for a run from before fact versions.
+    #[schema(required = true)]
     pub facts_version: Option<i64>,
     pub ok: bool,
     pub committed_manifest_sha256: String,
@@ -564,6 +572,7 @@ pub struct VerifyReportBody {
     /// manifest, and every balance is its ledger.
     pub ok: bool,
     /// The latest live run's manifest.
+    #[schema(required = true)]
     pub committed_manifest_sha256: Option<String>,
     pub recomputed_manifest_sha256: String,
     pub stored_draws_manifest_sha256: String,
@@ -602,8 +611,11 @@ pub struct LedgerEntryBody {
     pub amount_micro_usd: i64,
     pub kind: EntryKindName,
     pub reference: String,
+    #[schema(required = true)]
     pub epoch: Option<String>,
+    #[schema(required = true)]
     pub machine_id: Option<String>,
+    #[schema(required = true)]
     pub reason: Option<String>,
     pub actor: String,
     pub created_at_ms: i64,

@@ -27,6 +27,7 @@ pub struct GateBody {
     pub gate: GateName,
     pub passed: bool,
     /// The reason code when it fails; `null` when it passes.
+    #[schema(required = true)]
     pub reason: Option<ReasonCode>,
 }
 
@@ -55,7 +56,7 @@ pub struct MachineViewBody {
     pub gates: Vec<GateBody>,
     pub hardware_model: String,
     /// The latest sign of life in the epoch; `null` when not seen.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, required = true)]
     pub last_seen_at: Option<String>,
     pub machine_id: String,
     /// A session is open and its last heartbeat is within the grace period.
@@ -64,6 +65,7 @@ pub struct MachineViewBody {
     pub reported_memory_gb: u32,
     pub tier_floor_micro_usd: i64,
     /// The tier the verified memory reaches; `null` below every tier.
+    #[schema(required = true)]
     pub tier_min_gb: Option<u32>,
     /// The policy's `min_uptime` in ppm.
     pub uptime_line_ppm: i64,

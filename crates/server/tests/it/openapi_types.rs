@@ -320,6 +320,35 @@ fn every_operation_has_typed_bodies_and_answers() {
         adjust["minimum"],
         json!(-floorline_core::money::MAX_ADJUSTMENT_MICRO_USD)
     );
+    // `Option`s as they are on the wire: skipped ones are optional and
+    // never null; the others are always present and may be null.
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, on_wire) in [
+        ("ErrorDetail", "index", "absent"),
+        ("ErrorDetail", "field", "absent"),
+        ("VerifyReportBody", "drift", "absent"),
+        ("VerifyReportBody", "committed_manifest_sha256", "null"),
+        ("RunBody", "facts_version", "null"),
+        ("RunSummaryBody", "run_id", "null"),
+        ("MachineViewBody", "last_seen_at", "null"),
+        ("MachineViewBody", "tier_min_gb", "null"),
+        ("GateBody", "reason", "null"),
+    ] {
+        let s = &schemas[schema];
+        let required = s["required"].as_array().unwrap().contains(&json!(field));
+        let p = &s["properties"][field];
+        let nullable = p["type"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("null")))
+            || p["oneOf"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["type"] == json!("null")));
+        assert_eq!(
+            (required, nullable),
+            (on_wire == "null", on_wire == "null"),
+            "{schema}.{field} is {on_wire} on the wire: {p}"
+        );
+    }
     // One operation per kind, and no catch-all.
     assert!(doc["paths"]["/v1/ingest/{kind}"].is_null());
 }
