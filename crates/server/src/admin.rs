@@ -7,15 +7,20 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floorline_core::EpochId;
 use floorline_engine::schedule::{candidate, Mode};
-use floorline_engine::{Explanation, RunSummary, SettleOptions, VerifyReport};
-use floorline_store::{Adjust, AdjustKind, DrawRecord, LedgerEntry, Role, MAX_PAGE_LIMIT};
+use floorline_engine::SettleOptions;
+use floorline_store::{Adjust, AdjustKind, DrawRecord, Role, MAX_PAGE_LIMIT};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::admin::{
+    DrawBody, DrawsPageBody, EpochDetailBody, EpochSummaryBody, EpochsBody, ExcludedMachineBody,
+    ExplanationBody, LedgerEntryBody, PoolStatusBody, RunBody, RunSummaryBody, TierTotalBody,
+    VerifyReportBody,
+};
+use crate::wire::enums::{reason_codes, AdjustKindName, BodyFormat, PeriodLength};
 use crate::AppState;
 
 /// Default page size of draw listings.
@@ -30,11 +35,11 @@ pub fn parse_epoch(text: &str) -> Result<EpochId, ApiError> {
 }
 
 /// The pool at a glance: mode, last closed epoch, budget, used, unallocated, k, draws.
-#[utoipa::path(get, path = "/v1/admin/base-rewards", responses((status = 200, description = "mode, epoch, pool, used, unallocated, k, draws of the last closed epoch"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/base-rewards", responses((status = 200, description = "mode, epoch, pool, used, unallocated, k, draws of the last closed epoch", body = PoolStatusBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no closed epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn base_rewards(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PoolStatusBody>, ApiError> {
     caller.require(Role::Admin)?;
     let engine = &state.engine;
     let policy = &engine.config().policy;
@@ -54,51 +59,47 @@ pub async fn base_rewards(
     let mode = engine.config().settlement.mode;
     // The unit's pool: its D21 portion of the monthly pool (all of it for a month).
     let pool = floorline_core::money::portion(policy.pool_micro_usd, epoch);
-    Ok(Json(json!({
-        "enabled": mode != Mode::Off,
-        "mode": mode,
-        "epoch": epoch,
-        "period": policy.period,
-        "settled": run.is_some(),
-        "pool_micro_usd": pool,
-        "pool_used_micro_usd": used,
-        "unallocated_micro_usd": pool.saturating_sub(used).max(0),
-        "reduction_k": policy.reduction_k.to_decimal(),
-        "allocation": policy.allocation,
-        "workhorse_reserve": policy.workhorse_reserve.to_decimal(),
-        "draw_count": draws.len(),
-        "draws": draws.iter().take(usize::try_from(DEFAULT_PAGE_LIMIT).unwrap_or(100)).collect::<Vec<_>>(),
-    })))
+    Ok(Json(PoolStatusBody {
+        enabled: mode != Mode::Off,
+        mode: mode.into(),
+        epoch: epoch.to_string(),
+        period: policy.period.into(),
+        settled: run.is_some(),
+        pool_micro_usd: pool,
+        pool_used_micro_usd: used,
+        unallocated_micro_usd: pool.saturating_sub(used).max(0),
+        reduction_k: policy.reduction_k.to_decimal(),
+        allocation: policy.allocation.into(),
+        workhorse_reserve: policy.workhorse_reserve.to_decimal(),
+        draw_count: u64::try_from(draws.len()).unwrap_or(u64::MAX),
+        draws: draws
+            .iter()
+            .take(usize::try_from(DEFAULT_PAGE_LIMIT).unwrap_or(100))
+            .map(DrawBody::from)
+            .collect(),
+    }))
 }
 
 /// Every epoch with runs.
-#[utoipa::path(get, path = "/v1/admin/epochs", responses((status = 200, description = "epochs with runs and totals")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/epochs", responses((status = 200, description = "epochs with runs and totals", body = EpochsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn epochs(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EpochsBody>, ApiError> {
     caller.require(Role::Admin)?;
-    Ok(Json(
-        json!({ "epochs": state.engine.store().epochs().await? }),
-    ))
-}
-
-#[derive(Serialize)]
-struct TierTotal {
-    tier_min_gb: u32,
-    n_machines: u64,
-    n_eligible: u64,
-    earned_micro_usd: i64,
-    drawn_micro_usd: i64,
+    let epochs = state.engine.store().epochs().await?;
+    Ok(Json(EpochsBody {
+        epochs: epochs.iter().map(EpochSummaryBody::from).collect(),
+    }))
 }
 
 /// One epoch: its runs, the latest run's totals per tier, excluded machines with reasons, manifest.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}", params(("epoch" = String, Path, description = "YYYY-MM")), responses((status = 200, description = "runs, per-tier totals, excluded machines, manifest"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}", params(EpochPath), responses((status = 200, description = "runs, per-tier totals, excluded machines, manifest", body = EpochDetailBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no run of the epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn epoch_detail(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EpochDetailBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let store = state.engine.store();
@@ -118,7 +119,7 @@ pub async fn epoch_detail(
     };
     let plan = state.run_plan(run.id).await?;
     let policy = &state.engine.config().policy;
-    let mut tiers: BTreeMap<u32, TierTotal> = BTreeMap::new();
+    let mut tiers: BTreeMap<u32, TierTotalBody> = BTreeMap::new();
     let mut excluded = Vec::new();
     for m in &plan.machines {
         let tier = policy
@@ -127,7 +128,7 @@ pub async fn epoch_detail(
             .rev()
             .find(|t| t.min_gb <= m.verified_memory_gb)
             .map_or(0, |t| t.min_gb);
-        let t = tiers.entry(tier).or_insert(TierTotal {
+        let t = tiers.entry(tier).or_insert(TierTotalBody {
             tier_min_gb: tier,
             n_machines: 0,
             n_eligible: 0,
@@ -142,32 +143,76 @@ pub async fn epoch_detail(
             .saturating_add(m.granted_micro_usd)
             .saturating_add(m.prior_micro_usd);
         if !m.eligible {
-            excluded.push(json!({"machine_id": m.machine_id, "reasons": m.reasons, "verified_memory_gb": m.verified_memory_gb, "uptime_ppm": m.uptime_ppm}));
+            excluded.push(ExcludedMachineBody {
+                machine_id: m.machine_id.clone(),
+                reasons: reason_codes(&m.reasons),
+                verified_memory_gb: m.verified_memory_gb,
+                uptime_ppm: m.uptime_ppm,
+            });
         }
     }
-    Ok(Json(json!({
-        "epoch": epoch,
-        "runs": runs,
-        "run": run,
-        "pool_micro_usd": plan.pool_micro_usd,
-        "granted_total_micro_usd": plan.granted_total_micro_usd,
-        "already_settled_micro_usd": plan.already_settled_micro_usd,
-        "unallocated_micro_usd": plan.unallocated_micro_usd,
-        "manifest_sha256": plan.manifest_sha256,
-        "tiers": tiers.into_values().collect::<Vec<_>>(),
-        "excluded": excluded,
-    })))
+    Ok(Json(EpochDetailBody {
+        epoch: epoch.to_string(),
+        runs: runs.iter().map(RunBody::from).collect(),
+        run: RunBody::from(&run),
+        pool_micro_usd: plan.pool_micro_usd,
+        granted_total_micro_usd: plan.granted_total_micro_usd,
+        already_settled_micro_usd: plan.already_settled_micro_usd,
+        unallocated_micro_usd: plan.unallocated_micro_usd,
+        manifest_sha256: plan.manifest_sha256.clone(),
+        tiers: tiers.into_values().collect(),
+        excluded,
+    }))
 }
 
-#[derive(Deserialize)]
+/// The `{epoch}` of an admin path.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EpochPath {
+    /// An epoch id `YYYY-MM`, or a period id of the policy's `period`
+    /// (`YYYY-MM-DD`, `YYYY-MM-DDTHH`, `YYYY-MM-DDTHH:MM`; SPEC §10).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2})?)?)?$")]
+    pub epoch: String,
+}
+
+/// The `{epoch}` and `{machine}` of an explanation.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EpochMachinePath {
+    /// An epoch id `YYYY-MM`, or a period id of the policy's `period`
+    /// (`YYYY-MM-DD`, `YYYY-MM-DDTHH`, `YYYY-MM-DDTHH:MM`; SPEC §10).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}(-[0-9]{2}(T[0-9]{2}(:[0-9]{2})?)?)?$")]
+    pub epoch: String,
+    /// A machine id or a provider key naming it.
+    #[param(pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
+    pub machine: String,
+}
+
+/// The `{month}` of a month path.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MonthPath {
+    /// A month id `YYYY-MM` (a period id is refused).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
+    pub month: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DrawsQuery {
+    /// Rows to skip (default 0; ignored with `format=csv`).
+    #[param(minimum = 0)]
     pub offset: Option<u64>,
+    /// Rows to return, 1–1000 (default 100; ignored with `format=csv`).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+    /// `json` (default) or `csv` (every draw).
+    #[param(value_type = Option<BodyFormat>)]
     pub format: Option<String>,
 }
 
 /// The draws of an epoch, paged (`offset`, `limit` ≤ 1000), or all of them as CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/draws", params(("epoch" = String, Path), ("offset" = Option<u64>, Query), ("limit" = Option<u32>, Query), ("format" = Option<String>, Query, description = "json (default) or csv")), responses((status = 200, description = "draws"), (status = 400, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/draws", params(EpochPath, DrawsQuery), responses((status = 200, description = "a page of draws (JSON), or every draw as CSV (`format=csv`)", content((DrawsPageBody = "application/json"), (String = "text/csv"))), (status = 400, description = "bad epoch, limit or format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn draws(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -202,10 +247,13 @@ pub async fn draws(
             }
             let offset = q.offset.unwrap_or(0);
             let page = engine.store().draws(epoch, offset, limit).await?;
-            Ok(
-                Json(json!({"epoch": epoch, "offset": offset, "limit": limit, "draws": page}))
-                    .into_response(),
-            )
+            Ok(Json(DrawsPageBody {
+                epoch: epoch.to_string(),
+                offset,
+                limit,
+                draws: page.iter().map(DrawBody::from).collect(),
+            })
+            .into_response())
         }
         Some(other) => Err(ApiError::bad_request(format!(
             "unknown format `{other}` (json or csv)"
@@ -243,12 +291,12 @@ fn draws_csv(draws: &[DrawRecord]) -> Result<String, ApiError> {
 }
 
 /// Plan the epoch and store it as a preview (no money moves).
-#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/preview", params(("epoch" = String, Path)), responses((status = 200, description = "run summary")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/preview", params(EpochPath), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "the facts do not plan", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
     caller: Caller,
-) -> Result<Json<RunSummary>, ApiError> {
+) -> Result<Json<RunSummaryBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let started = Instant::now();
@@ -256,24 +304,26 @@ pub async fn preview(
     state
         .metrics
         .record_run(&run, started.elapsed().as_secs_f64());
-    Ok(Json(run))
+    Ok(Json(run.into()))
 }
 
-#[derive(Deserialize, Default)]
+/// The optional body of a live settlement.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettleBody {
+    /// Settle although some fact source's watermark has not passed the epoch end.
     #[serde(default)]
     pub force: bool,
 }
 
 /// Settle the epoch live (credits draws; idempotent; `force` ignores watermarks).
-#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(("epoch" = String, Path)), request_body(content = String, description = "{\"force\": false} (optional)", content_type = "application/json"), responses((status = 200, description = "run summary"), (status = 400, description = "body not UTF-8 or more than one JSON document", body = crate::error::ErrorBody), (status = 409, description = "not closed or awaiting watermarks", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(EpochPath), request_body(content = SettleBody, description = "optional; an empty body is `{\"force\": false}`", content_type = "application/json"), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "bad epoch id, body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "not closed or awaiting watermarks", body = ErrorBody), (status = 422, description = "a body that is not a SettleBody", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn settle(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Json<RunSummary>, ApiError> {
+) -> Result<Json<RunSummaryBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let opts: SettleBody = if body.is_empty() {
@@ -301,66 +351,76 @@ pub async fn settle(
     state
         .metrics
         .record_run(&run, started.elapsed().as_secs_f64());
-    Ok(Json(run))
+    Ok(Json(run.into()))
 }
 
 /// Every term of one machine's figures, each gate with its evidence, its rank.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/machines/{machine}/explain", params(("epoch" = String, Path), ("machine" = String, Path)), responses((status = 200, description = "explanation"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/machines/{machine}/explain", params(EpochMachinePath), responses((status = 200, description = "explanation", body = ExplanationBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn explain(
     State(state): State<AppState>,
     Path((epoch, machine)): Path<(String, String)>,
     caller: Caller,
-) -> Result<Json<Explanation>, ApiError> {
+) -> Result<Json<ExplanationBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     // Outside the identifier charset no machine has the name; never query it.
     if floorline_core::bundle::check_id(&machine).is_err() {
         return Err(ApiError::not_found(format!("machine `{machine}`")));
     }
-    Ok(Json(state.engine.explain(epoch, &machine).await?))
+    Ok(Json(state.engine.explain(epoch, &machine).await?.into()))
 }
 
 /// `?drift=true` of the verify endpoint.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyQuery {
+    /// Also recompute from today's facts and list per machine and account
+    /// what they would change (`true` or `false`, default false).
     #[serde(default)]
+    #[param(required = false)]
     pub drift: bool,
 }
 
 /// Recompute each live run from the facts as it read them and compare with
 /// what was committed; with `drift=true` also what today's facts would change.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(("epoch" = String, Path), ("drift" = Option<bool>, Query, description = "also recompute from today's facts and list per machine and account what they would change")), responses((status = 200, description = "verify report")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(EpochPath, VerifyQuery), responses((status = 200, description = "verify report (`drift` only with `drift=true`)", body = VerifyReportBody), (status = 400, description = "bad epoch id or query", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no live settlement of the epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
     Query(q): Query<VerifyQuery>,
     caller: Caller,
-) -> Result<Json<VerifyReport>, ApiError> {
+) -> Result<Json<VerifyReportBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
     let opts = floorline_engine::VerifyOptions { drift: q.drift };
-    Ok(Json(state.engine.verify_with(epoch, opts).await?))
+    Ok(Json(state.engine.verify_with(epoch, opts).await?.into()))
 }
 
-#[derive(Deserialize)]
+/// A correction of an account's balance.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustBody {
+    #[schema(pattern = "^[A-Za-z0-9._:@-]{1,128}$")]
     pub account_id: String,
+    /// Signed µUSD, never 0, within ±`MAX_ADJUSTMENT_MICRO_USD`; negative for a clawback.
+    #[schema(minimum = -1_000_000_000_000_000i64, maximum = 1_000_000_000_000_000i64)]
     pub amount_micro_usd: i64,
+    #[schema(value_type = AdjustKindName)]
     pub kind: AdjustKind,
     pub reason: String,
+    /// An external reference (ticket, invoice).
     #[serde(default)]
     pub reference: Option<String>,
 }
 
 /// A correction: a new ledger entry with a reason and the admin who made it.
-#[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = String, description = "{account_id, amount_micro_usd, kind: adjustment|clawback, reason, reference?}", content_type = "application/json"), responses((status = 200, description = "the ledger entry"), (status = 400, description = "body not UTF-8 or more than one JSON document", body = crate::error::ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = AdjustBody, content_type = "application/json"), responses((status = 200, description = "the ledger entry", body = LedgerEntryBody), (status = 400, description = "body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> Result<Json<LedgerEntry>, ApiError> {
+) -> Result<Json<LedgerEntryBody>, ApiError> {
     caller.require(Role::Admin)?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
@@ -382,7 +442,7 @@ pub async fn adjust(
             reference: b.reference,
         })
         .await?;
-    Ok(Json(entry))
+    Ok(Json(entry.into()))
 }
 
 /// A month id (`YYYY-MM`) from a path; a period id is refused.
@@ -407,12 +467,14 @@ pub struct PeriodRowBody {
     pub closed: bool,
     pub settled: bool,
     /// Its latest live run, when settled.
+    #[schema(required = true)]
     pub run_id: Option<i64>,
     /// The latest live run's pool, else the period's D21 portion of the monthly pool.
     pub pool_micro_usd: i64,
     /// Σ draws over the period's live runs.
     pub used_micro_usd: i64,
     /// `pool − used`, once settled.
+    #[schema(required = true)]
     pub unallocated_micro_usd: Option<i64>,
     pub n_draws: i64,
 }
@@ -451,8 +513,8 @@ pub struct MonthTotalsBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthPeriodsBody {
     pub month: String,
-    /// `month`, `day`, `hour` or `5m` (policy `period`).
-    pub period: String,
+    /// Policy `period`.
+    pub period: PeriodLength,
     pub totals: MonthTotalsBody,
     pub offset: u64,
     pub limit: u32,
@@ -460,8 +522,10 @@ pub struct MonthPeriodsBody {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows to skip (default 0).
+    #[param(minimum = 0)]
     pub offset: Option<u64>,
     /// Rows to return, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -479,7 +543,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
 }
 
 /// A month's settlement periods (SPEC §10): each one's pool, used and unallocated, and their sums.
-#[utoipa::path(get, path = "/v1/admin/months/{month}", params(("month" = String, Path, description = "YYYY-MM"), PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/months/{month}", params(MonthPath, PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, description = "not a month id, or a bad limit", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn month(
     State(state): State<AppState>,
     Path(month): Path<String>,
@@ -494,7 +558,7 @@ pub async fn month(
     let t = &m.totals;
     Ok(Json(MonthPeriodsBody {
         month: m.month.to_string(),
-        period: m.period.as_str().to_string(),
+        period: m.period.into(),
         totals: MonthTotalsBody {
             n_periods: t.n_periods,
             n_closed: t.n_closed,
@@ -572,13 +636,15 @@ impl From<floorline_engine::MonthStatement> for MonthStatementBody {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `json` (default) or `csv`.
+    #[param(value_type = Option<BodyFormat>)]
     pub format: Option<String>,
 }
 
 /// A month's draws summed per (machine, account) over its periods (D24), as JSON or CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/admin/months/{month}/draws", params(("month" = String, Path, description = "YYYY-MM"), FormatQuery), responses((status = 200, description = "the month's statement (JSON), or its rows as CSV", body = MonthStatementBody), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/admin/months/{month}/draws", params(MonthPath, FormatQuery), responses((status = 200, description = "the month's statement (JSON), or its rows as CSV (`format=csv`)", content((MonthStatementBody = "application/json"), (String = "text/csv"))), (status = 400, description = "not a month id, or a bad format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn month_draws(
     State(state): State<AppState>,
     Path(month): Path<String>,

@@ -30,11 +30,13 @@ pub struct ErrorDetail {
     /// Stable machine-readable code (`invalid`, `unauthorized`, `forbidden`, `not_found`, `too_large`, …).
     pub code: String,
     pub message: String,
-    /// Position of the offending item in a batch.
+    /// Position of the offending item in a batch (absent, never `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub index: Option<usize>,
-    /// The offending field (`amount_micro_usd`).
+    /// The offending field (`amount_micro_usd`; absent, never `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 

@@ -1,13 +1,16 @@
-//! `POST /v1/ingest/{kind}`: a JSON array of facts of one kind (SPEC §2),
+//! `POST /v1/ingest/{machines,aliases,bindings,sessions,health,earnings,probes,watermarks}`:
+//! one operation per fact kind, each a JSON array of facts of that kind (SPEC §2),
 //! validated whole (422 naming `index` and `field`, nothing written),
 //! idempotent (re-sent facts are duplicates), refinements applied in place
 //! and counted (`refined`: a heartbeat, a disconnect, a binding's end),
 //! conflicts reported per item,
-//! unknown fields named in the answer (`ignored_fields`).
+//! unknown fields named in the answer (`ignored_fields`). The eight handlers
+//! are thin: each names its kind and its request schema (`wire::facts`) and
+//! calls [`ingest`]; an unknown kind matches no route (404, the error body).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use floorline_engine::ingest::FactKind;
@@ -16,6 +19,10 @@ use serde::Serialize;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::wire::facts::{
+    AliasesBatch, BindingsBatch, EarningsBatch, HealthBatch, MachinesBatch, ProbesBatch,
+    SessionsBatch, WatermarksBatch,
+};
 use crate::AppState;
 
 /// Maps a body extraction failure to the stable error body (413 over the limit).
@@ -75,32 +82,15 @@ impl IngestAnswer {
     }
 }
 
-/// Ingest a batch of facts.
-#[utoipa::path(
-    post,
-    path = "/v1/ingest/{kind}",
-    params(("kind" = String, Path, description = "machines, aliases, bindings, sessions, health, earnings, probes or watermarks")),
-    request_body(content = String, description = "A JSON array of facts of this kind, field names of SPEC §2", content_type = "application/json"),
-    responses(
-        (status = 200, description = "What was written, refined, re-sent, refused and ignored", body = IngestAnswer),
-        (status = 400, description = "Not UTF-8, or more than one JSON document", body = crate::error::ErrorBody),
-        (status = 401, description = "No or bad key", body = crate::error::ErrorBody),
-        (status = 403, description = "Not an ingest key", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown kind", body = crate::error::ErrorBody),
-        (status = 413, description = "Body or batch over the limit", body = crate::error::ErrorBody),
-        (status = 422, description = "Invalid; nothing written", body = crate::error::ErrorBody),
-    ),
-    security(("bearer" = []))
-)]
+/// Ingests a batch of `kind`: the role, then the body, then the engine's
+/// parse and write (SPEC §8).
 pub async fn ingest(
-    State(state): State<AppState>,
-    Path(kind): Path<String>,
+    state: AppState,
+    kind: FactKind,
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IngestAnswer>, ApiError> {
     caller.require(Role::Ingest)?;
-    let kind = FactKind::parse(&kind)
-        .ok_or_else(|| ApiError::not_found(format!("no fact kind `{kind}`")))?;
     let body = body.map_err(body_error)?;
     let text =
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("body is not UTF-8"))?;
@@ -119,4 +109,100 @@ pub async fn ingest(
         u64::try_from(report.conflicts.len()).unwrap_or(u64::MAX),
     );
     Ok(Json(IngestAnswer::new(report, ignored_fields)))
+}
+
+/// One thin handler per kind, with its OpenAPI operation. (`tt` fragments,
+/// so that the path and the schema reach `utoipa::path` as plain tokens.)
+macro_rules! ingest_kind {
+    ($name:ident, $kind:expr, $path:tt, $batch:tt, $summary:tt) => {
+        #[doc = $summary]
+        #[utoipa::path(
+            post,
+            path = $path,
+            tag = "ingest",
+            request_body(content = $batch, description = "A JSON array of facts of this kind (SPEC §2); unknown fields are ignored and named in `ignored_fields`", content_type = "application/json"),
+            responses(
+                (status = 200, description = "What was written, refined, re-sent, refused and ignored", body = IngestAnswer),
+                (status = 400, description = "Not UTF-8, or more than one JSON document", body = crate::error::ErrorBody),
+                (status = 401, description = "No or bad key", body = crate::error::ErrorBody),
+                (status = 403, description = "Not an ingest key", body = crate::error::ErrorBody),
+                (status = 408, description = "The request took longer than `request_timeout_ms`", body = crate::error::ErrorBody),
+                (status = 413, description = "Body or batch over the limit", body = crate::error::ErrorBody),
+                (status = 422, description = "Invalid; nothing written", body = crate::error::ErrorBody),
+            ),
+            security(("bearer" = []))
+        )]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            body: Result<Bytes, BytesRejection>,
+        ) -> Result<Json<IngestAnswer>, ApiError> {
+            ingest(state, $kind, caller, body).await
+        }
+    };
+}
+
+ingest_kind!(
+    ingest_machines,
+    FactKind::Machines,
+    "/v1/ingest/machines",
+    MachinesBatch,
+    "Ingest attestations (machines)."
+);
+ingest_kind!(
+    ingest_aliases,
+    FactKind::Aliases,
+    "/v1/ingest/aliases",
+    AliasesBatch,
+    "Ingest aliases (provider keys naming machines)."
+);
+ingest_kind!(
+    ingest_bindings,
+    FactKind::Bindings,
+    "/v1/ingest/bindings",
+    BindingsBatch,
+    "Ingest bindings (who is paid for a machine)."
+);
+ingest_kind!(ingest_sessions, FactKind::Sessions, "/v1/ingest/sessions", SessionsBatch, "Ingest sessions; a re-sent session with a later `last_seen_at` or a `disconnected_at` is refined.");
+ingest_kind!(
+    ingest_health,
+    FactKind::Health,
+    "/v1/ingest/health",
+    HealthBatch,
+    "Ingest health transitions."
+);
+ingest_kind!(
+    ingest_earnings,
+    FactKind::Earnings,
+    "/v1/ingest/earnings",
+    EarningsBatch,
+    "Ingest earnings (paid jobs)."
+);
+ingest_kind!(
+    ingest_probes,
+    FactKind::Probes,
+    "/v1/ingest/probes",
+    ProbesBatch,
+    "Ingest probe verdicts."
+);
+ingest_kind!(
+    ingest_watermarks,
+    FactKind::Watermarks,
+    "/v1/ingest/watermarks",
+    WatermarksBatch,
+    "Ingest watermarks (a source has sent everything up to a time)."
+);
+
+/// The routes of ingestion, one per kind (`/v1/ingest/{kind}`).
+pub fn routes() -> axum::Router<AppState> {
+    use axum::routing::post;
+    axum::Router::new()
+        .route("/v1/ingest/machines", post(ingest_machines))
+        .route("/v1/ingest/aliases", post(ingest_aliases))
+        .route("/v1/ingest/bindings", post(ingest_bindings))
+        .route("/v1/ingest/sessions", post(ingest_sessions))
+        .route("/v1/ingest/health", post(ingest_health))
+        .route("/v1/ingest/earnings", post(ingest_earnings))
+        .route("/v1/ingest/probes", post(ingest_probes))
+        .route("/v1/ingest/watermarks", post(ingest_watermarks))
 }

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod openapi;
 pub mod provider;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -30,7 +31,6 @@ use floorline_core::plan::Plan;
 use floorline_core::{EpochId, Timestamp};
 use floorline_engine::config::ServerConfig;
 use floorline_engine::Engine;
-use serde_json::json;
 use tokio::sync::Mutex;
 use tower_http::timeout::TimeoutLayer;
 
@@ -271,8 +271,10 @@ impl AppState {
 }
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "{\"status\": \"ok\"}"), (status = 503, body = crate::error::ErrorBody)))]
-pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the database answers", body = wire::admin::HealthBody), (status = 503, description = "the database does not answer", body = crate::error::ErrorBody)))]
+pub async fn healthz(
+    State(state): State<AppState>,
+) -> Result<Json<wire::admin::HealthBody>, ApiError> {
     state.engine.store().watermarks().await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -280,11 +282,13 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::V
             "database unreachable",
         )
     })?;
-    Ok(Json(json!({"status": "ok"})))
+    Ok(Json(wire::admin::HealthBody {
+        status: wire::admin::HealthStatus::Ok,
+    }))
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -385,7 +389,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::serve))
-        .route("/v1/ingest/{kind}", post(ingest::ingest))
+        .merge(ingest::routes())
         .route("/v1/admin/base-rewards", get(admin::base_rewards))
         .route("/v1/admin/epochs", get(admin::epochs))
         .route("/v1/admin/epochs/{epoch}", get(admin::epoch_detail))

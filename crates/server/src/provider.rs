@@ -20,11 +20,15 @@ use floorline_core::valuation::{available, Reason};
 use floorline_core::{EpochId, Policy, Timestamp};
 use floorline_store::{DrawRecord, MachineBinding};
 use serde::Serialize;
-use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::wire::enums::{reason_codes, PeriodLength, ReasonCode};
+use crate::wire::provider::{
+    GateBody, GateName, MachineEstimateBody, MachinePageBody, MachineViewBody, OwnedMachineBody,
+    ProviderMachinesBody, TierBody,
+};
 use crate::{AppState, Estimate};
 
 /// What the page says about an estimate.
@@ -42,12 +46,12 @@ pub fn estimate_note(period: floorline_core::time::Period) -> &'static str {
     }
 }
 
-const GATES: [(&str, Reason); 5] = [
-    ("attested", Reason::NotAttested),
-    ("memory_tier", Reason::BelowMinMemory),
-    ("uptime", Reason::UptimeBelowGate),
-    ("proven_work", Reason::NoProvenWork),
-    ("payout_account", Reason::NoPayoutAccount),
+const GATES: [(GateName, Reason); 5] = [
+    (GateName::Attested, Reason::NotAttested),
+    (GateName::MemoryTier, Reason::BelowMinMemory),
+    (GateName::Uptime, Reason::UptimeBelowGate),
+    (GateName::ProvenWork, Reason::NoProvenWork),
+    (GateName::PayoutAccount, Reason::NoPayoutAccount),
 ];
 
 /// What a provider view needs of the open month, computed once per request.
@@ -116,7 +120,7 @@ impl LiveStatus {
     }
 }
 
-fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
+fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<MachineViewBody> {
     let (pm, v, stored) = cx.est.machine(machine_id)?;
     let (policy, w, now_ms) = (cx.policy, &cx.windows, cx.est.as_of.0);
     let elapsed = now_ms
@@ -151,41 +155,50 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<Value> {
         .rev()
         .find(|t| t.min_gb <= v.verified_memory_gb)
         .map(|t| t.min_gb);
-    let gates: Vec<Value> = GATES
+    let gates = GATES
         .iter()
-        .map(|(gate, reason)| {
-            let failed = pm.reasons.contains(reason);
-            json!({"gate": gate, "passed": !failed, "reason": if failed { Some(reason) } else { None }})
+        .map(|&(gate, reason)| {
+            let failed = pm.reasons.contains(&reason);
+            GateBody {
+                gate,
+                passed: !failed,
+                reason: failed.then_some(ReasonCode::from(reason)),
+            }
         })
         .collect();
-    Some(json!({
-        "machine_id": machine_id,
-        "hardware_model": v.hardware_model,
-        "reported_memory_gb": v.reported_memory_gb,
-        "verified_memory_gb": v.verified_memory_gb,
-        "verified_because": verified_because,
-        "tier_min_gb": tier_min_gb,
-        "usage_only": tier_min_gb.is_none(),
-        "tier_floor_micro_usd": v.tier_floor_micro_usd,
-        "uptime_so_far_ppm": uptime_so_far_ppm,
-        "uptime_line_ppm": policy.min_uptime.0,
-        "online": live.online,
-        "last_seen_at": live.last_seen_ms.map(|ms| Timestamp(ms).to_rfc3339()),
-        "uptime_reachable_ppm": live.reachable_ppm,
-        "gates": gates,
-        "eligible": pm.eligible,
-        "reasons": pm.reasons,
-        "estimate": {
-            "epoch": cx.est.plan.epoch,
-            "is_estimate": true,
-            "note": estimate_note(policy.period),
-            "floor_micro_usd": pm.floor_micro_usd,
-            "earned_micro_usd": pm.earned_micro_usd,
-            "desired_draw_micro_usd": pm.desired_draw_micro_usd,
-            "estimated_base_micro_usd": if pm.eligible { pm.desired_draw_micro_usd } else { 0 },
-            "estimated_payout_micro_usd": pm.earned_micro_usd.saturating_add(if pm.eligible { pm.desired_draw_micro_usd } else { 0 }),
+    let base = if pm.eligible {
+        pm.desired_draw_micro_usd
+    } else {
+        0
+    };
+    Some(MachineViewBody {
+        eligible: pm.eligible,
+        estimate: MachineEstimateBody {
+            desired_draw_micro_usd: pm.desired_draw_micro_usd,
+            earned_micro_usd: pm.earned_micro_usd,
+            epoch: cx.est.plan.epoch.to_string(),
+            estimated_base_micro_usd: base,
+            estimated_payout_micro_usd: pm.earned_micro_usd.saturating_add(base),
+            floor_micro_usd: pm.floor_micro_usd,
+            is_estimate: true,
+            note: estimate_note(policy.period),
         },
-    }))
+        gates,
+        hardware_model: v.hardware_model.clone(),
+        last_seen_at: live.last_seen_ms.map(|ms| Timestamp(ms).to_rfc3339()),
+        machine_id: machine_id.to_string(),
+        online: live.online,
+        reasons: reason_codes(&pm.reasons),
+        reported_memory_gb: v.reported_memory_gb,
+        tier_floor_micro_usd: v.tier_floor_micro_usd,
+        tier_min_gb,
+        uptime_line_ppm: policy.min_uptime.0,
+        uptime_reachable_ppm: live.reachable_ppm,
+        uptime_so_far_ppm: i64::try_from(uptime_so_far_ppm).unwrap_or(0),
+        usage_only: tier_min_gb.is_none(),
+        verified_because,
+        verified_memory_gb: v.verified_memory_gb,
+    })
 }
 
 /// One machine's settled month, as the caller's own share.
@@ -202,8 +215,7 @@ pub struct HistoryMachine {
     /// The verdict of the run that paid the draw (without a draw: of the
     /// epoch's latest live run), never today's.
     pub eligible: bool,
-    #[schema(value_type = Vec<String>)]
-    pub reasons: Vec<Reason>,
+    pub reasons: Vec<ReasonCode>,
     /// The run whose verdict this is.
     pub run_id: i64,
 }
@@ -345,7 +357,7 @@ async fn history(
                 base_micro_usd: base,
                 payout_micro_usd: earned.saturating_add(base),
                 eligible: pm.eligible,
-                reasons: pm.reasons.clone(),
+                reasons: reason_codes(&pm.reasons),
                 run_id,
             });
         }
@@ -397,8 +409,8 @@ fn open_epoch(state: &AppState) -> Result<EpochId, ApiError> {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthSoFar {
     pub month: String,
-    /// `month`, `day`, `hour` or `5m` (policy `period`).
-    pub period: String,
+    /// Policy `period`.
+    pub period: PeriodLength,
     /// The open period (the month with `period = "month"`).
     pub open_period: String,
     /// Σ base of the month's settled periods, this account's own draws.
@@ -411,8 +423,18 @@ pub struct MonthSoFar {
     pub base_so_far_micro_usd: i64,
 }
 
+/// A body that does not serialize: logged, answered 500 without details.
+fn unserializable(what: &str, e: &serde_json::Error) -> ApiError {
+    tracing::error!(error = %e, what, "A response body does not serialize.");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+}
+
 /// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
-#[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines"), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines, each with its live view", body = ProviderMachinesBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, description = "no open epoch", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let account = caller.provider_account()?.to_string();
     let epoch = open_epoch(&state)?;
@@ -431,7 +453,11 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
         .held_by(&account)
         .iter()
         .filter(|m| holdings.owns_now(m, now_ms))
-        .filter_map(|m| est.rendered(m, || machine_view(&cx, m).map(|v| v.to_string())))
+        .filter_map(|m| {
+            est.rendered(m, || {
+                machine_view(&cx, m).and_then(|v| serde_json::to_string(&v).ok())
+            })
+        })
         .collect();
     let owned: Vec<String> = est
         .held_by(&account)
@@ -450,54 +476,49 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
         .fold(0i64, |sum, (pm, _, _)| {
             sum.saturating_add(pm.desired_draw_micro_usd)
         });
-    let so_far = MonthSoFar {
+    let month = MonthSoFar {
         month: accrual.month.to_string(),
-        period: policy.period.as_str().to_string(),
+        period: policy.period.into(),
         open_period: epoch.to_string(),
         base_accrued_micro_usd: accrual.base_accrued_micro_usd,
         base_so_far_micro_usd: accrual.base_accrued_micro_usd.saturating_add(open_estimate),
         base_accrued_by_machine: accrual.by_machine,
         open_period_estimate_micro_usd: open_estimate,
     };
-    let tiers: Vec<Value> = policy
+    let tiers = policy
         .tiers
         .iter()
-        .map(|t| json!({"min_gb": t.min_gb, "floor_micro_usd": t.floor_micro_usd, "workhorse": policy.is_workhorse(t.min_gb)}))
+        .map(|t| TierBody {
+            floor_micro_usd: t.floor_micro_usd,
+            min_gb: t.min_gb,
+            workhorse: policy.is_workhorse(t.min_gb),
+        })
         .collect();
-    // The page around the pre-rendered views; keys in the order `json!` sorts them.
-    let mut body = String::with_capacity(views.iter().map(|v| v.len() + 1).sum::<usize>() + 1024);
-    body.push_str(&format!(
-        "{{\"account_id\":{},\"as_of\":{},\"epoch\":{},\"machines\":[",
-        Value::from(account.as_str()),
-        Value::from(est.as_of.to_rfc3339()),
-        Value::from(epoch.to_string()),
-    ));
-    body.push_str(&views.join(","));
-    body.push_str(&format!(
-        "],\"month\":{},\"note\":{},\"tiers\":{}}}",
-        serde_json::to_string(&so_far).map_err(|e| {
-            tracing::error!(error = %e, "The month summary does not serialize.");
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
-        })?,
-        Value::from(estimate_note(policy.period)),
-        Value::Array(tiers),
-    ));
+    // The page around the pre-rendered views (`machines` left empty and filled).
+    let page = ProviderMachinesBody {
+        account_id: account,
+        as_of: est.as_of.to_rfc3339(),
+        epoch: epoch.to_string(),
+        machines: Vec::new(),
+        month,
+        note: estimate_note(policy.period),
+        tiers,
+    };
+    let body = page
+        .render(&views)
+        .map_err(|e| unserializable("provider machines", &e))?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One machine the caller owns now: the live view plus its settled months;
 /// one it owned once: its settled months while it did, no live view; any
 /// other: 404.
-#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path)), responses((status = 200, description = "one machine: the live view with `history` when owned now, else a FormerMachineBody"), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path, description = "a machine id or a provider key naming it", pattern = "^[A-Za-z0-9._:@-]{1,128}$")), responses((status = 200, description = "one machine: the live view with `history` when owned now, else its settled months", body = MachinePageBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machine(
     State(state): State<AppState>,
     Path(machine): Path<String>,
     caller: Caller,
-) -> Result<Response, ApiError> {
+) -> Result<Json<MachinePageBody>, ApiError> {
     let account = caller.provider_account()?.to_string();
     let not_found = || ApiError::not_found(format!("no machine `{machine}` on this account"));
     // A name outside the identifier charset names no machine; it never reaches
@@ -513,35 +534,29 @@ pub async fn machine(
     let one: BTreeSet<String> = [id.clone()].into_iter().collect();
     let settled = history(&state, &account, &holdings, &one).await?;
     if !holdings.owns_now(&id, state.engine.now().0) {
-        return Ok(Json(FormerMachineBody {
+        return Ok(Json(MachinePageBody::Former(FormerMachineBody {
             machine_id: id,
             owned_now: false,
             note: FORMER_OWNER_NOTE,
             history: settled,
-        })
-        .into_response());
+        })));
     }
     let epoch = open_epoch(&state)?;
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let cx = ViewContext::new(&est, policy);
-    let mut view = machine_view(&cx, &id)
+    let view = machine_view(&cx, &id)
         .ok_or_else(|| ApiError::not_found(format!("machine `{machine}`")))?;
-    view["owned_now"] = Value::Bool(true);
-    view["history"] = serde_json::to_value(settled).map_err(|e| {
-        tracing::error!(error = %e, "History does not serialize.");
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })?;
-    Ok(Json(view).into_response())
+    Ok(Json(MachinePageBody::Owned(Box::new(OwnedMachineBody {
+        view,
+        history: settled,
+        owned_now: true,
+    }))))
 }
 
 /// Settled months of every machine the caller owns or owned, while it did:
 /// its own `earned + base` per month.
-#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history", body = HistoryBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history", body = HistoryBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn provider_history(
     State(state): State<AppState>,
     caller: Caller,

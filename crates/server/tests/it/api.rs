@@ -626,7 +626,7 @@ async fn healthz_and_openapi() {
     assert_eq!((st, body), (200, json!({"status": "ok"})));
     let (st, doc) = s.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(st, 200);
-    assert!(doc["paths"]["/v1/ingest/{kind}"]["post"].is_object());
+    assert!(doc["paths"]["/v1/ingest/sessions"]["post"].is_object());
 }
 
 #[test]

@@ -12,5 +12,6 @@ mod browser;
 mod fuzz;
 mod harness;
 mod hostile;
+mod openapi_types;
 mod periods;
 mod provider;

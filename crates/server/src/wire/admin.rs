@@ -1,0 +1,639 @@
+//! Response bodies of the admin endpoints, each built `From` the store's or
+//! the engine's type. Field names and shapes are those the endpoints served
+//! before (the dashboard's admin page reads them).
+
+use std::collections::BTreeMap;
+
+use floorline_engine::VerifyReport;
+use floorline_engine::{Difference, Drift, DriftChange, Explanation, RunCheck, RunSummary};
+use floorline_store::{DrawRecord, EpochSummary, LedgerEntry, RunRecord};
+use serde::Serialize;
+
+use super::enums::{
+    reason_codes, AllocationRule, EntryKindName, PeriodLength, ReasonCode, RunMode, SchedulerMode,
+};
+
+/// `GET /healthz`: the database answered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HealthBody {
+    pub status: HealthStatus,
+}
+
+/// Always `ok` in a 200 (a failure is a 503 with the error body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    Ok,
+}
+
+/// One settled draw.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DrawBody {
+    /// The epoch (or period) id.
+    pub epoch: String,
+    pub machine_id: String,
+    pub account_id: String,
+    pub amount_micro_usd: i64,
+    pub verified_memory_gb: i64,
+    pub run_id: i64,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+impl From<&DrawRecord> for DrawBody {
+    fn from(d: &DrawRecord) -> DrawBody {
+        DrawBody {
+            epoch: d.epoch.clone(),
+            machine_id: d.machine_id.clone(),
+            account_id: d.account_id.clone(),
+            amount_micro_usd: d.amount_micro_usd,
+            verified_memory_gb: d.verified_memory_gb,
+            run_id: d.run_id,
+            created_at_ms: d.created_at_ms,
+        }
+    }
+}
+
+/// `GET /v1/admin/base-rewards`: the pool of the last closed epoch at a glance.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PoolStatusBody {
+    /// The scheduler settles or previews (`mode` is not `off`).
+    pub enabled: bool,
+    pub mode: SchedulerMode,
+    /// The last closed epoch (or period).
+    pub epoch: String,
+    pub period: PeriodLength,
+    /// It has a live run.
+    pub settled: bool,
+    /// The epoch's pool: its D21 portion of the monthly pool.
+    pub pool_micro_usd: i64,
+    /// Σ the epoch's draws.
+    pub pool_used_micro_usd: i64,
+    /// `max(pool − used, 0)`.
+    pub unallocated_micro_usd: i64,
+    /// Policy `reduction_k` as a decimal (`"0.5"`).
+    pub reduction_k: String,
+    pub allocation: AllocationRule,
+    /// Policy `workhorse_reserve` as a decimal.
+    pub workhorse_reserve: String,
+    pub draw_count: u64,
+    /// The first draws (at most the default page size); the rest via `/draws`.
+    pub draws: Vec<DrawBody>,
+}
+
+/// An epoch that has settlement runs.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochSummaryBody {
+    pub epoch: String,
+    pub n_runs: i64,
+    pub n_live_runs: i64,
+    pub latest_run_id: i64,
+    pub last_run_at_ms: i64,
+    pub n_draws: i64,
+    pub drawn_micro_usd: i64,
+}
+
+impl From<&EpochSummary> for EpochSummaryBody {
+    fn from(e: &EpochSummary) -> EpochSummaryBody {
+        EpochSummaryBody {
+            epoch: e.epoch.to_string(),
+            n_runs: e.n_runs,
+            n_live_runs: e.n_live_runs,
+            latest_run_id: e.latest_run_id,
+            last_run_at_ms: e.last_run_at_ms,
+            n_draws: e.n_draws,
+            drawn_micro_usd: e.drawn_micro_usd,
+        }
+    }
+}
+
+/// `GET /v1/admin/epochs`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochsBody {
+    pub epochs: Vec<EpochSummaryBody>,
+}
+
+/// One stored settlement run (live or preview).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunBody {
+    pub id: i64,
+    pub epoch: String,
+    pub mode: RunMode,
+    pub actor: String,
+    pub forced: bool,
+    pub created_at_ms: i64,
+    pub pool_micro_usd: i64,
+    pub already_settled_micro_usd: i64,
+    pub granted_total_micro_usd: i64,
+    pub unallocated_micro_usd: i64,
+    pub manifest_sha256: String,
+    pub n_machines: i64,
+    pub n_eligible: i64,
+    pub n_draws: i64,
+    pub trailing_revenue_micro_usd: i64,
+    pub budget_micro_usd: i64,
+    pub reserve_micro_usd: i64,
+    /// The highest fact version the run read; `null` for runs recorded before fact versions.
+    #[schema(required = true)]
+    pub facts_version: Option<i64>,
+    /// The run whose previous-epoch totals this run read; `null` when none.
+    #[schema(required = true)]
+    pub previous_totals_run_id: Option<i64>,
+}
+
+impl From<&RunRecord> for RunBody {
+    fn from(r: &RunRecord) -> RunBody {
+        RunBody {
+            id: r.id,
+            epoch: r.epoch.to_string(),
+            mode: r.mode.into(),
+            actor: r.actor.clone(),
+            forced: r.forced,
+            created_at_ms: r.created_at_ms,
+            pool_micro_usd: r.pool_micro_usd,
+            already_settled_micro_usd: r.already_settled_micro_usd,
+            granted_total_micro_usd: r.granted_total_micro_usd,
+            unallocated_micro_usd: r.unallocated_micro_usd,
+            manifest_sha256: r.manifest_sha256.clone(),
+            n_machines: r.n_machines,
+            n_eligible: r.n_eligible,
+            n_draws: r.n_draws,
+            trailing_revenue_micro_usd: r.trailing_revenue_micro_usd,
+            budget_micro_usd: r.budget_micro_usd,
+            reserve_micro_usd: r.reserve_micro_usd,
+            facts_version: r.facts_version,
+            previous_totals_run_id: r.previous_totals_run_id,
+        }
+    }
+}
+
+/// One memory tier's totals in a run.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TierTotalBody {
+    /// 0 for machines below every tier (usage-only).
+    pub tier_min_gb: u32,
+    pub n_machines: u64,
+    pub n_eligible: u64,
+    pub earned_micro_usd: i64,
+    /// Granted plus prior draws.
+    pub drawn_micro_usd: i64,
+}
+
+/// An ineligible machine of a run, with its reasons.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExcludedMachineBody {
+    pub machine_id: String,
+    pub reasons: Vec<ReasonCode>,
+    pub verified_memory_gb: u32,
+    pub uptime_ppm: i64,
+}
+
+/// `GET /v1/admin/epochs/{epoch}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EpochDetailBody {
+    pub epoch: String,
+    /// Every run of the epoch.
+    pub runs: Vec<RunBody>,
+    /// The latest live run, else the latest preview.
+    pub run: RunBody,
+    pub pool_micro_usd: i64,
+    pub granted_total_micro_usd: i64,
+    pub already_settled_micro_usd: i64,
+    pub unallocated_micro_usd: i64,
+    pub manifest_sha256: String,
+    pub tiers: Vec<TierTotalBody>,
+    pub excluded: Vec<ExcludedMachineBody>,
+}
+
+/// `GET /v1/admin/epochs/{epoch}/draws` (JSON): one page of draws.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DrawsPageBody {
+    pub epoch: String,
+    pub offset: u64,
+    pub limit: u32,
+    pub draws: Vec<DrawBody>,
+}
+
+/// What a settlement or preview run did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunSummaryBody {
+    pub epoch: String,
+    pub mode: SchedulerMode,
+    /// `null` for a dry run (nothing stored).
+    #[schema(required = true)]
+    pub run_id: Option<i64>,
+    pub pool_micro_usd: i64,
+    pub already_settled_micro_usd: i64,
+    pub granted_total_micro_usd: i64,
+    pub unallocated_micro_usd: i64,
+    pub manifest_sha256: String,
+    pub n_machines: u64,
+    pub n_eligible: u64,
+    pub n_granted_shares: u64,
+    /// Ineligible machines per reason code.
+    pub excluded_by_reason: BTreeMap<String, u64>,
+    pub forced: bool,
+}
+
+impl From<RunSummary> for RunSummaryBody {
+    fn from(r: RunSummary) -> RunSummaryBody {
+        RunSummaryBody {
+            epoch: r.epoch.to_string(),
+            mode: r.mode.into(),
+            run_id: r.run_id,
+            pool_micro_usd: r.pool_micro_usd,
+            already_settled_micro_usd: r.already_settled_micro_usd,
+            granted_total_micro_usd: r.granted_total_micro_usd,
+            unallocated_micro_usd: r.unallocated_micro_usd,
+            manifest_sha256: r.manifest_sha256,
+            n_machines: r.n_machines,
+            n_eligible: r.n_eligible,
+            n_granted_shares: r.n_granted_shares,
+            excluded_by_reason: r.excluded_by_reason,
+            forced: r.forced,
+        }
+    }
+}
+
+/// One account's share of a machine's draw in a plan.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanShareBody {
+    pub account_id: String,
+    pub desired_micro_usd: i64,
+    pub granted_micro_usd: i64,
+    /// 1-based position among the run's allocation units; `null` when not a unit.
+    #[schema(required = true)]
+    pub rank: Option<u64>,
+}
+
+/// One machine's line of a plan (SPEC §8), eligible or not.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanMachineBody {
+    pub machine_id: String,
+    pub eligible: bool,
+    pub reasons: Vec<ReasonCode>,
+    pub verified_memory_gb: u32,
+    pub tier_floor_micro_usd: i64,
+    pub uptime_ppm: i64,
+    pub floor_micro_usd: i64,
+    pub earned_micro_usd: i64,
+    pub desired_draw_micro_usd: i64,
+    pub granted_micro_usd: i64,
+    pub prior_micro_usd: i64,
+    pub shares: Vec<PlanShareBody>,
+}
+
+impl From<&floorline_core::plan::PlanMachine> for PlanMachineBody {
+    fn from(m: &floorline_core::plan::PlanMachine) -> PlanMachineBody {
+        PlanMachineBody {
+            machine_id: m.machine_id.clone(),
+            eligible: m.eligible,
+            reasons: reason_codes(&m.reasons),
+            verified_memory_gb: m.verified_memory_gb,
+            tier_floor_micro_usd: m.tier_floor_micro_usd,
+            uptime_ppm: m.uptime_ppm,
+            floor_micro_usd: m.floor_micro_usd,
+            earned_micro_usd: m.earned_micro_usd,
+            desired_draw_micro_usd: m.desired_draw_micro_usd,
+            granted_micro_usd: m.granted_micro_usd,
+            prior_micro_usd: m.prior_micro_usd,
+            shares: m
+                .shares
+                .iter()
+                .map(|s| PlanShareBody {
+                    account_id: s.account_id.clone(),
+                    desired_micro_usd: s.desired_micro_usd,
+                    granted_micro_usd: s.granted_micro_usd,
+                    rank: s.rank,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /v1/admin/epochs/{epoch}/machines/{machine}/explain`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ExplanationBody {
+    pub epoch: String,
+    pub machine_id: String,
+    pub plan_machine: PlanMachineBody,
+    /// Every term of the machine's figures. The engine builds it as JSON
+    /// (it is its report); its schema is declared here and the served
+    /// answer is validated against it by a test.
+    #[schema(value_type = ExplainFormulaBody)]
+    pub formula: serde_json::Value,
+    /// The facts behind the figures (declared and checked like `formula`).
+    #[schema(value_type = ExplainEvidenceBody)]
+    pub evidence: serde_json::Value,
+}
+
+/// Schema only: the terms of an explanation's `formula` (SPEC §3).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct ExplainFormulaBody {
+    /// The epoch's length `T`.
+    T_ms: i64,
+    available_ms: i64,
+    uptime_ppm: i64,
+    /// Policy `min_uptime` as a decimal.
+    min_uptime: String,
+    /// Policy `full_uptime` as a decimal.
+    full_uptime: String,
+    hardware_model: String,
+    reported_memory_gb: u32,
+    /// The model's largest memory; `null` for an unknown model.
+    #[schema(required = true)]
+    model_cap_gb: Option<u32>,
+    proven_gb: u32,
+    verified_memory_gb: u32,
+    verified_because: String,
+    tier_floor_micro_usd: i64,
+    /// The taper τ as `num/den`.
+    taper: String,
+    floor_untapered_micro_usd: i64,
+    floor_micro_usd: i64,
+    earned_micro_usd: i64,
+    reduction_k: String,
+    desired_untapered_micro_usd: i64,
+    previous_total_micro_usd: i64,
+    cliff_max_drop: String,
+    desired_micro_usd: i64,
+    workhorse: bool,
+    budget_micro_usd: i64,
+    reserve_micro_usd: i64,
+    /// `earned + granted + prior`.
+    payout_micro_usd: i64,
+}
+
+/// Schema only: an attestation in an explanation's evidence.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceAttestation {
+    #[schema(format = DateTime)]
+    attested_at: String,
+    hardware_model: String,
+    reported_memory_gb: u32,
+    trust: super::enums::TrustLevel,
+    #[schema(required = true)]
+    se_public_key: Option<String>,
+}
+
+/// Schema only: a binding in an explanation's evidence.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceBinding {
+    account_id: String,
+    payout_identity: String,
+    #[schema(format = DateTime)]
+    from: String,
+    #[schema(format = DateTime, required = true)]
+    to: Option<String>,
+}
+
+/// Schema only: a session in an explanation's evidence.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceSession {
+    #[schema(format = DateTime)]
+    connected_at: String,
+    #[schema(format = DateTime, required = true)]
+    last_seen_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    disconnected_at: Option<String>,
+}
+
+/// Schema only: a health transition in an explanation's evidence.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceHealth {
+    #[schema(format = DateTime)]
+    at: String,
+    healthy: bool,
+}
+
+/// Schema only: a probe in an explanation's evidence.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceProbe {
+    probe_id: String,
+    #[schema(format = DateTime)]
+    at: String,
+    passed: bool,
+    #[schema(required = true)]
+    verified_memory_gb: Option<u32>,
+    /// floorline's own prober ran it.
+    own: bool,
+}
+
+/// Schema only: a group of earnings with D9's verdict.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceEarnings {
+    consumer_account_id: String,
+    kind: super::enums::EarningSource,
+    pinned: bool,
+    /// The consumer is the machine's own account.
+    self_account: bool,
+    /// D9 counts the group as organic.
+    organic: bool,
+    epoch_micro_usd: i64,
+    n_positive_in_work_window: i64,
+}
+
+/// Schema only: the machine's organic earnings (D9).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct EvidenceOrganic {
+    epoch_micro_usd: i64,
+    trailing_micro_usd: i64,
+    n_in_work_window: i64,
+}
+
+/// Schema only: the facts behind an explanation.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ExplainEvidenceBody {
+    attestations: Vec<EvidenceAttestation>,
+    bindings: Vec<EvidenceBinding>,
+    sessions: Vec<EvidenceSession>,
+    health: Vec<EvidenceHealth>,
+    probes: Vec<EvidenceProbe>,
+    earnings: Vec<EvidenceEarnings>,
+    organic_earnings: EvidenceOrganic,
+}
+
+impl From<Explanation> for ExplanationBody {
+    fn from(e: Explanation) -> ExplanationBody {
+        ExplanationBody {
+            epoch: e.epoch.to_string(),
+            plan_machine: PlanMachineBody::from(&e.plan_machine),
+            machine_id: e.machine_id,
+            formula: e.formula,
+            evidence: e.evidence,
+        }
+    }
+}
+
+/// One difference `verify` found.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DifferenceBody {
+    pub run_id: i64,
+    pub machine_id: String,
+    pub account_id: String,
+    /// What the recomputation says was owed (0 if nothing).
+    pub expected_micro_usd: i64,
+    /// What is stored (0 if nothing).
+    pub stored_micro_usd: i64,
+    pub what: String,
+}
+
+impl From<Difference> for DifferenceBody {
+    fn from(d: Difference) -> DifferenceBody {
+        DifferenceBody {
+            run_id: d.run_id,
+            machine_id: d.machine_id,
+            account_id: d.account_id,
+            expected_micro_usd: d.expected_micro_usd,
+            stored_micro_usd: d.stored_micro_usd,
+            what: d.what,
+        }
+    }
+}
+
+/// One live run, recomputed from the facts as it read them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunCheckBody {
+    pub run_id: i64,
+    /// The fact version the run read; `null` for a run from before fact versions.
+    #[schema(required = true)]
+    pub facts_version: Option<i64>,
+    pub ok: bool,
+    pub committed_manifest_sha256: String,
+    pub recomputed_manifest_sha256: String,
+}
+
+impl From<RunCheck> for RunCheckBody {
+    fn from(c: RunCheck) -> RunCheckBody {
+        RunCheckBody {
+            run_id: c.run_id,
+            facts_version: c.facts_version,
+            ok: c.ok,
+            committed_manifest_sha256: c.committed_manifest_sha256,
+            recomputed_manifest_sha256: c.recomputed_manifest_sha256,
+        }
+    }
+}
+
+/// What today's facts would change of a settled share.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DriftChangeBody {
+    pub machine_id: String,
+    pub account_id: String,
+    pub settled_micro_usd: i64,
+    pub now_micro_usd: i64,
+    /// `now − settled`.
+    pub change_micro_usd: i64,
+}
+
+impl From<DriftChange> for DriftChangeBody {
+    fn from(c: DriftChange) -> DriftChangeBody {
+        DriftChangeBody {
+            machine_id: c.machine_id,
+            account_id: c.account_id,
+            settled_micro_usd: c.settled_micro_usd,
+            now_micro_usd: c.now_micro_usd,
+            change_micro_usd: c.change_micro_usd,
+        }
+    }
+}
+
+/// `?drift=true`: the latest live run recomputed from today's facts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DriftBody {
+    pub recomputed_manifest_sha256: String,
+    /// Only the shares that would change.
+    pub changes: Vec<DriftChangeBody>,
+}
+
+impl From<Drift> for DriftBody {
+    fn from(d: Drift) -> DriftBody {
+        DriftBody {
+            recomputed_manifest_sha256: d.recomputed_manifest_sha256,
+            changes: d.changes.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// `GET /v1/admin/epochs/{epoch}/verify`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VerifyReportBody {
+    pub epoch: String,
+    /// Every live run reproduces, the stored draws are the latest run's
+    /// manifest, and every balance is its ledger.
+    pub ok: bool,
+    /// The latest live run's manifest.
+    #[schema(required = true)]
+    pub committed_manifest_sha256: Option<String>,
+    pub recomputed_manifest_sha256: String,
+    pub stored_draws_manifest_sha256: String,
+    pub differences: Vec<DifferenceBody>,
+    /// Accounts whose balance differs from the sum of their ledger entries.
+    pub balance_mismatches: Vec<String>,
+    /// Each live run, oldest first.
+    pub runs: Vec<RunCheckBody>,
+    /// Only with `drift=true` (absent otherwise; not part of `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub drift: Option<DriftBody>,
+}
+
+impl From<VerifyReport> for VerifyReportBody {
+    fn from(r: VerifyReport) -> VerifyReportBody {
+        VerifyReportBody {
+            epoch: r.epoch.to_string(),
+            ok: r.ok,
+            committed_manifest_sha256: r.committed_manifest_sha256,
+            recomputed_manifest_sha256: r.recomputed_manifest_sha256,
+            stored_draws_manifest_sha256: r.stored_draws_manifest_sha256,
+            differences: r.differences.into_iter().map(Into::into).collect(),
+            balance_mismatches: r.balance_mismatches,
+            runs: r.runs.into_iter().map(Into::into).collect(),
+            drift: r.drift.map(Into::into),
+        }
+    }
+}
+
+/// One ledger entry (credits positive, debits negative).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LedgerEntryBody {
+    pub id: i64,
+    pub account_id: String,
+    pub amount_micro_usd: i64,
+    pub kind: EntryKindName,
+    pub reference: String,
+    #[schema(required = true)]
+    pub epoch: Option<String>,
+    #[schema(required = true)]
+    pub machine_id: Option<String>,
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    pub actor: String,
+    pub created_at_ms: i64,
+}
+
+impl From<LedgerEntry> for LedgerEntryBody {
+    fn from(e: LedgerEntry) -> LedgerEntryBody {
+        LedgerEntryBody {
+            id: e.id,
+            account_id: e.account_id,
+            amount_micro_usd: e.amount_micro_usd,
+            kind: e.kind.into(),
+            reference: e.reference,
+            epoch: e.epoch,
+            machine_id: e.machine_id,
+            reason: e.reason,
+            actor: e.actor,
+            created_at_ms: e.created_at_ms,
+        }
+    }
+}
