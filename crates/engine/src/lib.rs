@@ -8,6 +8,7 @@
 pub mod clock;
 pub mod config;
 mod error;
+pub mod explain;
 mod history;
 pub mod ingest;
 pub mod keys;

@@ -15,7 +15,6 @@ use floorline_core::plan::{manifest_sha256, summed_draws, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Invalid, Timestamp};
 use floorline_store::{DrawRecord, RunRecord, SettleRequest, MAX_PAGE_LIMIT};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -76,8 +75,8 @@ pub struct Explanation {
     pub epoch: EpochId,
     pub machine_id: String,
     pub plan_machine: floorline_core::plan::PlanMachine,
-    pub formula: serde_json::Value,
-    pub evidence: serde_json::Value,
+    pub formula: crate::explain::Formula,
+    pub evidence: crate::explain::Evidence,
 }
 
 /// The engine: a store, a config and a clock.
@@ -432,52 +431,105 @@ pub fn explain_from(
         ),
         None => "reported size (unknown model, proven by probe)".to_string(),
     };
-    let formula = json!({
-        "T_ms": epoch_ms,
-        "available_ms": v.available_ms,
-        "uptime_ppm": v.uptime_ppm,
-        "min_uptime": policy.min_uptime.to_decimal(),
-        "full_uptime": policy.full_uptime.to_decimal(),
-        "hardware_model": v.hardware_model,
-        "reported_memory_gb": v.reported_memory_gb,
-        "model_cap_gb": v.model_cap_gb,
-        "proven_gb": v.proven_gb,
-        "verified_memory_gb": v.verified_memory_gb,
-        "verified_because": capped_by,
-        "tier_floor_micro_usd": v.tier_floor_micro_usd,
-        "taper": format!("{}/{}", p.context.taper_num, p.context.taper_den),
-        "floor_untapered_micro_usd": v.floor_untapered_micro_usd,
-        "floor_micro_usd": v.floor_micro_usd,
-        "earned_micro_usd": v.earned_micro_usd,
-        "reduction_k": policy.reduction_k.to_decimal(),
-        "desired_untapered_micro_usd": v.desired_untapered_micro_usd,
-        "previous_total_micro_usd": mf.previous_total_micro_usd,
-        "cliff_max_drop": policy.cliff_max_drop.to_decimal(),
-        "desired_micro_usd": v.desired_micro_usd,
-        "workhorse": policy.is_workhorse(v.verified_memory_gb),
-        "budget_micro_usd": p.context.budget_micro_usd,
-        "reserve_micro_usd": p.context.reserve_micro_usd,
-        "payout_micro_usd": v.earned_micro_usd.saturating_add(pm.granted_micro_usd).saturating_add(pm.prior_micro_usd),
-    });
-    let ts = |ms: i64| Timestamp(ms).to_rfc3339();
-    let evidence = json!({
-        "attestations": mf.attestations.iter().map(|a| json!({"attested_at": ts(a.attested_at_ms), "hardware_model": a.hardware_model, "reported_memory_gb": a.reported_memory_gb, "trust": a.trust, "se_public_key": a.se_public_key})).collect::<Vec<_>>(),
-        "bindings": mf.bindings.iter().map(|b| json!({"account_id": b.account_id, "payout_identity": b.payout_identity, "from": ts(b.from_ms), "to": b.to_ms.map(ts)})).collect::<Vec<_>>(),
-        "sessions": mf.sessions.iter().map(|s| json!({"connected_at": ts(s.connected_at_ms), "last_seen_at": s.last_seen_at_ms.map(ts), "disconnected_at": s.disconnected_at_ms.map(ts)})).collect::<Vec<_>>(),
-        "health": mf.health.iter().map(|h| json!({"at": ts(h.at_ms), "healthy": h.healthy})).collect::<Vec<_>>(),
-        "probes": mf.probes.iter().map(|pr| json!({"probe_id": pr.probe_id, "at": ts(pr.at_ms), "passed": pr.passed, "verified_memory_gb": pr.verified_memory_gb, "own": pr.own})).collect::<Vec<_>>(),
-        "earnings": groups.iter().map(|g| json!({
-            "consumer_account_id": g.consumer_account_id, "kind": g.kind, "pinned": g.pinned,
-            "self_account": g.self_account,
-            "organic": is_organic(g),
-            "epoch_micro_usd": g.epoch_micro_usd, "n_positive_in_work_window": g.n_positive_in_work_window,
-        })).collect::<Vec<_>>(),
-        "organic_earnings": {
-            "epoch_micro_usd": mf.earnings.epoch_micro_usd,
-            "trailing_micro_usd": mf.earnings.trailing_micro_usd,
-            "n_in_work_window": mf.earnings.n_in_work_window,
+    use crate::explain::*;
+    let formula = Formula {
+        t_ms: epoch_ms,
+        available_ms: v.available_ms,
+        uptime_ppm: v.uptime_ppm,
+        min_uptime: policy.min_uptime.to_decimal(),
+        full_uptime: policy.full_uptime.to_decimal(),
+        hardware_model: v.hardware_model.clone(),
+        reported_memory_gb: v.reported_memory_gb,
+        model_cap_gb: v.model_cap_gb,
+        proven_gb: v.proven_gb,
+        verified_memory_gb: v.verified_memory_gb,
+        verified_because: capped_by,
+        tier_floor_micro_usd: v.tier_floor_micro_usd,
+        taper: format!("{}/{}", p.context.taper_num, p.context.taper_den),
+        floor_untapered_micro_usd: v.floor_untapered_micro_usd,
+        floor_micro_usd: v.floor_micro_usd,
+        earned_micro_usd: v.earned_micro_usd,
+        reduction_k: policy.reduction_k.to_decimal(),
+        desired_untapered_micro_usd: v.desired_untapered_micro_usd,
+        previous_total_micro_usd: mf.previous_total_micro_usd,
+        cliff_max_drop: policy.cliff_max_drop.to_decimal(),
+        desired_micro_usd: v.desired_micro_usd,
+        workhorse: policy.is_workhorse(v.verified_memory_gb),
+        budget_micro_usd: p.context.budget_micro_usd,
+        reserve_micro_usd: p.context.reserve_micro_usd,
+        payout_micro_usd: v
+            .earned_micro_usd
+            .saturating_add(pm.granted_micro_usd)
+            .saturating_add(pm.prior_micro_usd),
+    };
+    let evidence = Evidence {
+        attestations: mf
+            .attestations
+            .iter()
+            .map(|a| EvidenceAttestation {
+                attested_at: Timestamp(a.attested_at_ms),
+                hardware_model: a.hardware_model.clone(),
+                reported_memory_gb: a.reported_memory_gb,
+                trust: a.trust,
+                se_public_key: a.se_public_key.clone(),
+            })
+            .collect(),
+        bindings: mf
+            .bindings
+            .iter()
+            .map(|b| EvidenceBinding {
+                account_id: b.account_id.clone(),
+                payout_identity: b.payout_identity.clone(),
+                from: Timestamp(b.from_ms),
+                to: b.to_ms.map(Timestamp),
+            })
+            .collect(),
+        sessions: mf
+            .sessions
+            .iter()
+            .map(|s| EvidenceSession {
+                connected_at: Timestamp(s.connected_at_ms),
+                last_seen_at: s.last_seen_at_ms.map(Timestamp),
+                disconnected_at: s.disconnected_at_ms.map(Timestamp),
+            })
+            .collect(),
+        health: mf
+            .health
+            .iter()
+            .map(|h| EvidenceHealth {
+                at: Timestamp(h.at_ms),
+                healthy: h.healthy,
+            })
+            .collect(),
+        probes: mf
+            .probes
+            .iter()
+            .map(|pr| EvidenceProbe {
+                probe_id: pr.probe_id.clone(),
+                at: Timestamp(pr.at_ms),
+                passed: pr.passed,
+                verified_memory_gb: pr.verified_memory_gb,
+                own: pr.own,
+            })
+            .collect(),
+        earnings: groups
+            .iter()
+            .map(|g| EvidenceEarnings {
+                consumer_account_id: g.consumer_account_id.clone(),
+                kind: g.kind,
+                pinned: g.pinned,
+                self_account: g.self_account,
+                organic: is_organic(g),
+                epoch_micro_usd: g.epoch_micro_usd,
+                n_positive_in_work_window: g.n_positive_in_work_window,
+            })
+            .collect(),
+        organic_earnings: EvidenceOrganic {
+            epoch_micro_usd: mf.earnings.epoch_micro_usd,
+            trailing_micro_usd: mf.earnings.trailing_micro_usd,
+            n_in_work_window: mf.earnings.n_in_work_window,
         },
-    });
+    };
     Ok(Some(Explanation {
         epoch: p.epoch,
         machine_id: machine_id.to_string(),

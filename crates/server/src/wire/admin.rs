@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use floorline_core::Timestamp;
+use floorline_engine::explain;
 use floorline_engine::VerifyReport;
 use floorline_engine::{Difference, Drift, DriftChange, Explanation, RunCheck, RunSummary};
 use floorline_store::{DrawRecord, EpochSummary, LedgerEntry, RunRecord};
@@ -317,149 +319,138 @@ pub struct ExplanationBody {
     pub epoch: String,
     pub machine_id: String,
     pub plan_machine: PlanMachineBody,
-    /// Every term of the machine's figures. The engine builds it as JSON
-    /// (it is its report); its schema is declared here and the served
-    /// answer is validated against it by a test.
-    #[schema(value_type = ExplainFormulaBody)]
-    pub formula: serde_json::Value,
-    /// The facts behind the figures (declared and checked like `formula`).
-    #[schema(value_type = ExplainEvidenceBody)]
-    pub evidence: serde_json::Value,
+    /// Every term of the machine's figures.
+    pub formula: ExplainFormulaBody,
+    /// The facts behind the figures.
+    pub evidence: ExplainEvidenceBody,
 }
 
-/// Schema only: the terms of an explanation's `formula` (SPEC §3).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, non_snake_case)]
+/// the terms of an explanation's `formula` (SPEC §3).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExplainFormulaBody {
     /// The epoch's length `T`.
-    T_ms: i64,
-    available_ms: i64,
-    uptime_ppm: i64,
+    #[serde(rename = "T_ms")]
+    #[schema(rename = "T_ms")]
+    pub t_ms: i64,
+    pub available_ms: i64,
+    pub uptime_ppm: i64,
     /// Policy `min_uptime` as a decimal.
-    min_uptime: String,
+    pub min_uptime: String,
     /// Policy `full_uptime` as a decimal.
-    full_uptime: String,
-    hardware_model: String,
-    reported_memory_gb: u32,
+    pub full_uptime: String,
+    pub hardware_model: String,
+    pub reported_memory_gb: u32,
     /// The model's largest memory; `null` for an unknown model.
     #[schema(required = true)]
-    model_cap_gb: Option<u32>,
-    proven_gb: u32,
-    verified_memory_gb: u32,
-    verified_because: String,
-    tier_floor_micro_usd: i64,
+    pub model_cap_gb: Option<u32>,
+    pub proven_gb: u32,
+    pub verified_memory_gb: u32,
+    pub verified_because: String,
+    pub tier_floor_micro_usd: i64,
     /// The taper τ as `num/den`.
-    taper: String,
-    floor_untapered_micro_usd: i64,
-    floor_micro_usd: i64,
-    earned_micro_usd: i64,
-    reduction_k: String,
-    desired_untapered_micro_usd: i64,
-    previous_total_micro_usd: i64,
-    cliff_max_drop: String,
-    desired_micro_usd: i64,
-    workhorse: bool,
-    budget_micro_usd: i64,
-    reserve_micro_usd: i64,
+    pub taper: String,
+    pub floor_untapered_micro_usd: i64,
+    pub floor_micro_usd: i64,
+    pub earned_micro_usd: i64,
+    pub reduction_k: String,
+    pub desired_untapered_micro_usd: i64,
+    pub previous_total_micro_usd: i64,
+    pub cliff_max_drop: String,
+    pub desired_micro_usd: i64,
+    pub workhorse: bool,
+    pub budget_micro_usd: i64,
+    pub reserve_micro_usd: i64,
     /// `earned + granted + prior`.
-    payout_micro_usd: i64,
+    pub payout_micro_usd: i64,
 }
 
-/// Schema only: an attestation in an explanation's evidence.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// an attestation in an explanation's evidence.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceAttestation {
     #[schema(format = DateTime)]
-    attested_at: String,
-    hardware_model: String,
-    reported_memory_gb: u32,
-    trust: super::enums::TrustLevel,
+    pub attested_at: String,
+    pub hardware_model: String,
+    pub reported_memory_gb: u32,
+    pub trust: super::enums::TrustLevel,
     #[schema(required = true)]
-    se_public_key: Option<String>,
+    pub se_public_key: Option<String>,
 }
 
-/// Schema only: a binding in an explanation's evidence.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// a binding in an explanation's evidence.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceBinding {
-    account_id: String,
-    payout_identity: String,
+    pub account_id: String,
+    pub payout_identity: String,
     #[schema(format = DateTime)]
-    from: String,
+    pub from: String,
     #[schema(format = DateTime, required = true)]
-    to: Option<String>,
+    pub to: Option<String>,
 }
 
-/// Schema only: a session in an explanation's evidence.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// a session in an explanation's evidence.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceSession {
     #[schema(format = DateTime)]
-    connected_at: String,
+    pub connected_at: String,
     #[schema(format = DateTime, required = true)]
-    last_seen_at: Option<String>,
+    pub last_seen_at: Option<String>,
     #[schema(format = DateTime, required = true)]
-    disconnected_at: Option<String>,
+    pub disconnected_at: Option<String>,
 }
 
-/// Schema only: a health transition in an explanation's evidence.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// a health transition in an explanation's evidence.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceHealth {
     #[schema(format = DateTime)]
-    at: String,
-    healthy: bool,
+    pub at: String,
+    pub healthy: bool,
 }
 
-/// Schema only: a probe in an explanation's evidence.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// a probe in an explanation's evidence.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceProbe {
-    probe_id: String,
+    pub probe_id: String,
     #[schema(format = DateTime)]
-    at: String,
-    passed: bool,
+    pub at: String,
+    pub passed: bool,
     #[schema(required = true)]
-    verified_memory_gb: Option<u32>,
+    pub verified_memory_gb: Option<u32>,
     /// floorline's own prober ran it.
-    own: bool,
+    pub own: bool,
 }
 
-/// Schema only: a group of earnings with D9's verdict.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// a group of earnings with D9's verdict.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceEarnings {
-    consumer_account_id: String,
-    kind: super::enums::EarningSource,
-    pinned: bool,
+    pub consumer_account_id: String,
+    pub kind: super::enums::EarningSource,
+    pub pinned: bool,
     /// The consumer is the machine's own account.
-    self_account: bool,
+    pub self_account: bool,
     /// D9 counts the group as organic.
-    organic: bool,
-    epoch_micro_usd: i64,
-    n_positive_in_work_window: i64,
+    pub organic: bool,
+    pub epoch_micro_usd: i64,
+    pub n_positive_in_work_window: i64,
 }
 
-/// Schema only: the machine's organic earnings (D9).
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// the machine's organic earnings (D9).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceOrganic {
-    epoch_micro_usd: i64,
-    trailing_micro_usd: i64,
-    n_in_work_window: i64,
+    pub epoch_micro_usd: i64,
+    pub trailing_micro_usd: i64,
+    pub n_in_work_window: i64,
 }
 
-/// Schema only: the facts behind an explanation.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+/// the facts behind an explanation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExplainEvidenceBody {
-    attestations: Vec<EvidenceAttestation>,
-    bindings: Vec<EvidenceBinding>,
-    sessions: Vec<EvidenceSession>,
-    health: Vec<EvidenceHealth>,
-    probes: Vec<EvidenceProbe>,
-    earnings: Vec<EvidenceEarnings>,
-    organic_earnings: EvidenceOrganic,
+    pub attestations: Vec<EvidenceAttestation>,
+    pub bindings: Vec<EvidenceBinding>,
+    pub sessions: Vec<EvidenceSession>,
+    pub health: Vec<EvidenceHealth>,
+    pub probes: Vec<EvidenceProbe>,
+    pub earnings: Vec<EvidenceEarnings>,
+    pub organic_earnings: EvidenceOrganic,
 }
 
 impl From<Explanation> for ExplanationBody {
@@ -468,8 +459,115 @@ impl From<Explanation> for ExplanationBody {
             epoch: e.epoch.to_string(),
             plan_machine: PlanMachineBody::from(&e.plan_machine),
             machine_id: e.machine_id,
-            formula: e.formula,
-            evidence: e.evidence,
+            formula: e.formula.into(),
+            evidence: e.evidence.into(),
+        }
+    }
+}
+
+impl From<explain::Formula> for ExplainFormulaBody {
+    fn from(f: explain::Formula) -> ExplainFormulaBody {
+        ExplainFormulaBody {
+            t_ms: f.t_ms,
+            available_ms: f.available_ms,
+            uptime_ppm: f.uptime_ppm,
+            min_uptime: f.min_uptime,
+            full_uptime: f.full_uptime,
+            hardware_model: f.hardware_model,
+            reported_memory_gb: f.reported_memory_gb,
+            model_cap_gb: f.model_cap_gb,
+            proven_gb: f.proven_gb,
+            verified_memory_gb: f.verified_memory_gb,
+            verified_because: f.verified_because,
+            tier_floor_micro_usd: f.tier_floor_micro_usd,
+            taper: f.taper,
+            floor_untapered_micro_usd: f.floor_untapered_micro_usd,
+            floor_micro_usd: f.floor_micro_usd,
+            earned_micro_usd: f.earned_micro_usd,
+            reduction_k: f.reduction_k,
+            desired_untapered_micro_usd: f.desired_untapered_micro_usd,
+            previous_total_micro_usd: f.previous_total_micro_usd,
+            cliff_max_drop: f.cliff_max_drop,
+            desired_micro_usd: f.desired_micro_usd,
+            workhorse: f.workhorse,
+            budget_micro_usd: f.budget_micro_usd,
+            reserve_micro_usd: f.reserve_micro_usd,
+            payout_micro_usd: f.payout_micro_usd,
+        }
+    }
+}
+
+impl From<explain::Evidence> for ExplainEvidenceBody {
+    fn from(e: explain::Evidence) -> ExplainEvidenceBody {
+        let ts = |t: Timestamp| t.to_rfc3339();
+        ExplainEvidenceBody {
+            attestations: e
+                .attestations
+                .into_iter()
+                .map(|a| EvidenceAttestation {
+                    attested_at: ts(a.attested_at),
+                    hardware_model: a.hardware_model,
+                    reported_memory_gb: a.reported_memory_gb,
+                    trust: a.trust.into(),
+                    se_public_key: a.se_public_key,
+                })
+                .collect(),
+            bindings: e
+                .bindings
+                .into_iter()
+                .map(|b| EvidenceBinding {
+                    account_id: b.account_id,
+                    payout_identity: b.payout_identity,
+                    from: ts(b.from),
+                    to: b.to.map(ts),
+                })
+                .collect(),
+            sessions: e
+                .sessions
+                .into_iter()
+                .map(|x| EvidenceSession {
+                    connected_at: ts(x.connected_at),
+                    last_seen_at: x.last_seen_at.map(ts),
+                    disconnected_at: x.disconnected_at.map(ts),
+                })
+                .collect(),
+            health: e
+                .health
+                .into_iter()
+                .map(|h| EvidenceHealth {
+                    at: ts(h.at),
+                    healthy: h.healthy,
+                })
+                .collect(),
+            probes: e
+                .probes
+                .into_iter()
+                .map(|p| EvidenceProbe {
+                    probe_id: p.probe_id,
+                    at: ts(p.at),
+                    passed: p.passed,
+                    verified_memory_gb: p.verified_memory_gb,
+                    own: p.own,
+                })
+                .collect(),
+            earnings: e
+                .earnings
+                .into_iter()
+                .map(|g| EvidenceEarnings {
+                    consumer_account_id: g.consumer_account_id,
+                    kind: g.kind.into(),
+                    pinned: g.pinned,
+                    self_account: g.self_account,
+                    organic: g.organic,
+                    epoch_micro_usd: g.epoch_micro_usd,
+                    n_positive_in_work_window: g.n_positive_in_work_window,
+                })
+                .collect(),
+            organic_earnings: EvidenceOrganic {
+                epoch_micro_usd: e.organic_earnings.epoch_micro_usd,
+                trailing_micro_usd: e.organic_earnings.trailing_micro_usd,
+                n_in_work_window: e.organic_earnings.n_in_work_window,
+            },
         }
     }
 }

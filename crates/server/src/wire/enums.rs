@@ -135,7 +135,7 @@ impl From<floorline_store::EntryKind> for EntryKindName {
     }
 }
 
-/// Attestation trust levels, weakest first (request side only).
+/// Attestation trust levels, weakest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustLevel {
@@ -144,13 +144,35 @@ pub enum TrustLevel {
     Hardware,
 }
 
-/// Where an earning came from (request side only).
+impl From<floorline_core::policy::Trust> for TrustLevel {
+    fn from(t: floorline_core::policy::Trust) -> TrustLevel {
+        use floorline_core::policy::Trust;
+        match t {
+            Trust::None => TrustLevel::None,
+            Trust::SelfSigned => TrustLevel::SelfSigned,
+            Trust::Hardware => TrustLevel::Hardware,
+        }
+    }
+}
+
+/// Where an earning came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EarningSource {
     Inference,
     Probe,
     BaseReward,
+}
+
+impl From<floorline_core::facts::EarningKind> for EarningSource {
+    fn from(k: floorline_core::facts::EarningKind) -> EarningSource {
+        use floorline_core::facts::EarningKind;
+        match k {
+            EarningKind::Inference => EarningSource::Inference,
+            EarningKind::Probe => EarningSource::Probe,
+            EarningKind::BaseReward => EarningSource::BaseReward,
+        }
+    }
 }
 
 /// An adjustment's kind (request side only).

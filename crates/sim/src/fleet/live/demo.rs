@@ -238,10 +238,7 @@ async fn conclusions(
             .await?;
         let x = explain_from(&facts, &recomputed, policy, &c.machine_id, earnings)?
             .ok_or_else(|| FleetError::Unexpected(format!("no explanation of {}", c.machine_id)))?;
-        let reported = x.formula["reported_memory_gb"]
-            .as_u64()
-            .and_then(|gb| u32::try_from(gb).ok())
-            .unwrap_or(0);
+        let reported = x.formula.reported_memory_gb;
         let reasons: Vec<String> = pm.reasons.iter().map(|r| r.as_str().to_string()).collect();
         let caught = match &c.expect {
             CheatExpect::Excluded { reasons: want } => !pm.eligible && reasons == *want,
@@ -259,10 +256,7 @@ async fn conclusions(
             reasons,
             reported_memory_gb: reported,
             verified_memory_gb: pm.verified_memory_gb,
-            verified_because: x.formula["verified_because"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            verified_because: x.formula.verified_because.clone(),
             granted_micro_usd: pm.granted_micro_usd.saturating_add(pm.prior_micro_usd),
             caught,
         });
