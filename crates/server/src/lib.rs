@@ -11,6 +11,7 @@ pub mod auth;
 pub mod body;
 pub mod dashboard;
 pub mod error;
+pub mod http_metrics;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
@@ -283,15 +284,23 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::V
     Ok(Json(json!({"status": "ok"})))
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics: text format 0.0.4 or OpenMetrics 1.0 by the `Accept`
+/// header ([`metrics::exposition`] states the rule).
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = metrics::Format::negotiate(accept);
     (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
+        [
+            (CONTENT_TYPE, format.content_type()),
+            (axum::http::header::VARY, "accept"),
+        ],
+        state.metrics.render(&state.engine, format).await,
     )
 }
 
@@ -414,6 +423,7 @@ pub fn router(state: AppState) -> Router {
             refuse_announced_oversize(max_body_bytes, req, next)
         }))
         .layer(axum::middleware::map_response(stable_error_body))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http_metrics::track))
         .with_state(state)
 }
 

@@ -12,5 +12,6 @@ mod browser;
 mod fuzz;
 mod harness;
 mod hostile;
+mod metrics;
 mod periods;
 mod provider;
