@@ -423,7 +423,10 @@ pub fn router(state: AppState) -> Router {
             refuse_announced_oversize(max_body_bytes, req, next)
         }))
         .layer(axum::middleware::map_response(stable_error_body))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), http_metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            http_metrics::track,
+        ))
         .with_state(state)
 }
 

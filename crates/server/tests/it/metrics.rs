@@ -165,7 +165,12 @@ async fn metrics_answer_0_0_4_or_openmetrics_by_accept() {
     s.seed().await;
     let (st, _) = s.get("/v1/provider/machines", &s.alice).await;
     assert_eq!(st, 200);
-    for accept in [None, Some("text/plain"), Some("*/*"), Some("text/plain;version=0.0.4,*/*;q=0.1")] {
+    for accept in [
+        None,
+        Some("text/plain"),
+        Some("*/*"),
+        Some("text/plain;version=0.0.4,*/*;q=0.1"),
+    ] {
         let (ct, text) = scrape(&s, accept).await;
         assert_eq!(ct, "text/plain; version=0.0.4; charset=utf-8", "{accept:?}");
         check_0_0_4(&text);
@@ -179,7 +184,9 @@ async fn metrics_answer_0_0_4_or_openmetrics_by_accept() {
             "{text}"
         );
         assert!(
-            text.contains("floorline_ingest_facts_total{kind=\"machines\",outcome=\"accepted\"} 4\n"),
+            text.contains(
+                "floorline_ingest_facts_total{kind=\"machines\",outcome=\"accepted\"} 4\n"
+            ),
             "{text}"
         );
     }
@@ -189,7 +196,10 @@ async fn metrics_answer_0_0_4_or_openmetrics_by_accept() {
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     assert!(om.ends_with("# EOF\n"), "{om}");
-    assert!(om.contains("# TYPE floorline_ingest_facts counter\n"), "{om}");
+    assert!(
+        om.contains("# TYPE floorline_ingest_facts counter\n"),
+        "{om}"
+    );
     assert!(
         om.contains("floorline_ingest_facts_total{kind=\"machines\",outcome=\"accepted\"} 4\n"),
         "{om}"
@@ -285,9 +295,14 @@ async fn http_probe_settlement_watermark_and_build_series_after_traffic() {
         value(&format!("floorline_settlement_granted_micro_usd{label}")),
         run["granted_total_micro_usd"].as_f64().unwrap()
     );
-    assert!(run["granted_total_micro_usd"].as_i64().unwrap() > 0, "{run}");
+    assert!(
+        run["granted_total_micro_usd"].as_i64().unwrap() > 0,
+        "{run}"
+    );
     assert_eq!(
-        value(&format!("floorline_settlement_unallocated_micro_usd{label}")),
+        value(&format!(
+            "floorline_settlement_unallocated_micro_usd{label}"
+        )),
         run["unallocated_micro_usd"].as_f64().unwrap()
     );
     assert_eq!(
@@ -296,10 +311,16 @@ async fn http_probe_settlement_watermark_and_build_series_after_traffic() {
     );
     let now_s = Timestamp::parse(NOW).unwrap().0 / 1000;
     assert_eq!(
-        value(&format!("floorline_settlement_last_run_timestamp_seconds{label}")),
+        value(&format!(
+            "floorline_settlement_last_run_timestamp_seconds{label}"
+        )),
         now_s as f64
     );
-    assert!(value(&format!("floorline_settlement_last_run_duration_seconds{label}")) >= 0.0);
+    assert!(
+        value(&format!(
+            "floorline_settlement_last_run_duration_seconds{label}"
+        )) >= 0.0
+    );
     assert_eq!(value("floorline_settlements_total{outcome=\"live\"}"), 1.0);
     assert_eq!(value("floorline_last_settled_epoch"), 202610.0);
     // The watermark, as unix seconds.
@@ -339,12 +360,15 @@ async fn a_run_made_outside_this_api_is_seen_at_scrape_time() {
     let got = samples(&text);
     let live = "{epoch=\"2026-10\",mode=\"live\"}";
     assert_eq!(
-        got.get(&format!("floorline_settlement_draws_micro_usd{live}")).copied(),
+        got.get(&format!("floorline_settlement_draws_micro_usd{live}"))
+            .copied(),
         Some((run.already_settled_micro_usd + run.granted_total_micro_usd) as f64),
         "{text}"
     );
     assert!(
-        got.contains_key("floorline_settlement_granted_micro_usd{epoch=\"2026-10\",mode=\"preview\"}"),
+        got.contains_key(
+            "floorline_settlement_granted_micro_usd{epoch=\"2026-10\",mode=\"preview\"}"
+        ),
         "{text}"
     );
     assert!(
@@ -477,10 +501,16 @@ async fn every_metric_the_dashboard_and_alerts_use_is_served() {
 #[test]
 fn rule_exprs_reads_one_line_and_block_values() {
     let yaml = "      - alert: A\n        expr: up == 0\n      - alert: B\n        expr: |\n          rate(x_total[5m])\n            > 1\n        for: 5m\n";
-    assert_eq!(rule_exprs(yaml), vec!["up == 0", "rate(x_total[5m])\n> 1\n"]);
+    assert_eq!(
+        rule_exprs(yaml),
+        vec!["up == 0", "rate(x_total[5m])\n> 1\n"]
+    );
     assert_eq!(
         metric_names("rate(floorline_a_total[5m]) / floorline_b_seconds_bucket{le=\"1\"}"),
-        BTreeSet::from(["floorline_a_total".to_string(), "floorline_b_seconds_bucket".to_string()])
+        BTreeSet::from([
+            "floorline_a_total".to_string(),
+            "floorline_b_seconds_bucket".to_string()
+        ])
     );
 }
 
