@@ -284,13 +284,14 @@ pub async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::V
     Ok(Json(json!({"status": "ok"})))
 }
 
-/// Prometheus metrics: text format 0.0.4 or OpenMetrics 1.0 by the `Accept`
-/// header ([`metrics::exposition`] states the rule).
+/// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> impl IntoResponse {
+    // Text format 0.0.4 or OpenMetrics 1.0 by `Accept`: the rule is in
+    // `metrics::exposition`.
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok());
