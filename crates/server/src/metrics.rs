@@ -579,3 +579,86 @@ impl Metrics {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probes_of(m: &Metrics) -> BTreeMap<(String, String), u64> {
+        // Read back through the encoder, as a scraper would.
+        let mut out = String::new();
+        if let Ok(r) = m.registry.lock() {
+            let _ = encode(&mut out, &r);
+        }
+        out.lines()
+            .filter_map(|l| l.strip_prefix("floorline_probes_total{verdict=\""))
+            .filter_map(|l| {
+                let (verdict, rest) = l.split_once("\",source=\"")?;
+                let (source, n) = rest.split_once("\"} ")?;
+                Some(((verdict.to_string(), source.to_string()), n.parse().ok()?))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prober_verdicts_count_by_failure_code() {
+        let m = Metrics::default();
+        m.count_probe(None);
+        m.count_probe(None);
+        m.count_probe(Some("timeout"));
+        let got = probes_of(&m);
+        assert_eq!(got.get(&("passed".into(), "prober".into())), Some(&2));
+        assert_eq!(got.get(&("timeout".into(), "prober".into())), Some(&1));
+        assert_eq!(got.len(), 2, "{got:?}");
+    }
+
+    #[test]
+    fn failure_codes_past_the_limit_or_not_words_count_as_other() {
+        let m = Metrics::default();
+        for i in 0..MAX_PROBE_VERDICTS {
+            m.count_verdict(Some(&format!("code_{i}")), false, "ingest");
+        }
+        m.count_verdict(Some("one_too_many"), false, "ingest");
+        m.count_verdict(Some("code_0"), false, "ingest");
+        m.count_verdict(Some("Bad Code"), false, "ingest");
+        m.count_verdict(Some(&"x".repeat(MAX_VERDICT_CHARS + 1)), false, "ingest");
+        m.count_verdict(None, false, "ingest");
+        let got = probes_of(&m);
+        assert_eq!(got.get(&("code_0".into(), "ingest".into())), Some(&2));
+        assert_eq!(got.get(&("other".into(), "ingest".into())), Some(&3));
+        assert_eq!(got.get(&("failed".into(), "ingest".into())), Some(&1));
+        assert!(!got.contains_key(&("one_too_many".into(), "ingest".into())));
+    }
+
+    #[test]
+    fn ingested_probes_skip_conflicts_retries_and_other_kinds() {
+        let m = Metrics::default();
+        let body = r#"[{"passed": true}, {"passed": false, "failure": "timeout"}]"#;
+        let new = IngestReport {
+            accepted: 1,
+            refined: 0,
+            duplicates: 0,
+            conflicts: vec![floorline_store::Conflict {
+                index: 0,
+                key: "p".into(),
+                reason: "differs".into(),
+            }],
+        };
+        m.count_ingested_probes("probes", body, &new);
+        let retry = IngestReport {
+            accepted: 0,
+            refined: 0,
+            duplicates: 2,
+            conflicts: Vec::new(),
+        };
+        m.count_ingested_probes("probes", body, &retry);
+        let all = IngestReport {
+            accepted: 2,
+            ..retry
+        };
+        m.count_ingested_probes("earnings", body, &all);
+        let got = probes_of(&m);
+        assert_eq!(got.get(&("timeout".into(), "ingest".into())), Some(&1));
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+}
