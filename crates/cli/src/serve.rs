@@ -64,7 +64,7 @@ pub async fn serve(engine: Engine, listen: Option<String>) -> Result<(), Failure
         let cancel = cancel.clone();
         let metrics = state.metrics.clone();
         let hook: floorline_engine::probing::VerdictHook = Arc::new(move |v| {
-            metrics.count_probe(v.failure.map_or("passed", |f| f.code()));
+            metrics.count_probe(v.failure.map(|f| f.code()));
         });
         tokio::spawn(async move {
             if let Err(e) = engine.run_prober(Some(hook), cancel).await {

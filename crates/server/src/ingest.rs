@@ -100,6 +100,7 @@ pub async fn ingest(
         .ingest_json(kind, text, state.server.max_batch_items)
         .await?;
     let m = &state.metrics;
+    m.count_ingested_probes(kind.as_str(), text, &report);
     m.count_ingest(kind.as_str(), "accepted", report.accepted);
     m.count_ingest(kind.as_str(), "refined", report.refined);
     m.count_ingest(kind.as_str(), "duplicate", report.duplicates);

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod body;
 pub mod dashboard;
 pub mod error;
+pub mod http_metrics;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
@@ -288,14 +289,23 @@ pub async fn healthz(
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` prefers it (`metrics::exposition`)", content((String = "text/plain"), (String = "application/openmetrics-text"))))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> impl IntoResponse {
+    // Text format 0.0.4 or OpenMetrics 1.0 by `Accept`: the rule is in
+    // `metrics::exposition`.
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = metrics::Format::negotiate(accept);
     (
-        [(
-            CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
+        [
+            (CONTENT_TYPE, format.content_type()),
+            (axum::http::header::VARY, "accept"),
+        ],
+        state.metrics.render(&state.engine, format).await,
     )
 }
 
@@ -418,6 +428,10 @@ pub fn router(state: AppState) -> Router {
             refuse_announced_oversize(max_body_bytes, req, next)
         }))
         .layer(axum::middleware::map_response(stable_error_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            http_metrics::track,
+        ))
         .with_state(state)
 }
 

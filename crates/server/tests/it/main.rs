@@ -12,6 +12,7 @@ mod browser;
 mod fuzz;
 mod harness;
 mod hostile;
+mod metrics;
 mod openapi_types;
 mod periods;
 mod provider;
