@@ -289,7 +289,7 @@ pub async fn healthz(
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` prefers it (`metrics::exposition`)", content((String = "text/plain"), (String = "application/openmetrics-text"))))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` prefers it (`metrics::exposition`)", content((String = "text/plain"), (String = "application/openmetrics-text")))))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
