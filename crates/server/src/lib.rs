@@ -271,7 +271,7 @@ impl AppState {
 }
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the database answers", body = wire::admin::HealthBody), (status = 503, description = "the database does not answer", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, tag = "public", path = "/healthz", responses((status = 200, description = "the database answers", body = wire::admin::HealthBody), (status = 503, description = "the database does not answer", body = crate::error::ErrorBody)))]
 pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<Json<wire::admin::HealthBody>, ApiError> {
@@ -288,7 +288,7 @@ pub async fn healthz(
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
+#[utoipa::path(get, tag = "public", path = "/metrics", responses((status = 200, description = "Prometheus text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
