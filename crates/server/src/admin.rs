@@ -212,7 +212,7 @@ pub struct DrawsQuery {
 }
 
 /// The draws of an epoch, paged (`offset`, `limit` ≤ 1000), or all of them as CSV (`format=csv`).
-#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}/draws", params(EpochPath, DrawsQuery), responses((status = 200, description = "a page of draws (JSON), or every draw as CSV (`format=csv`)", content((DrawsPageBody = "application/json"), (String = "text/csv"))), (status = 400, description = "bad epoch, limit or format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}/draws", params(EpochPath, DrawsQuery), responses((status = 200, description = "a page of draws (JSON), or every draw as CSV (`format=csv`)", content((DrawsPageBody = "application/json"), (String = "text/csv"))), (status = 400, description = "bad epoch, limit, offset or format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn draws(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -245,7 +245,7 @@ pub async fn draws(
                     "limit must be between 1 and {MAX_PAGE_LIMIT}"
                 )));
             }
-            let offset = q.offset.unwrap_or(0);
+            let offset = page_offset(q.offset)?;
             let page = engine.store().draws(epoch, offset, limit).await?;
             Ok(Json(DrawsPageBody {
                 epoch: epoch.to_string(),
@@ -415,7 +415,7 @@ pub struct AdjustBody {
 }
 
 /// A correction: a new ledger entry with a reason and the admin who made it.
-#[utoipa::path(post, tag = "admin", path = "/v1/admin/adjustments", request_body(content = AdjustBody, content_type = "application/json"), responses((status = 200, description = "the ledger entry", body = LedgerEntryBody), (status = 400, description = "body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, tag = "admin", path = "/v1/admin/adjustments", request_body(content = AdjustBody, content_type = "application/json"), responses((status = 200, description = "the ledger entry", body = LedgerEntryBody), (status = 400, description = "body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no such account", body = ErrorBody), (status = 409, description = "the reference is already used by another entry", body = ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
@@ -542,8 +542,21 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     Ok(limit)
 }
 
+/// `offset` as the document types it (`int64`, ≥ 0): a larger one is
+/// refused rather than echoed back beyond its schema (found by schemathesis).
+fn page_offset(offset: Option<u64>) -> Result<u64, ApiError> {
+    let offset = offset.unwrap_or(0);
+    if i64::try_from(offset).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "offset must be at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(offset)
+}
+
 /// A month's settlement periods (SPEC §10): each one's pool, used and unallocated, and their sums.
-#[utoipa::path(get, tag = "admin", path = "/v1/admin/months/{month}", params(MonthPath, PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, description = "not a month id, or a bad limit", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/months/{month}", params(MonthPath, PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, description = "not a month id, or a bad limit or offset", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn month(
     State(state): State<AppState>,
     Path(month): Path<String>,
@@ -553,7 +566,7 @@ pub async fn month(
     caller.require(Role::Admin)?;
     let month = parse_month(&month)?;
     let limit = page_limit(q.limit)?;
-    let offset = q.offset.unwrap_or(0);
+    let offset = page_offset(q.offset)?;
     let m = state.engine.month_periods(month).await?;
     let t = &m.totals;
     Ok(Json(MonthPeriodsBody {
