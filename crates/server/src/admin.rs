@@ -35,7 +35,7 @@ pub fn parse_epoch(text: &str) -> Result<EpochId, ApiError> {
 }
 
 /// The pool at a glance: mode, last closed epoch, budget, used, unallocated, k, draws.
-#[utoipa::path(get, path = "/v1/admin/base-rewards", responses((status = 200, description = "mode, epoch, pool, used, unallocated, k, draws of the last closed epoch", body = PoolStatusBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no closed epoch", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/base-rewards", responses((status = 200, description = "mode, epoch, pool, used, unallocated, k, draws of the last closed epoch", body = PoolStatusBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no closed epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn base_rewards(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,7 +81,7 @@ pub async fn base_rewards(
 }
 
 /// Every epoch with runs.
-#[utoipa::path(get, path = "/v1/admin/epochs", responses((status = 200, description = "epochs with runs and totals", body = EpochsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs", responses((status = 200, description = "epochs with runs and totals", body = EpochsBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn epochs(
     State(state): State<AppState>,
     caller: Caller,
@@ -94,7 +94,7 @@ pub async fn epochs(
 }
 
 /// One epoch: its runs, the latest run's totals per tier, excluded machines with reasons, manifest.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}", params(EpochPath), responses((status = 200, description = "runs, per-tier totals, excluded machines, manifest", body = EpochDetailBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no run of the epoch", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}", params(EpochPath), responses((status = 200, description = "runs, per-tier totals, excluded machines, manifest", body = EpochDetailBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no run of the epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn epoch_detail(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -212,7 +212,7 @@ pub struct DrawsQuery {
 }
 
 /// The draws of an epoch, paged (`offset`, `limit` ≤ 1000), or all of them as CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/draws", params(EpochPath, DrawsQuery), responses((status = 200, description = "a page of draws (JSON), or every draw as CSV (`format=csv`)", content((DrawsPageBody = "application/json"), (String = "text/csv"))), (status = 400, description = "bad epoch, limit or format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}/draws", params(EpochPath, DrawsQuery), responses((status = 200, description = "a page of draws (JSON), or every draw as CSV (`format=csv`)", content((DrawsPageBody = "application/json"), (String = "text/csv"))), (status = 400, description = "bad epoch, limit, offset or format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn draws(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -245,7 +245,7 @@ pub async fn draws(
                     "limit must be between 1 and {MAX_PAGE_LIMIT}"
                 )));
             }
-            let offset = q.offset.unwrap_or(0);
+            let offset = page_offset(q.offset)?;
             let page = engine.store().draws(epoch, offset, limit).await?;
             Ok(Json(DrawsPageBody {
                 epoch: epoch.to_string(),
@@ -291,7 +291,7 @@ fn draws_csv(draws: &[DrawRecord]) -> Result<String, ApiError> {
 }
 
 /// Plan the epoch and store it as a preview (no money moves).
-#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/preview", params(EpochPath), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "the facts do not plan", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, tag = "admin", path = "/v1/admin/epochs/{epoch}/preview", params(EpochPath), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "the facts do not plan", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn preview(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -317,7 +317,7 @@ pub struct SettleBody {
 }
 
 /// Settle the epoch live (credits draws; idempotent; `force` ignores watermarks).
-#[utoipa::path(post, path = "/v1/admin/epochs/{epoch}/settle", params(EpochPath), request_body(content = SettleBody, description = "optional; an empty body is `{\"force\": false}`", content_type = "application/json"), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "bad epoch id, body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "not closed or awaiting watermarks", body = ErrorBody), (status = 422, description = "a body that is not a SettleBody", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, tag = "admin", path = "/v1/admin/epochs/{epoch}/settle", params(EpochPath), request_body(content = SettleBody, description = "optional; an empty body is `{\"force\": false}`", content_type = "application/json"), responses((status = 200, description = "run summary", body = RunSummaryBody), (status = 400, description = "bad epoch id, body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, description = "not closed or awaiting watermarks", body = ErrorBody), (status = 422, description = "a body that is not a SettleBody", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn settle(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -355,7 +355,7 @@ pub async fn settle(
 }
 
 /// Every term of one machine's figures, each gate with its evidence, its rank.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/machines/{machine}/explain", params(EpochMachinePath), responses((status = 200, description = "explanation", body = ExplanationBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}/machines/{machine}/explain", params(EpochMachinePath), responses((status = 200, description = "explanation", body = ExplanationBody), (status = 400, description = "not an epoch id", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn explain(
     State(state): State<AppState>,
     Path((epoch, machine)): Path<(String, String)>,
@@ -384,7 +384,7 @@ pub struct VerifyQuery {
 
 /// Recompute each live run from the facts as it read them and compare with
 /// what was committed; with `drift=true` also what today's facts would change.
-#[utoipa::path(get, path = "/v1/admin/epochs/{epoch}/verify", params(EpochPath, VerifyQuery), responses((status = 200, description = "verify report (`drift` only with `drift=true`)", body = VerifyReportBody), (status = 400, description = "bad epoch id or query", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no live settlement of the epoch", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/epochs/{epoch}/verify", params(EpochPath, VerifyQuery), responses((status = 200, description = "verify report (`drift` only with `drift=true`)", body = VerifyReportBody), (status = 400, description = "bad epoch id or query", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no live settlement of the epoch", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn verify(
     State(state): State<AppState>,
     Path(epoch): Path<String>,
@@ -415,7 +415,7 @@ pub struct AdjustBody {
 }
 
 /// A correction: a new ledger entry with a reason and the admin who made it.
-#[utoipa::path(post, path = "/v1/admin/adjustments", request_body(content = AdjustBody, content_type = "application/json"), responses((status = 200, description = "the ledger entry", body = LedgerEntryBody), (status = 400, description = "body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, tag = "admin", path = "/v1/admin/adjustments", request_body(content = AdjustBody, content_type = "application/json"), responses((status = 200, description = "the ledger entry", body = LedgerEntryBody), (status = 400, description = "body not UTF-8 or more than one JSON document", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "no such account", body = ErrorBody), (status = 409, description = "the reference is already used by another entry", body = ErrorBody), (status = 422, description = "invalid, e.g. amount_micro_usd beyond ±MAX_ADJUSTMENT_MICRO_USD or taking the balance past it", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn adjust(
     State(state): State<AppState>,
     caller: Caller,
@@ -542,8 +542,21 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     Ok(limit)
 }
 
+/// `offset` as the document types it (`int64`, ≥ 0): a larger one is
+/// refused rather than echoed back beyond its schema (found by schemathesis).
+fn page_offset(offset: Option<u64>) -> Result<u64, ApiError> {
+    let offset = offset.unwrap_or(0);
+    if i64::try_from(offset).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "offset must be at most {}",
+            i64::MAX
+        )));
+    }
+    Ok(offset)
+}
+
 /// A month's settlement periods (SPEC §10): each one's pool, used and unallocated, and their sums.
-#[utoipa::path(get, path = "/v1/admin/months/{month}", params(MonthPath, PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, description = "not a month id, or a bad limit", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/months/{month}", params(MonthPath, PageQuery), responses((status = 200, description = "the month's periods and their sums", body = MonthPeriodsBody), (status = 400, description = "not a month id, or a bad limit or offset", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn month(
     State(state): State<AppState>,
     Path(month): Path<String>,
@@ -553,7 +566,7 @@ pub async fn month(
     caller.require(Role::Admin)?;
     let month = parse_month(&month)?;
     let limit = page_limit(q.limit)?;
-    let offset = q.offset.unwrap_or(0);
+    let offset = page_offset(q.offset)?;
     let m = state.engine.month_periods(month).await?;
     let t = &m.totals;
     Ok(Json(MonthPeriodsBody {
@@ -644,7 +657,7 @@ pub struct FormatQuery {
 }
 
 /// A month's draws summed per (machine, account) over its periods (D24), as JSON or CSV (`format=csv`).
-#[utoipa::path(get, path = "/v1/admin/months/{month}/draws", params(MonthPath, FormatQuery), responses((status = 200, description = "the month's statement (JSON), or its rows as CSV (`format=csv`)", content((MonthStatementBody = "application/json"), (String = "text/csv"))), (status = 400, description = "not a month id, or a bad format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "admin", path = "/v1/admin/months/{month}/draws", params(MonthPath, FormatQuery), responses((status = 200, description = "the month's statement (JSON), or its rows as CSV (`format=csv`)", content((MonthStatementBody = "application/json"), (String = "text/csv"))), (status = 400, description = "not a month id, or a bad format", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn month_draws(
     State(state): State<AppState>,
     Path(month): Path<String>,

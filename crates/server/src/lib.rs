@@ -272,7 +272,7 @@ impl AppState {
 }
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the database answers", body = wire::admin::HealthBody), (status = 503, description = "the database does not answer", body = crate::error::ErrorBody)))]
+#[utoipa::path(get, tag = "public", path = "/healthz", responses((status = 200, description = "the database answers", body = wire::admin::HealthBody), (status = 503, description = "the database does not answer", body = crate::error::ErrorBody)))]
 pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<Json<wire::admin::HealthBody>, ApiError> {
@@ -289,7 +289,7 @@ pub async fn healthz(
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` prefers it (`metrics::exposition`)", content((String = "text/plain"), (String = "application/openmetrics-text")))))]
+#[utoipa::path(get, tag = "public", path = "/metrics", responses((status = 200, description = "Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` prefers it (`metrics::exposition`)", content((String = "text/plain"), (String = "application/openmetrics-text")))))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

@@ -434,7 +434,7 @@ fn unserializable(what: &str, e: &serde_json::Error) -> ApiError {
 }
 
 /// The caller's machines with tier, verified memory, uptime so far, gates and the live estimate.
-#[utoipa::path(get, path = "/v1/provider/machines", responses((status = 200, description = "own machines, each with its live view", body = ProviderMachinesBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, description = "no open epoch", body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "provider", path = "/v1/provider/machines", responses((status = 200, description = "own machines, each with its live view", body = ProviderMachinesBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, description = "no open epoch", body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let account = caller.provider_account()?.to_string();
     let epoch = open_epoch(&state)?;
@@ -513,7 +513,7 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
 /// One machine the caller owns now: the live view plus its settled months;
 /// one it owned once: its settled months while it did, no live view; any
 /// other: 404.
-#[utoipa::path(get, path = "/v1/provider/machines/{machine}", params(("machine" = String, Path, description = "a machine id or a provider key naming it", pattern = "^[A-Za-z0-9._:@-]{1,128}$")), responses((status = 200, description = "one machine: the live view with `history` when owned now, else its settled months", body = MachinePageBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "provider", path = "/v1/provider/machines/{machine}", params(("machine" = String, Path, description = "a machine id or a provider key naming it", pattern = "^[A-Za-z0-9._:@-]{1,128}$")), responses((status = 200, description = "one machine: the live view with `history` when owned now, else its settled months", body = MachinePageBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn machine(
     State(state): State<AppState>,
     Path(machine): Path<String>,
@@ -556,7 +556,7 @@ pub async fn machine(
 
 /// Settled months of every machine the caller owns or owned, while it did:
 /// its own `earned + base` per month.
-#[utoipa::path(get, path = "/v1/provider/history", responses((status = 200, description = "settled history", body = HistoryBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, tag = "provider", path = "/v1/provider/history", responses((status = 200, description = "settled history", body = HistoryBody), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn provider_history(
     State(state): State<AppState>,
     caller: Caller,

@@ -38,7 +38,9 @@ pub struct MachineIn {
     hardware_model: String,
     reported_memory_gb: u32,
     trust: TrustLevel,
-    /// The Secure Enclave public key, when the machine has one.
+    /// The Secure Enclave public key, when the machine has one (never empty:
+    /// the engine refuses `""`, so the document says so).
+    #[schema(min_length = 1)]
     se_public_key: Option<String>,
 }
 

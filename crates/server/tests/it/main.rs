@@ -9,6 +9,7 @@
 
 mod api;
 mod browser;
+mod contract;
 mod fuzz;
 mod harness;
 mod hostile;
