@@ -258,10 +258,22 @@ async fn http_probe_settlement_watermark_and_build_series_after_traffic() {
         value("floorline_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"),
         1.0
     );
+    // One route per fact kind (the operations of the document).
+    let ingested: f64 = got
+        .iter()
+        .filter(|(k, _)| {
+            k.starts_with("floorline_http_requests_total{route=\"/v1/ingest/")
+                && k.ends_with("method=\"POST\",status=\"200\"}")
+        })
+        .map(|(_, v)| *v)
+        .sum();
     assert_eq!(
-        value("floorline_http_requests_total{route=\"/v1/ingest/{kind}\",method=\"POST\",status=\"200\"}"),
-        9.0,
+        ingested, 9.0,
         "5 seed batches, 3 probe batches, 1 watermark batch"
+    );
+    assert_eq!(
+        value("floorline_http_requests_total{route=\"/v1/ingest/watermarks\",method=\"POST\",status=\"200\"}"),
+        1.0
     );
     assert_eq!(
         value("floorline_http_request_duration_seconds_count{route=\"/v1/admin/epochs/{epoch}/settle\",method=\"POST\"}"),
