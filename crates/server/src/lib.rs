@@ -137,6 +137,18 @@ impl Estimate {
         ))
     }
 
+    /// Whether `account` holds `machine_id` at `now_ms` by a binding of this
+    /// estimate's facts.
+    pub fn owned_now_by(&self, machine_id: &str, account: &str, now_ms: i64) -> bool {
+        self.machine(machine_id)
+            .and_then(|(_, _, facts)| facts)
+            .is_some_and(|f| {
+                f.bindings
+                    .iter()
+                    .any(|b| b.account_id == account && b.covers(now_ms))
+            })
+    }
+
     /// The machines bound to `account` at some time in the epoch, sorted (as
     /// of this estimate).
     pub fn held_by(&self, account: &str) -> &[String] {

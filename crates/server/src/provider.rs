@@ -441,29 +441,27 @@ pub async fn machines(State(state): State<AppState>, caller: Caller) -> Result<R
     let est = state.estimate(epoch).await?;
     let policy = &state.engine.config().policy;
     let cx = ViewContext::new(&est, policy);
-    let holdings = Holdings::of(&state, &account).await?;
     let now_ms = state.engine.now().0;
-    // The machines this account owns now (its current binding), as far as
-    // the estimate has them. A machine that moved away — this month or
+    // The machines this account owns now (its current binding, as the
+    // estimate has it: the page is as of `as_of` throughout, and no request
+    // reads the fleet's bindings). A machine that moved away — this month or
     // earlier — keeps its settled history (`/v1/provider/history`,
     // `/v1/provider/machines/{id}`) but leaves this list: its live view is
     // the new owner's. Each view is rendered once per estimate and reused by
     // every request.
-    let views: Vec<&str> = est
+    let owned: Vec<String> = est
         .held_by(&account)
         .iter()
-        .filter(|m| holdings.owns_now(m, now_ms))
+        .filter(|m| est.owned_now_by(m, &account, now_ms))
+        .cloned()
+        .collect();
+    let views: Vec<&str> = owned
+        .iter()
         .filter_map(|m| {
             est.rendered(m, || {
                 machine_view(&cx, m).and_then(|v| serde_json::to_string(&v).ok())
             })
         })
-        .collect();
-    let owned: Vec<String> = est
-        .held_by(&account)
-        .iter()
-        .filter(|m| holdings.owns_now(m, now_ms))
-        .cloned()
         .collect();
     let accrual = state
         .engine

@@ -8,6 +8,7 @@
 use floorline_core::EpochId;
 use serde::Serialize;
 
+use crate::db::{placeholders, rows_per_statement, Val};
 use crate::error::Result;
 use crate::records::{parse_epoch, RunRow, RUN_COLUMNS};
 use crate::{RunRecord, Store};
@@ -98,24 +99,29 @@ impl Store {
         let mut c = self.db.conn().await?;
         let pattern = month_pattern(month);
         let mut out = Vec::new();
-        // One primary-key range per machine: a provider has a handful.
-        for m in machine_ids {
-            let rows: Vec<(i64, i64)> = c
+        // One statement per chunk of machines, a primary-key range each: a
+        // provider page asks for all of its machines at every request.
+        for chunk in machine_ids.chunks(rows_per_statement(1).saturating_sub(2).max(1)) {
+            let mut args: Vec<Val> = vec![account_id.into(), pattern.clone().into()];
+            args.extend(chunk.iter().map(|m| Val::from(m.as_str())));
+            let rows: Vec<(String, i64, i64)> = c
                 .fetch_all(
-                    "SELECT CAST(COALESCE(SUM(amount_micro_usd), 0) AS BIGINT), COUNT(*) \
-                     FROM floor_draws WHERE machine_id = $1 AND account_id = $2 AND epoch LIKE $3",
-                    vec![m.as_str().into(), account_id.into(), pattern.clone().into()],
+                    &format!(
+                        "SELECT machine_id, CAST(COALESCE(SUM(amount_micro_usd), 0) AS BIGINT), \
+                         COUNT(*) FROM floor_draws WHERE machine_id IN {} AND account_id = $1 \
+                         AND epoch LIKE $2 GROUP BY machine_id ORDER BY machine_id",
+                        placeholders(3, chunk.len())
+                    ),
+                    args,
                 )
                 .await?;
-            if let Some(&(drawn_micro_usd, n_periods)) = rows.first() {
-                if n_periods > 0 {
-                    out.push(AccountMonthDraw {
-                        machine_id: m.clone(),
-                        drawn_micro_usd,
-                        n_periods,
-                    });
-                }
-            }
+            out.extend(rows.into_iter().filter(|(_, _, n)| *n > 0).map(
+                |(machine_id, drawn_micro_usd, n_periods)| AccountMonthDraw {
+                    machine_id,
+                    drawn_micro_usd,
+                    n_periods,
+                },
+            ));
         }
         Ok(out)
     }
