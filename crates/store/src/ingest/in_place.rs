@@ -26,7 +26,7 @@
 
 use std::collections::HashSet;
 
-use super::{reserve_versions, Batch, Fact, Fate};
+use super::{column_positions, reserve_versions, Batch, Fact, Fate};
 use crate::db::{Backend, Link, Val};
 use crate::error::{Result, StoreError};
 use crate::IngestReport;
@@ -90,7 +90,7 @@ impl<F: Fact> Batch<F> {
         // The batch as `[[column values…, ord], …]` in key order: `ord` is
         // the offset from the first reserved version (SPEC §6: each refined row
         // a version of its own).
-        let at = positions::<F>(pure.columns)?;
+        let at = column_positions::<F>(pure.columns)?;
         let mut rows = Vec::with_capacity(order.len());
         let mut all = Vec::with_capacity(F::COLUMNS.len());
         for (ord, (_, i)) in order.iter().enumerate() {
@@ -189,17 +189,6 @@ fn source(columns: &[&str]) -> String {
         columns.join(", "),
         picked.join(", ")
     )
-}
-
-/// Where each of `columns` sits in [`Fact::values`].
-fn positions<F: Fact>(columns: &[&str]) -> Result<Vec<usize>> {
-    columns
-        .iter()
-        .map(|c| F::COLUMNS.iter().position(|x| x == c))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            StoreError::Invariant(format!("{}: an in-place column is not a column", F::TABLE))
-        })
 }
 
 /// A bound value as JSON (`null` for an absent one).

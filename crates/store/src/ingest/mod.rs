@@ -508,16 +508,7 @@ impl<F: Fact> Batch<F> {
             .chain(F::REFINED_COLUMNS)
             .copied()
             .collect();
-        let at: Vec<usize> = moved
-            .iter()
-            .map(|c| F::COLUMNS.iter().position(|x| x == c))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                StoreError::Invariant(format!(
-                    "{}: a key or refined column is not a column",
-                    F::TABLE
-                ))
-            })?;
+        let at = column_positions::<F>(&moved)?;
         let kc = F::KEY_COLUMNS.len();
         let cols = moved.len().saturating_add(1);
         let backend = link.backend();
@@ -608,6 +599,20 @@ impl<F: Fact> Batch<F> {
         }
         Ok(())
     }
+}
+
+/// Where each of `columns` sits in [`Fact::values`] (and [`Fact::COLUMNS`]).
+pub(crate) fn column_positions<F: Fact>(columns: &[&str]) -> Result<Vec<usize>> {
+    columns
+        .iter()
+        .map(|c| F::COLUMNS.iter().position(|x| x == c))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            StoreError::Invariant(format!(
+                "{}: a key, refined or in-place column is not a column",
+                F::TABLE
+            ))
+        })
 }
 
 /// Reserves `n` consecutive fact versions (SPEC §6) in `link`'s transaction:
