@@ -12,7 +12,7 @@ use floorline_core::policy::{parse_config_toml, Policy, PolicyPatch};
 use floorline_core::CoreError;
 use serde::{Deserialize, Serialize};
 
-use crate::schedule::Mode;
+use crate::schedule::SchedulerMode;
 use floorline_prober::protocol::CatalogEntry;
 use floorline_prober::schedule::ProberLimits;
 
@@ -35,14 +35,14 @@ pub const MAX_SETTLE_DELAY_MS: i64 = 28 * 86_400_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SettlementConfig {
-    pub mode: Mode,
+    pub mode: SchedulerMode,
     pub settle_delay_ms: i64,
 }
 
 impl Default for SettlementConfig {
     fn default() -> Self {
         SettlementConfig {
-            mode: Mode::Preview,
+            mode: SchedulerMode::Preview,
             settle_delay_ms: DEFAULT_SETTLE_DELAY_MS,
         }
     }
@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn defaults_env_and_sections() {
         let c = Config::load("", "floorline.toml", Vec::new()).unwrap();
-        assert_eq!(c.settlement.mode, Mode::Preview);
+        assert_eq!(c.settlement.mode, SchedulerMode::Preview);
         assert_eq!(c.policy, Policy::default());
         let env = vec![
             ("FLOORLINE_SETTLEMENT_MODE".to_string(), "live".to_string()),
@@ -255,7 +255,7 @@ mod tests {
             env,
         )
         .unwrap();
-        assert_eq!(c.settlement.mode, Mode::Live);
+        assert_eq!(c.settlement.mode, SchedulerMode::Live);
         assert_eq!(c.policy.reduction_k, Ppm(500_000));
         assert_eq!(c.policy.pool_micro_usd, 5);
         assert_eq!(c.server.listen, "0.0.0.0:1");

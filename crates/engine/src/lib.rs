@@ -7,21 +7,21 @@
 
 pub mod clock;
 pub mod config;
+pub mod engine;
 mod error;
 pub mod explain;
 mod history;
 pub mod ingest;
 pub mod keys;
 pub mod months;
-pub mod ops;
 pub mod probing;
 pub mod schedule;
 pub mod scheduler;
 mod verify;
 
-pub use error::EngineError;
-pub use months::{MonthAccrual, MonthPeriods, MonthTotals, PeriodRow};
-pub use ops::{
+pub use engine::{
     AccountStatement, Difference, Drift, DriftChange, Engine, Explanation, MonthStatement,
     RunCheck, RunSummary, SettleOptions, VerifyOptions, VerifyReport,
 };
+pub use error::EngineError;
+pub use months::{MonthAccrual, MonthPeriods, MonthTotals, PeriodRow};

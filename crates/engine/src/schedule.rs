@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What the scheduler does when an epoch is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum Mode {
+pub enum SchedulerMode {
     /// Nothing.
     Off,
     /// Plans are computed and stored; no money moves.
@@ -19,12 +19,12 @@ pub enum Mode {
     Live,
 }
 
-impl Mode {
+impl SchedulerMode {
     pub fn as_str(self) -> &'static str {
         match self {
-            Mode::Off => "off",
-            Mode::Preview => "preview",
-            Mode::Live => "live",
+            SchedulerMode::Off => "off",
+            SchedulerMode::Preview => "preview",
+            SchedulerMode::Live => "live",
         }
     }
 }
@@ -80,12 +80,12 @@ pub fn tick_interval(period: Period) -> std::time::Duration {
 /// Decides what a tick at `now` does.
 pub fn due(
     now: Timestamp,
-    mode: Mode,
+    mode: SchedulerMode,
     settle_delay_ms: i64,
     state: EpochState,
 ) -> Option<Decision> {
     let epoch = candidate(now)?;
-    if mode == Mode::Off {
+    if mode == SchedulerMode::Off {
         return Some(Decision::Off);
     }
     let due_at = Timestamp(epoch.end().0.saturating_add(settle_delay_ms));
@@ -95,7 +95,7 @@ pub fn due(
     if state.already_run {
         return Some(Decision::Done(epoch));
     }
-    if mode == Mode::Live && !state.complete {
+    if mode == SchedulerMode::Live && !state.complete {
         return Some(Decision::AwaitingWatermarks(epoch));
     }
     Some(Decision::Settle(epoch))
@@ -136,18 +136,33 @@ mod tests {
     #[test]
     fn settles_the_previous_month_after_the_delay() {
         assert_eq!(
-            due(at("2026-11-01T05:59:59.999Z"), Mode::Live, SIX_HOURS, READY),
+            due(
+                at("2026-11-01T05:59:59.999Z"),
+                SchedulerMode::Live,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::NotYet {
                 epoch: epoch("2026-10"),
                 due_at: at("2026-11-01T06:00:00Z")
             })
         );
         assert_eq!(
-            due(at("2026-11-01T06:00:00Z"), Mode::Live, SIX_HOURS, READY),
+            due(
+                at("2026-11-01T06:00:00Z"),
+                SchedulerMode::Live,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::Settle(epoch("2026-10")))
         );
         assert_eq!(
-            due(at("2026-11-25T13:00:00Z"), Mode::Preview, SIX_HOURS, READY),
+            due(
+                at("2026-11-25T13:00:00Z"),
+                SchedulerMode::Preview,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::Settle(epoch("2026-10")))
         );
     }
@@ -155,23 +170,38 @@ mod tests {
     #[test]
     fn year_end_and_leap_february() {
         assert_eq!(
-            due(at("2027-01-01T06:00:00Z"), Mode::Live, SIX_HOURS, READY),
+            due(
+                at("2027-01-01T06:00:00Z"),
+                SchedulerMode::Live,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::Settle(epoch("2026-12")))
         );
         // 2028 is a leap year: February ends at 2028-03-01, not on the 29th.
         assert!(matches!(
-            due(at("2028-02-29T23:00:00Z"), Mode::Live, SIX_HOURS, READY),
+            due(at("2028-02-29T23:00:00Z"), SchedulerMode::Live, SIX_HOURS, READY),
             Some(Decision::Settle(e)) if e == epoch("2028-01")
         ));
         assert_eq!(
-            due(at("2028-03-01T05:00:00Z"), Mode::Live, SIX_HOURS, READY),
+            due(
+                at("2028-03-01T05:00:00Z"),
+                SchedulerMode::Live,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::NotYet {
                 epoch: epoch("2028-02"),
                 due_at: at("2028-03-01T06:00:00Z")
             })
         );
         assert_eq!(
-            due(at("2028-03-01T06:00:00Z"), Mode::Live, SIX_HOURS, READY),
+            due(
+                at("2028-03-01T06:00:00Z"),
+                SchedulerMode::Live,
+                SIX_HOURS,
+                READY
+            ),
             Some(Decision::Settle(epoch("2028-02")))
         );
     }
@@ -179,11 +209,16 @@ mod tests {
     #[test]
     fn zero_delay_settles_at_the_first_instant() {
         assert_eq!(
-            due(at("2026-11-01T00:00:00Z"), Mode::Live, 0, READY),
+            due(at("2026-11-01T00:00:00Z"), SchedulerMode::Live, 0, READY),
             Some(Decision::Settle(epoch("2026-10")))
         );
         assert_eq!(
-            due(at("2026-10-31T23:59:59.999Z"), Mode::Live, 0, READY),
+            due(
+                at("2026-10-31T23:59:59.999Z"),
+                SchedulerMode::Live,
+                0,
+                READY
+            ),
             Some(Decision::Settle(epoch("2026-09")))
         );
     }
@@ -191,13 +226,16 @@ mod tests {
     #[test]
     fn off_done_and_watermarks() {
         let now = at("2026-11-02T00:00:00Z");
-        assert_eq!(due(now, Mode::Off, SIX_HOURS, READY), Some(Decision::Off));
+        assert_eq!(
+            due(now, SchedulerMode::Off, SIX_HOURS, READY),
+            Some(Decision::Off)
+        );
         let done = EpochState {
             already_run: true,
             complete: true,
         };
         assert_eq!(
-            due(now, Mode::Live, SIX_HOURS, done),
+            due(now, SchedulerMode::Live, SIX_HOURS, done),
             Some(Decision::Done(epoch("2026-10")))
         );
         let incomplete = EpochState {
@@ -205,12 +243,12 @@ mod tests {
             complete: false,
         };
         assert_eq!(
-            due(now, Mode::Live, SIX_HOURS, incomplete),
+            due(now, SchedulerMode::Live, SIX_HOURS, incomplete),
             Some(Decision::AwaitingWatermarks(epoch("2026-10")))
         );
         // Previews do not wait for watermarks.
         assert_eq!(
-            due(now, Mode::Preview, SIX_HOURS, incomplete),
+            due(now, SchedulerMode::Preview, SIX_HOURS, incomplete),
             Some(Decision::Settle(epoch("2026-10")))
         );
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use floorline_store::Mode as RunMode;
+use floorline_store::RunMode;
 use tokio_util::sync::CancellationToken;
 
 use std::collections::BTreeSet;
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use floorline_core::time::Period;
 use floorline_core::EpochId;
 
-use crate::schedule::{candidate, due, last_due_period, Decision, EpochState, Mode};
+use crate::schedule::{candidate, due, last_due_period, Decision, EpochState, SchedulerMode};
 use crate::{Engine, EngineError};
 
 /// Default tick interval: one hour.
@@ -32,13 +32,13 @@ impl Engine {
         let Some(epoch) = candidate(now) else {
             return Ok(None);
         };
-        let run_mode = if mode == Mode::Live {
+        let run_mode = if mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview
         };
         let already_run =
-            mode != Mode::Off && self.store.latest_run(epoch, run_mode).await?.is_some();
+            mode != SchedulerMode::Off && self.store.latest_run(epoch, run_mode).await?.is_some();
         let complete = self.lagging_sources(epoch).await?.is_empty();
         let decision = due(
             now,
@@ -51,14 +51,14 @@ impl Engine {
         );
         if let Some(Decision::Settle(e)) = decision {
             match mode {
-                Mode::Live => {
+                SchedulerMode::Live => {
                     self.settle(e, SCHEDULER_ACTOR, crate::SettleOptions::default())
                         .await?;
                 }
-                Mode::Preview => {
+                SchedulerMode::Preview => {
                     self.preview(e, SCHEDULER_ACTOR).await?;
                 }
-                Mode::Off => {}
+                SchedulerMode::Off => {}
             }
         }
         Ok(decision)
@@ -79,10 +79,10 @@ impl Engine {
         else {
             return Ok(None);
         };
-        if mode == Mode::Off {
+        if mode == SchedulerMode::Off {
             return Ok(Some(Decision::Off));
         }
-        let run_mode = if mode == Mode::Live {
+        let run_mode = if mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview
@@ -111,7 +111,7 @@ impl Engine {
                 if done.contains(&unit) {
                     continue;
                 }
-                if mode == Mode::Live {
+                if mode == SchedulerMode::Live {
                     if !self.lagging_sources(unit).await?.is_empty() {
                         return Ok(Some(Decision::AwaitingWatermarks(unit)));
                     }

@@ -17,7 +17,7 @@ use floorline_core::{plan, EpochId, Invalid};
 use floorline_store::{DrawRecord, FactsAt, RunRecord};
 use serde::Serialize;
 
-use crate::ops::Engine;
+use crate::engine::Engine;
 use crate::EngineError;
 
 /// One difference found by `verify`.
@@ -160,7 +160,7 @@ impl Engine {
             .runs(Some(epoch))
             .await?
             .into_iter()
-            .filter(|r| r.mode == floorline_store::Mode::Live)
+            .filter(|r| r.mode == floorline_store::RunMode::Live)
             .collect();
         if runs.is_empty() {
             return Err(EngineError::NotFound(format!(

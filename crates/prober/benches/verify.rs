@@ -4,10 +4,10 @@
 //! runner does) and pre-parsed.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use floorline_prober::keys::{encode_x963, parse_public_key, sign_b64, SigningKey};
 use floorline_prober::protocol::{
     sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse,
 };
+use floorline_prober::signature::{encode_x963, parse_public_key, sign_b64, SigningKey};
 use floorline_prober::verdict::{judge, judge_with_key, ProbeOutcome};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

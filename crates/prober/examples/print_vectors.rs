@@ -6,8 +6,8 @@
 //! against the RFC; ECDSA here is deterministic (RFC 6979), so re-running
 //! prints the same file.
 
-use floorline_prober::keys::{encode_spki, encode_x963, sign_b64, SigningKey};
 use floorline_prober::protocol::{sha256_hex, signed_message};
+use floorline_prober::signature::{encode_spki, encode_x963, sign_b64, SigningKey};
 
 /// RFC 6979 A.2.5 private key x.
 const SCALAR_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use floorline_prober::keys::SigningKey;
 use floorline_prober::reference::{Behaviour, KnownAnswer, ReferenceProvider};
+use floorline_prober::signature::SigningKey;
 use floorline_prober::{http_client, probe_once};
 use rand::rngs::OsRng;
 

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::keys::parse_public_key;
 use crate::protocol::{new_nonce, new_probe_id, CatalogEntry, ProbeRequest, ProbeResponse};
+use crate::signature::parse_public_key;
 use crate::verdict::{judge_with_key, no_key_verdict, ProbeOutcome, TransportError, Verdict};
 
 /// Largest response body read; larger ones are a `transport_error`.

@@ -5,7 +5,7 @@
 //! machine's attested key, and the expected answer hash. A pass proves the
 //! machine really serves and, with tier-sized models, holds its memory tier.
 //!
-//! Code map: [`protocol`] (wire types, signed message, catalog), [`keys`]
+//! Code map: [`protocol`] (wire types, signed message, catalog), [`signature`]
 //! (key encodings, signature checks), [`verdict`] (the pure `judge`),
 //! [`client`] (one probe over HTTP), [`schedule`] (pure planner, limits and
 //! the async runner), [`reference`] (an honest or misbehaving provider for
@@ -19,10 +19,10 @@
 //! - Probes never create earnings or usage.
 
 pub mod client;
-pub mod keys;
 pub mod protocol;
 pub mod reference;
 pub mod schedule;
+pub mod signature;
 pub mod verdict;
 
 pub use client::{http_client, probe_once, send_probe};

@@ -27,8 +27,8 @@ use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::keys::{encode_spki, encode_x963, sign_b64, KeyError, SigningKey};
 use crate::protocol::{sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse};
+use crate::signature::{encode_spki, encode_x963, sign_b64, KeyError, SigningKey};
 use crate::verdict::Failure;
 
 /// The path the provider serves probes on.

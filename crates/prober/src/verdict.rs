@@ -13,8 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{parse_public_key, verify_signature, PublicKey};
 use crate::protocol::{sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse};
+use crate::signature::{parse_public_key, verify_signature, PublicKey};
 
 /// Why a probe failed, in SPEC §7 precedence order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -202,7 +202,7 @@ pub fn no_key_verdict(request: &ProbeRequest) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{encode_x963, sign_b64, SigningKey};
+    use crate::signature::{encode_x963, sign_b64, SigningKey};
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 

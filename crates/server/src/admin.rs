@@ -6,7 +6,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floorline_core::EpochId;
-use floorline_engine::schedule::{candidate, Mode};
+use floorline_engine::schedule::{candidate, SchedulerMode};
 use floorline_engine::SettleOptions;
 use floorline_store::{Adjust, AdjustKind, DrawRecord, Role, MAX_PAGE_LIMIT};
 use serde::{Deserialize, Serialize};
@@ -54,13 +54,13 @@ pub async fn base_rewards(
     let used: i64 = draws.iter().map(|d| d.amount_micro_usd).sum();
     let run = engine
         .store()
-        .latest_run(epoch, floorline_store::Mode::Live)
+        .latest_run(epoch, floorline_store::RunMode::Live)
         .await?;
     let mode = engine.config().settlement.mode;
     // The unit's pool: its D21 portion of the monthly pool (all of it for a month).
     let pool = floorline_core::money::portion(policy.pool_micro_usd, epoch);
     Ok(Json(PoolStatusBody {
-        enabled: mode != Mode::Off,
+        enabled: mode != SchedulerMode::Off,
         mode: mode.into(),
         epoch: epoch.to_string(),
         period: policy.period.into(),
@@ -104,11 +104,14 @@ pub async fn epoch_detail(
     let epoch = parse_epoch(&epoch)?;
     let store = state.engine.store();
     let runs = store.runs(Some(epoch)).await?;
-    let latest = match store.latest_run(epoch, floorline_store::Mode::Live).await? {
+    let latest = match store
+        .latest_run(epoch, floorline_store::RunMode::Live)
+        .await?
+    {
         Some(r) => Some(r),
         None => {
             store
-                .latest_run(epoch, floorline_store::Mode::Preview)
+                .latest_run(epoch, floorline_store::RunMode::Preview)
                 .await?
         }
     };

@@ -23,7 +23,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use floorline_core::EpochId;
-use floorline_engine::schedule::Mode as SchedulerMode;
+use floorline_engine::schedule::SchedulerMode;
 use floorline_engine::{Engine, RunSummary};
 use floorline_store::IngestReport;
 use prometheus_client::encoding::text::encode;

@@ -315,7 +315,7 @@ async fn history(
             continue;
         }
         let Some(run) = store
-            .latest_run(e.epoch, floorline_store::Mode::Live)
+            .latest_run(e.epoch, floorline_store::RunMode::Live)
             .await?
         else {
             continue;

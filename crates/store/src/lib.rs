@@ -26,10 +26,10 @@
 mod db;
 pub mod error;
 pub mod failpoint;
-mod fleet;
 pub mod ingest;
 pub mod keys;
 pub mod load;
+mod machines;
 mod migrate;
 pub mod months;
 pub mod records;
@@ -44,16 +44,16 @@ use floorline_core::{EpochId, Policy};
 pub use db::{Backend, MAX_BIND_PARAMS};
 pub use error::{Result, StoreError};
 pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
-pub use fleet::MachineBinding;
 pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
 pub use load::FactsAt;
+pub use machines::MachineBinding;
 pub use months::{AccountMonthDraw, PeriodTotals};
 pub use records::{
     Account, Adjust, AdjustKind, DrawRecord, EntryKind, EpochSummary, LedgerEntry, RunRecord,
     MAX_PAGE_LIMIT,
 };
-pub use settle::{Mode, SettleOutcome, SettleRequest};
+pub use settle::{RunMode, SettleOutcome, SettleRequest};
 
 use db::{Db, Link};
 use failpoint::Failpoints;

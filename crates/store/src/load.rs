@@ -267,11 +267,10 @@ fn session_rows_sql(at: Option<FactsAt>) -> String {
 /// - SQLite: one row per machine, its sessions as a JSON array of
 ///   `[connected_at_ms, last_seen_at_ms, disconnected_at_ms]`
 ///   (`json_group_array`). A month has tens of sessions per machine; one row
-///   per machine instead of one per session makes this read about 3 × cheaper.
+///   per machine instead of one per session makes this read cheaper.
 /// - PostgreSQL: one row per session, grouped in Rust. PostgreSQL aggregates
 ///   into arrays or JSON single-process and hashes every session into its
-///   machine's growing array (at 3 000 000 sessions `json_agg` took 3.9 s,
-///   `array_agg` 3.5 s, the plain rows 1.1 s).
+///   machine's growing array, slower than the plain rows (BENCHMARKS.md).
 ///
 /// For benchmarks that time the bare SQL too.
 pub fn sessions_sql(backend: Backend, epoch: EpochId, policy: &Policy) -> (String, Vec<i64>) {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, StoreError};
-use crate::settle::Mode;
+use crate::settle::RunMode;
 use crate::Store;
 
 /// Most rows one page of draws returns.
@@ -41,7 +41,7 @@ pub(crate) fn check_actor(actor: &str, path: &str, errs: &mut Vec<Invalid>) {
 pub struct RunRecord {
     pub id: i64,
     pub epoch: EpochId,
-    pub mode: Mode,
+    pub mode: RunMode,
     pub actor: String,
     pub forced: bool,
     pub created_at_ms: i64,
@@ -104,7 +104,7 @@ impl TryFrom<RunRow> for RunRecord {
         Ok(RunRecord {
             id: r.id,
             epoch: parse_epoch(&r.epoch)?,
-            mode: Mode::parse(&r.mode)
+            mode: RunMode::parse(&r.mode)
                 .ok_or_else(|| StoreError::Corrupt(format!("run mode `{}`", r.mode)))?,
             actor: r.actor,
             forced: r.forced,
@@ -559,7 +559,7 @@ impl Store {
     pub async fn run_epochs_of_month(
         &self,
         month: EpochId,
-        mode: Option<Mode>,
+        mode: Option<RunMode>,
     ) -> Result<Vec<EpochId>> {
         let mut c = self.db.conn().await?;
         // An id of the month starts with `YYYY-MM` (no LIKE wildcard in it).
@@ -626,7 +626,7 @@ impl Store {
     }
 
     /// The latest run of an epoch in a mode.
-    pub async fn latest_run(&self, epoch: EpochId, mode: Mode) -> Result<Option<RunRecord>> {
+    pub async fn latest_run(&self, epoch: EpochId, mode: RunMode) -> Result<Option<RunRecord>> {
         let mut c = self.db.conn().await?;
         let row: Option<RunRow> = c
             .fetch_optional(

@@ -120,7 +120,7 @@ async fn a_month_of_days_settles_in_order_once_and_sums_to_its_statement() {
 #[tokio::test]
 async fn the_scheduler_settles_every_closed_period_once_after_the_delay() {
     use floorline_engine::schedule::Decision;
-    use floorline_store::Mode;
+    use floorline_store::RunMode;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("f.db").display());
     let config = "period = \"day\"\n[settlement]\nmode = \"live\"\nsettle_delay_ms = 21600000\n";
@@ -137,7 +137,7 @@ async fn the_scheduler_settles_every_closed_period_once_after_the_delay() {
         let store = e.store().clone();
         async move {
             store
-                .run_epochs_of_month(m, Some(Mode::Live))
+                .run_epochs_of_month(m, Some(RunMode::Live))
                 .await
                 .unwrap()
         }

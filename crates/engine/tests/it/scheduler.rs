@@ -4,7 +4,7 @@ use floorline_core::bundle::Bundle;
 use floorline_core::Timestamp;
 use floorline_engine::schedule::Decision;
 use floorline_engine::Engine;
-use floorline_store::{Mode, Watermark};
+use floorline_store::{RunMode, Watermark};
 use serde_json::json;
 
 use crate::kit::{engine, ready_machines};
@@ -83,7 +83,7 @@ async fn ticks_respect_the_delay_the_mode_and_the_watermarks() {
     let e = "2026-10".parse().unwrap();
     assert!(preview
         .store()
-        .latest_run(e, Mode::Preview)
+        .latest_run(e, RunMode::Preview)
         .await
         .unwrap()
         .is_some());

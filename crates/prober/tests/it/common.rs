@@ -3,8 +3,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use floorline_prober::keys::SigningKey;
 use floorline_prober::reference::{Behaviour, KnownAnswer, ReferenceProvider};
+use floorline_prober::signature::SigningKey;
 use floorline_prober::CatalogEntry;
 use rand::rngs::StdRng;
 use rand::SeedableRng;

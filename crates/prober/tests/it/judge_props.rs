@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use floorline_prober::keys::{encode_x963, sign_b64, SigningKey};
 use floorline_prober::protocol::{
     sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse,
 };
+use floorline_prober::signature::{encode_x963, sign_b64, SigningKey};
 use floorline_prober::verdict::{judge, ProbeOutcome};
 use floorline_prober::Failure;
 use proptest::prelude::*;

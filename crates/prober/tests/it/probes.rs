@@ -248,7 +248,7 @@ async fn connection_refused_is_a_transport_error() {
 async fn the_key_of_another_machine_is_a_bad_signature() {
     let p = provider(Behaviour::Honest);
     let running = p.spawn().await.unwrap();
-    let other = floorline_prober::keys::encode_x963(crate::common::key(12).verifying_key());
+    let other = floorline_prober::signature::encode_x963(crate::common::key(12).verifying_key());
     let v = probe(&running.url, Some(&other), ANSWER_TIMEOUT).await;
     assert_eq!(v.failure, Some(Failure::BadSignature));
 }

@@ -4,11 +4,11 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use floorline_prober::keys::{
-    encode_spki, encode_x963, parse_public_key, sign_b64, verify_signature, SigningKey,
-};
 use floorline_prober::protocol::{
     sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse,
+};
+use floorline_prober::signature::{
+    encode_spki, encode_x963, parse_public_key, sign_b64, verify_signature, SigningKey,
 };
 use floorline_prober::verdict::{judge, ProbeOutcome};
 use floorline_prober::Failure;

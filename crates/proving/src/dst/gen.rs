@@ -24,7 +24,7 @@ use floorline_core::money::Ppm;
 use floorline_core::policy::{Allocation, Policy, Trust};
 use floorline_core::time::Period;
 use floorline_core::{EpochId, Timestamp};
-use floorline_engine::schedule::Mode;
+use floorline_engine::schedule::SchedulerMode;
 use floorline_store::Watermark;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -120,7 +120,7 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub policy: Policy,
-    pub mode: Mode,
+    pub mode: SchedulerMode,
     pub settle_delay_ms: i64,
     /// The settlement units in play, in order: one or two consecutive
     /// months on monthly seeds; every day of them on daily seeds; the
@@ -282,9 +282,9 @@ pub fn scenario(rng: &mut StdRng, period: Period) -> Scenario {
     let n_accounts = 1 + n / 3;
     let accounts: Vec<String> = (0..n_accounts).map(|k| format!("acct-{k}")).collect();
     let mode = match rng.gen_range(0..10) {
-        0..=6 => Mode::Live,
-        7..=8 => Mode::Preview,
-        _ => Mode::Off,
+        0..=6 => SchedulerMode::Live,
+        7..=8 => SchedulerMode::Preview,
+        _ => SchedulerMode::Off,
     };
     let settle_delay_ms = *[0, HOUR_MS, 6 * HOUR_MS, 3 * DAY_MS]
         .choose(rng)

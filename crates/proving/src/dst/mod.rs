@@ -59,7 +59,7 @@ use floorline_core::Timestamp;
 use floorline_engine::clock::Clock;
 use floorline_engine::config::{Config, SettlementConfig};
 use floorline_engine::Engine;
-use floorline_store::{FailAction, FailPoint, Mode as RunMode, Store};
+use floorline_store::{FailAction, FailPoint, RunMode, Store};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -421,7 +421,7 @@ impl Trial {
             self.model.runs.push(model::ModelRun {
                 id,
                 epoch: day,
-                mode: floorline_store::Mode::Preview,
+                mode: floorline_store::RunMode::Preview,
                 manifest_sha256: s.manifest_sha256,
                 granted_total_micro_usd: s.granted_total_micro_usd,
                 already_settled_micro_usd: s.already_settled_micro_usd,
@@ -580,7 +580,7 @@ impl Trial {
             .model
             .runs
             .iter()
-            .filter(|r| r.mode == floorline_store::Mode::Live);
+            .filter(|r| r.mode == floorline_store::RunMode::Live);
         for r in live {
             if r.already_settled_micro_usd > 0 && r.granted_total_micro_usd > 0 {
                 self.report.late_payments += 1;

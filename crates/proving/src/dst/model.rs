@@ -27,7 +27,7 @@ use floorline_core::bundle::{
 };
 use floorline_core::facts::{EarningKind, PriorDraw};
 use floorline_core::{plan, CoreError, EpochId, Plan, Policy, Timestamp};
-use floorline_store::{Mode as RunMode, Watermark};
+use floorline_store::{RunMode, Watermark};
 
 use super::gen::FactBatch;
 

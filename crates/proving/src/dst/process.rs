@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
 use floorline_engine::clock::{Clock, SystemClock};
-use floorline_store::{FailPoint, Mode as RunMode};
+use floorline_store::{FailPoint, RunMode};
 use rand::seq::SliceRandom;
 use rand::Rng;
 

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use floorline_core::{plan, EpochId};
-use floorline_store::{Mode as RunMode, SettleRequest, Store, MAX_PAGE_LIMIT};
+use floorline_store::{RunMode, SettleRequest, Store, MAX_PAGE_LIMIT};
 
 use super::gen::DAY_MS;
 use super::Trial;

@@ -17,9 +17,9 @@
 //! and each, taken in id order, must equal the model's plan at that point.
 
 use floorline_core::{EpochId, Plan};
-use floorline_engine::schedule::{Decision, Mode};
+use floorline_engine::schedule::{Decision, SchedulerMode};
 use floorline_engine::{EngineError, RunSummary, SettleOptions, VerifyOptions};
-use floorline_store::{FailPoint, FailSpec, Mode as RunMode, Store, StoreError};
+use floorline_store::{FailPoint, FailSpec, RunMode, Store, StoreError};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -503,10 +503,10 @@ impl Trial {
         else {
             return (vec![], None);
         };
-        if mode == Mode::Off {
+        if mode == SchedulerMode::Off {
             return (vec![], Some(Decision::Off));
         }
-        let run_mode = if mode == Mode::Live {
+        let run_mode = if mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview
@@ -534,7 +534,7 @@ impl Trial {
                 if done.contains(&unit) {
                     continue;
                 }
-                if mode == Mode::Live && !self.model.lagging(unit).is_empty() {
+                if mode == SchedulerMode::Live && !self.model.lagging(unit).is_empty() {
                     return (units, Some(Decision::AwaitingWatermarks(unit)));
                 }
                 units.push(unit);
@@ -557,7 +557,7 @@ impl Trial {
         self.arm(armed);
         let out = self.engine.tick().await;
         self.arm(None);
-        let run_mode = if self.scenario.mode == Mode::Live {
+        let run_mode = if self.scenario.mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview
@@ -641,14 +641,14 @@ impl Trial {
         let now = self.engine.now();
         let epoch = EpochId::containing(now)?.previous();
         let mode = self.scenario.mode;
-        if mode == Mode::Off {
+        if mode == SchedulerMode::Off {
             return Some(Decision::Off);
         }
         let due_at = floorline_core::Timestamp(epoch.end().0 + self.scenario.settle_delay_ms);
         if now < due_at {
             return Some(Decision::NotYet { epoch, due_at });
         }
-        let run_mode = if mode == Mode::Live {
+        let run_mode = if mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview
@@ -656,7 +656,7 @@ impl Trial {
         if self.model.latest_run(epoch, run_mode).is_some() {
             return Some(Decision::Done(epoch));
         }
-        if mode == Mode::Live && !self.model.lagging(epoch).is_empty() {
+        if mode == SchedulerMode::Live && !self.model.lagging(epoch).is_empty() {
             return Some(Decision::AwaitingWatermarks(epoch));
         }
         Some(Decision::Settle(epoch))
@@ -672,7 +672,7 @@ impl Trial {
         self.arm(armed);
         let out = self.engine.tick().await;
         self.arm(None);
-        let run_mode = if self.scenario.mode == Mode::Live {
+        let run_mode = if self.scenario.mode == SchedulerMode::Live {
             RunMode::Live
         } else {
             RunMode::Preview

@@ -333,7 +333,7 @@ pub async fn run_version_rows(opts: &ScaleOptions) -> anyhow::Result<VersionRows
 
 async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<VersionRowsReport> {
     use floorline_core::time::Period;
-    use floorline_store::{Mode, SettleRequest};
+    use floorline_store::{RunMode, SettleRequest};
 
     let started = Instant::now();
     let store = attested_store(db, opts).await?;
@@ -354,7 +354,7 @@ async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Ve
         let k = u32::try_from(day).unwrap_or(u32::MAX);
         let period = floorline_core::EpochId::period_of(month, Period::Day, k)
             .map_err(|e| anyhow::anyhow!("day {day} of {month}: {e}"))?;
-        for mode in [Mode::Preview, Mode::Live] {
+        for mode in [RunMode::Preview, RunMode::Live] {
             let req = SettleRequest {
                 mode,
                 actor: "bench".into(),

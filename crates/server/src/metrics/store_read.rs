@@ -11,7 +11,7 @@ use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_engine::schedule::{candidate, last_due_period};
 use floorline_engine::Engine;
-use floorline_store::{Mode as RunMode, RunRecord};
+use floorline_store::{RunMode, RunRecord};
 
 use super::{lock, Metrics, RunLabel, SchedulerLabel, SourceLabel, MONTH_SECONDS};
 

@@ -44,13 +44,13 @@ pub enum SchedulerMode {
     Live,
 }
 
-impl From<floorline_engine::schedule::Mode> for SchedulerMode {
-    fn from(m: floorline_engine::schedule::Mode) -> SchedulerMode {
-        use floorline_engine::schedule::Mode;
+impl From<floorline_engine::schedule::SchedulerMode> for SchedulerMode {
+    fn from(m: floorline_engine::schedule::SchedulerMode) -> SchedulerMode {
+        use floorline_engine::schedule::SchedulerMode as Engine;
         match m {
-            Mode::Off => SchedulerMode::Off,
-            Mode::Preview => SchedulerMode::Preview,
-            Mode::Live => SchedulerMode::Live,
+            Engine::Off => SchedulerMode::Off,
+            Engine::Preview => SchedulerMode::Preview,
+            Engine::Live => SchedulerMode::Live,
         }
     }
 }
@@ -63,11 +63,11 @@ pub enum RunMode {
     Preview,
 }
 
-impl From<floorline_store::Mode> for RunMode {
-    fn from(m: floorline_store::Mode) -> RunMode {
+impl From<floorline_store::RunMode> for RunMode {
+    fn from(m: floorline_store::RunMode) -> RunMode {
         match m {
-            floorline_store::Mode::Live => RunMode::Live,
-            floorline_store::Mode::Preview => RunMode::Preview,
+            floorline_store::RunMode::Live => RunMode::Live,
+            floorline_store::RunMode::Preview => RunMode::Preview,
         }
     }
 }
@@ -219,13 +219,16 @@ mod tests {
             same(ReasonCode::from(r), r);
         }
         for m in [
-            floorline_engine::schedule::Mode::Off,
-            floorline_engine::schedule::Mode::Preview,
-            floorline_engine::schedule::Mode::Live,
+            floorline_engine::schedule::SchedulerMode::Off,
+            floorline_engine::schedule::SchedulerMode::Preview,
+            floorline_engine::schedule::SchedulerMode::Live,
         ] {
             same(SchedulerMode::from(m), m);
         }
-        for m in [floorline_store::Mode::Live, floorline_store::Mode::Preview] {
+        for m in [
+            floorline_store::RunMode::Live,
+            floorline_store::RunMode::Preview,
+        ] {
             same(RunMode::from(m), m);
         }
         for p in [

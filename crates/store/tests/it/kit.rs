@@ -8,7 +8,7 @@ use floorline_core::bundle::{
 use floorline_core::facts::{EarningKind, EpochFacts};
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::{plan, EpochId, Plan, Timestamp};
-use floorline_store::{Mode, SettleOutcome, SettleRequest, Store, StoreError};
+use floorline_store::{RunMode, SettleOutcome, SettleRequest, Store, StoreError};
 
 pub const DAY: i64 = 86_400_000;
 
@@ -153,7 +153,7 @@ pub fn pool(usd: i64) -> Policy {
 
 pub fn live(actor: &str) -> SettleRequest {
     SettleRequest {
-        mode: Mode::Live,
+        mode: RunMode::Live,
         actor: actor.into(),
         now_ms: e() + DAY,
         forced: false,
@@ -162,7 +162,7 @@ pub fn live(actor: &str) -> SettleRequest {
 
 pub fn preview(actor: &str) -> SettleRequest {
     SettleRequest {
-        mode: Mode::Preview,
+        mode: RunMode::Preview,
         ..live(actor)
     }
 }

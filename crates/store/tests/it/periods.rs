@@ -6,7 +6,7 @@ use crate::harness::Ctx;
 use crate::kit::*;
 use floorline_core::time::Period;
 use floorline_core::{plan, EpochFacts, EpochId, Policy};
-use floorline_store::Mode;
+use floorline_store::RunMode;
 
 async fn days_of_october(ctx: Ctx) {
     let policy = Policy {
@@ -45,14 +45,14 @@ async fn days_of_october(ctx: Ctx) {
     }
     assert_eq!(
         ctx.store
-            .run_epochs_of_month(month, Some(Mode::Live))
+            .run_epochs_of_month(month, Some(RunMode::Live))
             .await
             .unwrap(),
         days
     );
     assert_eq!(
         ctx.store
-            .run_epochs_of_month(month, Some(Mode::Preview))
+            .run_epochs_of_month(month, Some(RunMode::Preview))
             .await
             .unwrap(),
         vec![]

@@ -4,7 +4,7 @@
 use floorline_core::facts::EpochFacts;
 use floorline_core::policy::Policy;
 use floorline_core::{plan, CoreError, Plan};
-use floorline_store::{EntryKind, FailAction, FailPoint, FailSpec, Mode, Store, StoreError};
+use floorline_store::{EntryKind, FailAction, FailPoint, FailSpec, RunMode, Store, StoreError};
 
 use crate::both;
 use crate::harness::Ctx;
@@ -17,7 +17,7 @@ async fn live_run_writes_everything(ctx: Ctx) {
     let out = settle(&ctx.store, &policy, live("alice")).await.unwrap();
     // 64 GB, fully available, no earnings: each gets the $18 floor.
     assert_eq!(out.plan.granted_total_micro_usd, 3 * 18_000_000);
-    assert_eq!(out.run.mode, Mode::Live);
+    assert_eq!(out.run.mode, RunMode::Live);
     assert_eq!(out.run.n_draws, 3);
     assert_eq!(out.run.granted_total_micro_usd, 3 * 18_000_000);
     assert_eq!(
@@ -61,11 +61,14 @@ async fn live_run_writes_everything(ctx: Ctx) {
     let runs = ctx.store.runs(Some(epoch())).await.unwrap();
     assert_eq!(runs, vec![out.run.clone()]);
     assert_eq!(
-        ctx.store.latest_run(epoch(), Mode::Live).await.unwrap(),
+        ctx.store.latest_run(epoch(), RunMode::Live).await.unwrap(),
         Some(out.run.clone())
     );
     assert_eq!(
-        ctx.store.latest_run(epoch(), Mode::Preview).await.unwrap(),
+        ctx.store
+            .latest_run(epoch(), RunMode::Preview)
+            .await
+            .unwrap(),
         None
     );
     let json: serde_json::Value =
@@ -97,7 +100,7 @@ async fn preview_writes_only_the_run(ctx: Ctx) {
     let mut req = preview("bob");
     req.now_ms = s() + DAY; // a preview of an open epoch is allowed
     let out = settle(&ctx.store, &pool(1_000), req).await.unwrap();
-    assert_eq!(out.run.mode, Mode::Preview);
+    assert_eq!(out.run.mode, RunMode::Preview);
     assert_eq!(out.run.n_draws, 0);
     let after = counts(&ctx.store, &accounts).await;
     assert_eq!(after.runs, before.runs + 1);

@@ -19,7 +19,7 @@ use floorline_core::plan::Plan;
 use floorline_core::{EpochId, Policy, Timestamp};
 use floorline_engine::clock::{Clock, SystemClock};
 use floorline_engine::config::Config;
-use floorline_engine::ops::explain_from;
+use floorline_engine::engine::explain_from;
 use floorline_engine::Engine;
 use floorline_server::AppState;
 use floorline_store::{Role, Store};
@@ -384,7 +384,7 @@ pub async fn run_demo(
     let settlement: SettleReport = serde_json::from_value(settled)?;
     state.invalidate().await;
     let run = store
-        .latest_run(epoch, floorline_store::Mode::Live)
+        .latest_run(epoch, floorline_store::RunMode::Live)
         .await?
         .ok_or_else(|| FleetError::Unexpected(format!("no live run of {epoch} after settling")))?;
     let plan: Plan = serde_json::from_str(&store.run_plan_json(run.id).await?)?;

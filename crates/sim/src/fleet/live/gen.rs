@@ -19,8 +19,8 @@
 use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Session};
 use floorline_core::policy::{Policy, Trust};
 use floorline_core::EpochId;
-use floorline_prober::keys::{encode_spki, encode_x963, SigningKey};
 use floorline_prober::reference::machine_key;
+use floorline_prober::signature::{encode_spki, encode_x963, SigningKey};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::schedule::Mode;
+use crate::schedule::SchedulerMode;
 use crate::EngineError;
 
 /// Options of a live settlement.
@@ -53,7 +53,7 @@ pub struct MonthStatement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RunSummary {
     pub epoch: EpochId,
-    pub mode: Mode,
+    pub mode: SchedulerMode,
     /// `None` for a dry run (nothing stored).
     pub run_id: Option<i64>,
     pub pool_micro_usd: i64,
@@ -118,7 +118,7 @@ impl Engine {
     }
 }
 
-fn summary(plan: &Plan, mode: Mode, run: Option<&RunRecord>, forced: bool) -> RunSummary {
+fn summary(plan: &Plan, mode: SchedulerMode, run: Option<&RunRecord>, forced: bool) -> RunSummary {
     let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
     for m in plan.machines.iter().filter(|m| !m.eligible) {
         for r in &m.reasons {
@@ -227,7 +227,7 @@ impl Engine {
         let period = self.config.policy.period;
         let settled: std::collections::BTreeSet<EpochId> = self
             .store
-            .run_epochs_of_month(month, Some(floorline_store::Mode::Live))
+            .run_epochs_of_month(month, Some(floorline_store::RunMode::Live))
             .await?
             .into_iter()
             .collect();
@@ -287,7 +287,7 @@ impl Engine {
         self.check_period(epoch).await?;
         let policy = self.config.policy.clone();
         let req = SettleRequest {
-            mode: floorline_store::Mode::Preview,
+            mode: floorline_store::RunMode::Preview,
             actor: actor.to_string(),
             now_ms: self.now().0,
             forced: false,
@@ -297,7 +297,12 @@ impl Engine {
             .settle(epoch, &policy, req, |f| plan(f, &policy))
             .await?;
         tracing::info!(epoch = %epoch, run_id = out.run.id, granted_micro_usd = out.plan.granted_total_micro_usd, "Previewed epoch.");
-        Ok(summary(&out.plan, Mode::Preview, Some(&out.run), false))
+        Ok(summary(
+            &out.plan,
+            SchedulerMode::Preview,
+            Some(&out.run),
+            false,
+        ))
     }
 
     /// A live settlement: one locked transaction, all or nothing (SPEC §6).
@@ -320,11 +325,11 @@ impl Engine {
         }
         if opts.dry_run {
             let (_, p) = self.plan(epoch).await?;
-            return Ok(summary(&p, Mode::Live, None, opts.force));
+            return Ok(summary(&p, SchedulerMode::Live, None, opts.force));
         }
         let policy = self.config.policy.clone();
         let req = SettleRequest {
-            mode: floorline_store::Mode::Live,
+            mode: floorline_store::RunMode::Live,
             actor: actor.to_string(),
             now_ms: self.now().0,
             forced: opts.force,
@@ -342,7 +347,12 @@ impl Engine {
             elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "Settled epoch."
         );
-        Ok(summary(&out.plan, Mode::Live, Some(&out.run), opts.force))
+        Ok(summary(
+            &out.plan,
+            SchedulerMode::Live,
+            Some(&out.run),
+            opts.force,
+        ))
     }
 
     /// Every term of one machine's figures in one epoch, with its evidence.
