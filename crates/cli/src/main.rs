@@ -282,6 +282,13 @@ fn epoch(text: &str) -> Result<EpochId, Failure> {
         .map_err(|e: String| Failure::bad(format!("--epoch: {e}")))
 }
 
+/// What `import --bundle` prints per fact kind.
+#[derive(Serialize)]
+struct KindReport<'a> {
+    kind: &'a str,
+    report: &'a floorline_store::IngestReport,
+}
+
 fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
     println!(
         "{}",
@@ -402,9 +409,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         .retain(|e| !e.job_id.starts_with(floorline_store::RESERVED_JOB_PREFIX));
                     // One transaction: the whole bundle is written, or nothing of it.
                     let reports = engine.store().ingest_bundle(&b).await?;
-                    let out: Vec<serde_json::Value> = reports
+                    let out: Vec<KindReport> = reports
                         .iter()
-                        .map(|(k, r)| serde_json::json!({"kind": k, "report": r}))
+                        .map(|(kind, report)| KindReport { kind, report })
                         .collect();
                     print_json(&out)
                 }

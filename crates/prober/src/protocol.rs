@@ -68,6 +68,32 @@ impl ProbeRequest {
     }
 }
 
+/// A provider's refusal (any status but `200`): `{"error": {"code",
+/// "message"}}`. The prober reads only the status (`transport_error`); the
+/// body is for the people reading a provider's logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderRefusal {
+    pub error: RefusalDetail,
+}
+
+/// What a [`ProviderRefusal`] says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalDetail {
+    pub code: String,
+    pub message: String,
+}
+
+impl ProviderRefusal {
+    pub fn new(code: &str, message: &str) -> ProviderRefusal {
+        ProviderRefusal {
+            error: RefusalDetail {
+                code: code.to_string(),
+                message: message.to_string(),
+            },
+        }
+    }
+}
+
 /// The `200` response body. Unknown fields are ignored so providers may add
 /// fields; a missing or `null` `signature` is kept as `None` so the verdict
 /// can say `bad_signature` rather than `transport_error`.

@@ -27,7 +27,9 @@ use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::protocol::{sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse};
+use crate::protocol::{
+    sha256_hex, signed_message, CatalogEntry, ProbeRequest, ProbeResponse, ProviderRefusal,
+};
 use crate::signature::{encode_spki, encode_x963, sign_b64, KeyError, SigningKey};
 use crate::verdict::Failure;
 
@@ -419,8 +421,7 @@ async fn handle(
 fn answer(inner: &Inner, request: &ProbeRequest) -> Response {
     let key = (request.model.clone(), request.prompt.clone());
     let Some(truth) = inner.answers.get(&key) else {
-        let body = serde_json::json!({"error": {"code": "unknown_prompt",
-                                                "message": "no answer for this model and prompt"}});
+        let body = ProviderRefusal::new("unknown_prompt", "no answer for this model and prompt");
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     };
     let mut nonce = request.nonce.clone();

@@ -13,3 +13,4 @@ mod literal;
 mod loopholes;
 mod periods;
 mod props;
+mod tidy;
