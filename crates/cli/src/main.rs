@@ -264,7 +264,22 @@ fn load_config(cli: &Cli) -> Result<Config, Failure> {
         Some(p) => (read_input(p, "--config")?, p.display().to_string()),
         None => (String::new(), "floorline.toml".to_string()),
     };
-    Ok(Config::load(&text, &source, std::env::vars())?)
+    let config = Config::load(&text, &source, std::env::vars())?;
+    for w in &config.warnings {
+        eprintln!("floorline: warning: {w}");
+    }
+    Ok(config)
+}
+
+/// The file of a `sqlite://PATH` URL when it does not exist yet (connecting
+/// creates it).
+fn new_sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://")?.split('?').next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    let path = std::path::PathBuf::from(path);
+    (!path.exists()).then_some(path)
 }
 
 fn month_id(text: &str) -> Result<EpochId, Failure> {
@@ -299,8 +314,15 @@ fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
 
 async fn open_engine(cli: &Cli) -> Result<Engine, Failure> {
     let config = load_config(cli)?;
+    let created = new_sqlite_file(&cli.database_url);
     let store = Store::connect(&cli.database_url).await?;
     store.migrate().await?;
+    if let Some(path) = created {
+        eprintln!(
+            "floorline: created a new, empty database {} (--database-url or FLOORLINE_DATABASE_URL names another)",
+            path.display()
+        );
+    }
     Ok(Engine::new(store, config, Arc::new(SystemClock)))
 }
 

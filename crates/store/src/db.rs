@@ -33,6 +33,10 @@ pub const SQLITE_MAX_CONNECTIONS: u32 = 8;
 pub const PG_MAX_CONNECTIONS: u32 = 16;
 /// How long to wait for a free pooled connection.
 pub const ACQUIRE_TIMEOUT_MS: u64 = 60_000;
+/// How long the first connection to PostgreSQL may take before the database
+/// is reported unreachable (a server that is down refuses at once; this
+/// bounds one that does not answer).
+pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Most bind parameters in one statement (SQLite allows 32 766, PostgreSQL 65 535).
 pub const MAX_BIND_PARAMS: usize = 32_000;
 
@@ -344,6 +348,32 @@ impl Link {
     }
 }
 
+/// Opens and closes one connection, so that a database that is down or does
+/// not answer is reported within [`CONNECT_TIMEOUT_MS`], naming its host,
+/// port and the cause, instead of as a pool timeout a minute later. Only the
+/// transport is "unreachable"; a server that answers with a refusal (a
+/// wrong password, a missing database) is reported in its own words.
+async fn first_connection(opts: &PgConnectOptions) -> Result<()> {
+    let at = format!("PostgreSQL at {}:{}", opts.get_host(), opts.get_port());
+    let attempt = PgConnection::connect_with(opts);
+    match tokio::time::timeout(Duration::from_millis(CONNECT_TIMEOUT_MS), attempt).await {
+        Ok(Ok(c)) => {
+            let _ = c.close().await;
+            Ok(())
+        }
+        Ok(Err(e @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_)))) => {
+            Err(StoreError::Unreachable(format!("{at}: {e}")))
+        }
+        // The server answered (a wrong password, a missing database): its
+        // own message says what is wrong.
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(StoreError::Unreachable(format!(
+            "{at}: no answer within {} s",
+            CONNECT_TIMEOUT_MS / 1000
+        ))),
+    }
+}
+
 impl Db {
     /// Opens a pool for `url`: `sqlite://path` (created if missing),
     /// `sqlite::memory:`, or `postgres://…` / `postgresql://…`.
@@ -351,6 +381,7 @@ impl Db {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("database URL: {e}")))?;
+            first_connection(&opts).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(PG_MAX_CONNECTIONS)
                 .acquire_timeout(Duration::from_millis(ACQUIRE_TIMEOUT_MS))

@@ -40,6 +40,10 @@ pub enum StoreError {
     /// A stored row the code cannot read back (an unknown enum text, a negative size).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database cannot be reached (down, not answering, refusing the
+    /// login): names its host and port and the cause.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
     /// A bad database URL or `FLOORLINE_FAILPOINT` value.
     #[error("configuration: {0}")]
     Config(String),

@@ -41,7 +41,7 @@ use floorline_core::bundle::{
 use floorline_core::facts::{EpochFacts, RawEarning};
 use floorline_core::{EpochId, Policy};
 
-pub use db::{Backend, MAX_BIND_PARAMS};
+pub use db::{Backend, ACQUIRE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_BIND_PARAMS};
 pub use error::{Result, StoreError};
 pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
 pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};

@@ -10,6 +10,7 @@ mod concurrent;
 mod dst;
 mod fleet;
 mod import;
+mod operator;
 mod plan;
 mod settle;
 

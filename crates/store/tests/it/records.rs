@@ -345,3 +345,54 @@ async fn connect_urls() {
     s.migrate().await.unwrap();
     assert!(path.exists());
 }
+
+/// A PostgreSQL that refuses or does not answer is reported at once (or
+/// within `CONNECT_TIMEOUT_MS`), naming its host, port and the cause — not
+/// as a pool timeout after `ACQUIRE_TIMEOUT_MS`.
+#[tokio::test]
+async fn an_unreachable_database_is_named_with_its_cause() {
+    use floorline_store::{ACQUIRE_TIMEOUT_MS, CONNECT_TIMEOUT_MS};
+    // Refused: a port nothing listens on (bound, then closed).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let e = Store::connect(&format!("postgres://postgres@127.0.0.1:{port}/x"))
+        .await
+        .err()
+        .unwrap();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::Unreachable(_)), "{e:?}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("refused"), "{text}");
+
+    // Silent: a listener that accepts and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            open.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let e = Store::connect(&format!("postgres://postgres@127.0.0.1:{port}/x"))
+        .await
+        .err()
+        .unwrap();
+    let waited = started.elapsed();
+    held.abort();
+    let text = e.to_string();
+    assert!(matches!(e, StoreError::Unreachable(_)), "{e:?}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.contains("no answer within 5 s"), "{text}");
+    // The limit, not the pool's minute: at least the limit, well under the pool's.
+    assert!(
+        waited.as_millis() >= u128::from(CONNECT_TIMEOUT_MS),
+        "{waited:?}"
+    );
+    assert!(
+        waited.as_millis() < u128::from(ACQUIRE_TIMEOUT_MS) / 2,
+        "{waited:?}"
+    );
+}
