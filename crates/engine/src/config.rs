@@ -257,13 +257,14 @@ fn keys_of(section: Option<&str>) -> Vec<&'static str> {
 }
 
 /// The known name closest to `name`, when it is close enough to be a typo
-/// of it (at most a third of its letters differ).
+/// of it (Jaro–Winkler similarity above 0.8, as a spelling hint only).
 fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     known
         .into_iter()
-        .map(|k| (strsim::levenshtein(name, k), k))
-        .filter(|(d, k)| *d > 0 && d.saturating_mul(3) <= k.len().max(name.len()))
-        .min()
+        .filter(|k| *k != name)
+        .map(|k| (strsim::jaro_winkler(name, k), k))
+        .filter(|(similarity, _)| *similarity > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)
 }
 
@@ -409,9 +410,12 @@ fn setting_vars() -> Vec<String> {
     vars
 }
 
+/// The setting variable closest to `var`, compared without the common prefix.
 fn closest_var(var: &str) -> Option<String> {
     let vars = setting_vars();
-    closest(var, vars.iter().map(String::as_str)).map(str::to_string)
+    let bare = |v: &'_ str| v.strip_prefix("FLOORLINE_").unwrap_or(v).to_string();
+    let names: Vec<String> = vars.iter().map(|v| bare(v)).collect();
+    closest(&bare(var), names.iter().map(String::as_str)).map(|n| format!("FLOORLINE_{n}"))
 }
 
 /// A problem caused by a variable's value, blamed on the variable.

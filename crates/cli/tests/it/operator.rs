@@ -23,12 +23,19 @@ fn a_new_empty_default_database_is_announced_once() {
     let out = run(&["migrate"], &[], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("created a new, empty database floorline.db"), "{err}");
+    assert!(
+        err.contains("created a new, empty database floorline.db"),
+        "{err}"
+    );
     assert!(dir.path().join("floorline.db").exists());
     // The second time it exists: nothing to say.
     let out = run(&["migrate"], &[], dir.path());
     assert!(out.status.success());
-    assert!(!text(&out.stderr).contains("created"), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("created"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -42,7 +49,10 @@ fn a_postgres_that_refuses_is_named_with_host_port_and_cause() {
     let out = run(&["migrate", "--database-url", &url], &[], dir.path());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("PostgreSQL at 127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.contains(&format!("PostgreSQL at 127.0.0.1:{port}")),
+        "{err}"
+    );
     assert!(err.contains("refused"), "{err}");
 }
 
@@ -88,6 +98,9 @@ fn a_mistyped_config_key_gives_line_closest_key_and_sections() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("prober.timeout: line 4: not a key of [prober];"), "{err}");
+    assert!(
+        err.contains("prober.timeout: line 4: not a key of [prober];"),
+        "{err}"
+    );
     assert!(err.contains("did you mean `timeout_ms`?"), "{err}");
 }
