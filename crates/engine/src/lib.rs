@@ -14,6 +14,7 @@ mod history;
 pub mod ingest;
 pub mod keys;
 pub mod months;
+pub mod off_ramp;
 pub mod probing;
 pub mod schedule;
 pub mod scheduler;

@@ -17,8 +17,8 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::wire::admin::{
     DrawBody, DrawsPageBody, EpochDetailBody, EpochSummaryBody, EpochsBody, ExcludedMachineBody,
-    ExplanationBody, LedgerEntryBody, PoolStatusBody, RunBody, RunSummaryBody, TierTotalBody,
-    VerifyReportBody,
+    ExplanationBody, LedgerEntryBody, OffRampBody, PoolStatusBody, RunBody, RunSummaryBody,
+    TierTotalBody, VerifyReportBody,
 };
 use crate::wire::enums::{reason_codes, AdjustKindName, BodyFormat, PeriodLength};
 use crate::AppState;
@@ -77,6 +77,7 @@ pub async fn base_rewards(
             .take(usize::try_from(DEFAULT_PAGE_LIMIT).unwrap_or(100))
             .map(DrawBody::from)
             .collect(),
+        off_ramp: OffRampBody::from(&engine.off_ramp().await?),
     }))
 }
 

@@ -81,6 +81,50 @@ pub struct PoolStatusBody {
     pub draw_count: u64,
     /// The first draws (at most the default page size); the rest via `/draws`.
     pub draws: Vec<DrawBody>,
+    /// SPEC D11's off-ramp: `R` against the target per settled epoch.
+    pub off_ramp: OffRampBody,
+}
+
+/// SPEC D11's off-ramp: the fleet's trailing revenue `R` of each epoch with
+/// a live run (as that run read it) against `target_revenue_micro_usd`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OffRampBody {
+    pub target_micro_usd: i64,
+    /// Oldest first.
+    pub epochs: Vec<OffRampEpochBody>,
+    /// The latest two settled epochs are consecutive and both at or above the target.
+    pub reached: bool,
+    /// The second epoch of the first such pair, if there was one.
+    pub first_reached: Option<String>,
+}
+
+/// One settled epoch's `R`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OffRampEpochBody {
+    pub epoch: String,
+    pub run_id: i64,
+    pub trailing_revenue_micro_usd: i64,
+    pub at_or_above_target: bool,
+}
+
+impl From<&floorline_engine::off_ramp::OffRamp> for OffRampBody {
+    fn from(o: &floorline_engine::off_ramp::OffRamp) -> OffRampBody {
+        OffRampBody {
+            target_micro_usd: o.target_micro_usd,
+            epochs: o
+                .epochs
+                .iter()
+                .map(|e| OffRampEpochBody {
+                    epoch: e.epoch.to_string(),
+                    run_id: e.run_id,
+                    trailing_revenue_micro_usd: e.trailing_revenue_micro_usd,
+                    at_or_above_target: e.at_or_above,
+                })
+                .collect(),
+            reached: o.reached,
+            first_reached: o.first_reached.map(|e| e.to_string()),
+        }
+    }
 }
 
 /// An epoch that has settlement runs.

@@ -701,3 +701,44 @@ async fn shutdown_finishes_an_accepted_batch_and_refuses_new_connections() {
         .unwrap();
     assert_eq!((report.accepted, report.duplicates), (0, 1));
 }
+
+/// SPEC D11's off-ramp in the admin status: `R` of each settled epoch
+/// against the target, reached at the second of two consecutive epochs at or
+/// above it.
+#[tokio::test]
+async fn admin_status_reports_the_off_ramp() {
+    let s = TestServer::start("target_revenue_micro_usd = 40000000\n").await;
+    s.seed().await;
+    let (st, status) = s.get("/v1/admin/base-rewards", &s.admin).await;
+    assert_eq!(st, 200, "{status}");
+    assert_eq!(
+        status["off_ramp"],
+        json!({"target_micro_usd": 40_000_000, "epochs": [], "reached": false, "first_reached": null})
+    );
+    let (st, run) = s
+        .post("/v1/admin/epochs/2026-10/settle", &s.admin, json!({}))
+        .await;
+    assert_eq!(st, 200, "{run}");
+    let (_, status) = s.get("/v1/admin/base-rewards", &s.admin).await;
+    let oct = json!({"epoch": "2026-10", "run_id": run["run_id"], "trailing_revenue_micro_usd": 50_000_000, "at_or_above_target": true});
+    assert_eq!(status["off_ramp"]["epochs"], json!([oct]), "{status}");
+    assert_eq!(status["off_ramp"]["reached"], json!(false));
+    // September earned as much in its trailing 30 days: two in a row.
+    s.ingest_ok(
+        "earnings",
+        json!([{"job_id": "job-b0", "machine_id": "m-bob-512", "consumer_account_id": "dave", "amount_micro_usd": 50000000, "kind": "inference", "pinned": false, "at": "2026-09-25T00:00:00Z"}]),
+    )
+    .await;
+    let (st, sep) = s
+        .post("/v1/admin/epochs/2026-09/settle", &s.admin, json!({}))
+        .await;
+    assert_eq!(st, 200, "{sep}");
+    let (_, status) = s.get("/v1/admin/base-rewards", &s.admin).await;
+    let epochs = status["off_ramp"]["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 2, "{status}");
+    assert_eq!(epochs[0]["epoch"], json!("2026-09"));
+    assert_eq!(epochs[0]["trailing_revenue_micro_usd"], json!(50_000_000));
+    assert_eq!(epochs[1], oct);
+    assert_eq!(status["off_ramp"]["reached"], json!(true));
+    assert_eq!(status["off_ramp"]["first_reached"], json!("2026-10"));
+}
