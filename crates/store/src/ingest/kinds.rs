@@ -767,3 +767,50 @@ pub(crate) async fn insert_machines(link: &mut Link, b: &Batch<Attestation>) -> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column a kind names elsewhere (key, refined, in place) is one
+    /// of its declared columns, and each item gives one value per column.
+    fn columns_hold<F: TableFact>(item: &F) {
+        let named = F::KEY_COLUMNS.iter().chain(F::REFINED_COLUMNS).chain(
+            F::PURE_REFINEMENT
+                .iter()
+                .flat_map(|p| p.columns.iter().chain(p.sets)),
+        );
+        for c in named {
+            assert!(
+                F::COLUMNS.contains(c),
+                "{}: `{c}` is not a column",
+                F::TABLE
+            );
+        }
+        let mut values = Vec::new();
+        item.values(&mut values);
+        assert_eq!(values.len(), F::COLUMNS.len(), "{}", F::TABLE);
+    }
+
+    #[test]
+    fn every_kinds_named_columns_are_its_columns() {
+        let bundle: floorline_core::bundle::Bundle = serde_json::from_str(
+            r#"{"epoch": "2026-10",
+                "machines": [{"machine_id": "m", "attested_at": "2026-10-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"}],
+                "aliases": [{"provider_key": "p", "machine_id": "m", "from": "2026-10-01T00:00:00Z"}],
+                "bindings": [{"machine_id": "m", "account_id": "a", "payout_identity": "a", "from": "2026-10-01T00:00:00Z"}],
+                "sessions": [{"session_id": "s", "machine_id": "m", "connected_at": "2026-10-01T00:00:00Z"}],
+                "health": [{"machine_id": "m", "at": "2026-10-01T00:00:00Z", "healthy": true}],
+                "earnings": [{"job_id": "j", "machine_id": "m", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "at": "2026-10-01T00:00:00Z"}],
+                "probes": [{"probe_id": "q", "machine_id": "m", "at": "2026-10-01T00:00:00Z", "passed": true}]}"#,
+        )
+        .unwrap();
+        columns_hold(&bundle.machines[0]);
+        columns_hold(&bundle.aliases[0]);
+        columns_hold(&bundle.bindings[0]);
+        columns_hold(&bundle.sessions[0]);
+        columns_hold(&bundle.health[0]);
+        columns_hold(&bundle.earnings[0]);
+        columns_hold(&bundle.probes[0]);
+    }
+}
