@@ -20,10 +20,10 @@
 use std::path::{Path, PathBuf};
 
 use floorline_core::error::MAX_REPORTED_PROBLEMS;
-use floorline_core::CoreError;
-use floorline_engine::ingest::{parse_lines, unknown_fields, FactKind, Format, IngestFact};
+use floorline_core::{with_fact_type, CoreError, FactKind};
+use floorline_engine::ingest::{parse_lines, unknown_fields, Format};
 use floorline_engine::Engine;
-use floorline_store::{IngestReport, StoreError, MAX_BATCH_ITEMS};
+use floorline_store::{IngestReport, StoreError, StoreFact, MAX_BATCH_ITEMS};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::failure::Failure;
@@ -171,7 +171,7 @@ fn lines_named(message: &str, lines: &[usize]) -> String {
     out
 }
 
-async fn run_kind<T: IngestFact>(
+async fn run_kind<T: StoreFact>(
     engine: &Engine,
     path: &Path,
     format: Format,
@@ -192,12 +192,12 @@ async fn run_kind<T: IngestFact>(
         );
     }
     let lines: Vec<usize> = items.iter().map(|(l, _)| *l).collect();
-    T::check_all(
-        engine.store(),
-        items.iter().map(|(_, f)| f.clone()).collect(),
-    )
-    .await
-    .map_err(|e| locate(e, &lines, NOTHING_WRITTEN))?;
+    let facts: Vec<T> = items.iter().map(|(_, f)| f.clone()).collect();
+    engine
+        .store()
+        .check(&facts)
+        .await
+        .map_err(|e| locate(e, &lines, NOTHING_WRITTEN))?;
     let checkpoint = progress_path(path);
     let print = fingerprint(&bytes);
     let done: usize = if restart {
@@ -222,7 +222,7 @@ async fn run_kind<T: IngestFact>(
         let lines: Vec<usize> = chunk.iter().map(|(l, _)| *l).collect();
         let facts: Vec<T> = chunk.iter().map(|(_, f)| f.clone()).collect();
         // Only what changed in the store since the check can fail here.
-        let r = T::ingest(engine.store(), &facts).await.map_err(|e| {
+        let r = engine.store().ingest(&facts).await.map_err(|e| {
             locate(
                 e,
                 &lines,
@@ -254,19 +254,7 @@ pub async fn import_kind(
     batch: usize,
     restart: bool,
 ) -> Result<IngestReport, Failure> {
-    use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
-    match kind {
-        FactKind::Machines => run_kind::<Attestation>(engine, path, format, batch, restart).await,
-        FactKind::Aliases => run_kind::<Alias>(engine, path, format, batch, restart).await,
-        FactKind::Bindings => run_kind::<Binding>(engine, path, format, batch, restart).await,
-        FactKind::Sessions => run_kind::<Session>(engine, path, format, batch, restart).await,
-        FactKind::Health => run_kind::<Health>(engine, path, format, batch, restart).await,
-        FactKind::Earnings => run_kind::<Earning>(engine, path, format, batch, restart).await,
-        FactKind::Probes => run_kind::<Probe>(engine, path, format, batch, restart).await,
-        FactKind::Watermarks => {
-            run_kind::<floorline_store::Watermark>(engine, path, format, batch, restart).await
-        }
-    }
+    with_fact_type!(kind, T => run_kind::<T>(engine, path, format, batch, restart).await)
 }
 
 #[cfg(test)]

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use floorline_core::bundle::{plan_bundle, Bundle};
-use floorline_core::EpochId;
+use floorline_core::{EpochId, FactKind};
 use floorline_engine::clock::SystemClock;
 use floorline_engine::config::Config;
-use floorline_engine::ingest::{FactKind, Format};
+use floorline_engine::ingest::Format;
 use floorline_engine::{Engine, SettleOptions};
 use floorline_store::{Adjust, AdjustKind, Role, Store};
 use serde::Serialize;

@@ -292,6 +292,64 @@ impl Check for Health {
     }
 }
 
+// One conversion per fact, bundle record → the core fact of its machine, for
+// both readers of records: `Bundle::resolve` here and the store's load.
+
+impl From<Attestation> for AttestationFact {
+    fn from(a: Attestation) -> AttestationFact {
+        AttestationFact {
+            attested_at_ms: a.attested_at.0,
+            hardware_model: a.hardware_model,
+            reported_memory_gb: a.reported_memory_gb,
+            trust: a.trust,
+            se_public_key: a.se_public_key,
+        }
+    }
+}
+
+impl From<Binding> for BindingFact {
+    fn from(b: Binding) -> BindingFact {
+        BindingFact {
+            account_id: b.account_id,
+            payout_identity: b.payout_identity,
+            from_ms: b.from.0,
+            to_ms: b.to.map(|t| t.0),
+        }
+    }
+}
+
+impl From<Session> for SessionFact {
+    fn from(s: Session) -> SessionFact {
+        SessionFact {
+            connected_at_ms: s.connected_at.0,
+            last_seen_at_ms: s.last_seen_at.map(|t| t.0),
+            disconnected_at_ms: s.disconnected_at.map(|t| t.0),
+        }
+    }
+}
+
+impl From<Health> for HealthFact {
+    fn from(h: Health) -> HealthFact {
+        HealthFact {
+            at_ms: h.at.0,
+            healthy: h.healthy,
+        }
+    }
+}
+
+impl From<Probe> for ProbeFact {
+    /// `own` when floorline's own prober wrote it (§2 trust boundary).
+    fn from(p: Probe) -> ProbeFact {
+        ProbeFact {
+            own: p.source.as_deref() == Some(PROBER_SOURCE),
+            probe_id: p.probe_id,
+            at_ms: p.at.0,
+            passed: p.passed,
+            verified_memory_gb: p.verified_memory_gb,
+        }
+    }
+}
+
 impl From<Earning> for RawEarning {
     /// The parts of an earning its machine's valuation reads (D9).
     fn from(e: Earning) -> RawEarning {
@@ -510,13 +568,7 @@ impl Bundle {
                         ..MachineFacts::default()
                     });
                 if let Some(m) = machines.get_mut(&a.machine_id) {
-                    m.attestations.push(AttestationFact {
-                        attested_at_ms: a.attested_at.0,
-                        hardware_model: a.hardware_model.clone(),
-                        reported_memory_gb: a.reported_memory_gb,
-                        trust: a.trust,
-                        se_public_key: a.se_public_key.clone(),
-                    });
+                    m.attestations.push(AttestationFact::from(a.clone()));
                 }
             }
         }
@@ -588,14 +640,8 @@ impl Bundle {
                 }
             }
             if let Some(mf) = machines.get_mut(&m) {
-                for (_, b) in list {
-                    mf.bindings.push(BindingFact {
-                        account_id: b.account_id,
-                        payout_identity: b.payout_identity,
-                        from_ms: b.from.0,
-                        to_ms: b.to.map(|t| t.0),
-                    });
-                }
+                mf.bindings
+                    .extend(list.into_iter().map(|(_, b)| BindingFact::from(b)));
             }
         }
 
@@ -628,11 +674,7 @@ impl Bundle {
                 &mut errs,
             ) {
                 if let Some(mf) = machines.get_mut(&m) {
-                    mf.sessions.push(SessionFact {
-                        connected_at_ms: s.connected_at.0,
-                        last_seen_at_ms: s.last_seen_at.map(|t| t.0),
-                        disconnected_at_ms: s.disconnected_at.map(|t| t.0),
-                    });
+                    mf.sessions.push(SessionFact::from(s));
                 }
             }
         }
@@ -647,10 +689,7 @@ impl Bundle {
             };
             if dedup.admit((m.clone(), h.at), h.clone(), i, "health", "at", &mut errs) {
                 if let Some(mf) = machines.get_mut(&m) {
-                    mf.health.push(HealthFact {
-                        at_ms: h.at.0,
-                        healthy: h.healthy,
-                    });
+                    mf.health.push(HealthFact::from(h));
                 }
             }
         }
@@ -672,13 +711,7 @@ impl Bundle {
                 &mut errs,
             ) {
                 if let Some(mf) = machines.get_mut(&m) {
-                    mf.probes.push(ProbeFact {
-                        probe_id: p.probe_id.clone(),
-                        at_ms: p.at.0,
-                        passed: p.passed,
-                        verified_memory_gb: p.verified_memory_gb,
-                        own: p.source.as_deref() == Some(PROBER_SOURCE),
-                    });
+                    mf.probes.push(ProbeFact::from(p));
                 }
             }
         }

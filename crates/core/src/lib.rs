@@ -41,6 +41,7 @@ pub mod error;
 pub mod facts;
 pub mod identity;
 pub mod intervals;
+pub mod kind;
 pub mod models;
 pub mod money;
 pub mod plan;
@@ -51,6 +52,7 @@ pub mod valuation;
 
 pub use error::{CoreError, Invalid};
 pub use facts::EpochFacts;
+pub use kind::{Fact, FactKind, Watermark};
 pub use plan::{plan, Plan};
 pub use policy::Policy;
 pub use time::{EpochId, Timestamp};

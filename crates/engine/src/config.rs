@@ -13,7 +13,7 @@
 use floorline_core::policy::{parse_config_toml, Policy, PolicyPatch, CONFIG_SECTIONS};
 use floorline_core::{CoreError, Invalid};
 
-use crate::ingest::struct_fields;
+use floorline_core::kind::struct_fields;
 use serde::{Deserialize, Serialize};
 
 use crate::schedule::SchedulerMode;

@@ -1,228 +1,19 @@
-//! Ingestion by fact kind: the one place that maps a kind name
-//! (`earnings`) to its type and its store call, for the HTTP API and for
-//! `floorline import`. Bodies are parsed whole, with errors naming
-//! `[index].field`, before the store validates and writes the batch.
+//! Ingestion by fact kind (core's `FactKind`) for the HTTP API and for
+//! `floorline import`: bodies and files are parsed whole, with errors naming
+//! `[index].field` or `line N`, before the store's generic `Store::ingest`
+//! validates and writes the batch.
 
-use std::future::Future;
-
-use floorline_core::bundle::{
-    parse_json, Alias, Attestation, Binding, Bundle, Check, Earning, Health, Probe, Session,
-};
+use floorline_core::bundle::{parse_json, Probe};
 use floorline_core::facts::PROBER_SOURCE;
-use floorline_core::{CoreError, EpochId, Invalid};
-use floorline_store::{IngestReport, Store, StoreError, Watermark};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use floorline_core::kind::{Fact, FactKind};
+use floorline_core::{with_fact_type, CoreError, Invalid};
+use floorline_store::{IngestReport, Store, StoreError, StoreFact};
 
 use crate::{Engine, EngineError};
 
-/// The kinds of facts that can be ingested (SPEC §8 HTTP ingestion).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FactKind {
-    Machines,
-    Aliases,
-    Bindings,
-    Sessions,
-    Health,
-    Earnings,
-    Probes,
-    Watermarks,
-}
-
-impl FactKind {
-    pub const ALL: [FactKind; 8] = [
-        FactKind::Machines,
-        FactKind::Aliases,
-        FactKind::Bindings,
-        FactKind::Sessions,
-        FactKind::Health,
-        FactKind::Earnings,
-        FactKind::Probes,
-        FactKind::Watermarks,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FactKind::Machines => "machines",
-            FactKind::Aliases => "aliases",
-            FactKind::Bindings => "bindings",
-            FactKind::Sessions => "sessions",
-            FactKind::Health => "health",
-            FactKind::Earnings => "earnings",
-            FactKind::Probes => "probes",
-            FactKind::Watermarks => "watermarks",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<FactKind> {
-        FactKind::ALL.into_iter().find(|k| k.as_str() == text)
-    }
-
-    /// The field names a fact of this kind has (SPEC §2), read off its type:
-    /// a key of an ingested item outside this list is ignored by the parser,
-    /// and the HTTP answer names it (`ignored_fields`).
-    pub fn fields(self) -> &'static [&'static str] {
-        match self {
-            FactKind::Machines => struct_fields::<Attestation>(),
-            FactKind::Aliases => struct_fields::<Alias>(),
-            FactKind::Bindings => struct_fields::<Binding>(),
-            FactKind::Sessions => struct_fields::<Session>(),
-            FactKind::Health => struct_fields::<Health>(),
-            FactKind::Earnings => struct_fields::<Earning>(),
-            FactKind::Probes => struct_fields::<Probe>(),
-            FactKind::Watermarks => struct_fields::<Watermark>(),
-        }
-    }
-}
-
-/// The field names serde's derive hands to `deserialize_struct` for `T`, so
-/// that the list can never drift from the type (empty for a type that is
-/// not a plain struct).
-pub fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
-    use serde::de::{Error as _, Visitor};
-    use serde::forward_to_deserialize_any;
-
-    /// A deserializer that only records the field list it is asked for.
-    struct Fields<'a>(&'a mut &'static [&'static str]);
-
-    impl<'de> serde::Deserializer<'de> for Fields<'_> {
-        type Error = serde::de::value::Error;
-
-        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-            Err(Self::Error::custom("not a struct"))
-        }
-
-        fn deserialize_struct<V: Visitor<'de>>(
-            self,
-            _name: &'static str,
-            fields: &'static [&'static str],
-            _visitor: V,
-        ) -> Result<V::Value, Self::Error> {
-            *self.0 = fields;
-            Err(Self::Error::custom("field names recorded"))
-        }
-
-        forward_to_deserialize_any! {
-            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-            bytes byte_buf option unit unit_struct newtype_struct seq tuple
-            tuple_struct map enum identifier ignored_any
-        }
-    }
-
-    let mut fields: &'static [&'static str] = &[];
-    // The error is the point: the derive stops once it has named its fields.
-    let _ = T::deserialize(Fields(&mut fields));
-    fields
-}
-
-/// A fact type that can be ingested.
-pub trait IngestFact: DeserializeOwned + Serialize + Clone + Send + Sync + 'static {
-    const KIND: FactKind;
-    /// Field-level checks (identifiers, signs, order of times).
-    fn check_item(&self, path: &str, errs: &mut Vec<Invalid>);
-    /// The field names a fact of this kind has (others are ignored, and
-    /// `floorline import` says so), as its `Deserialize` declares them.
-    fn fields() -> &'static [&'static str] {
-        struct_fields::<Self>()
-    }
-    /// Writes one batch.
-    fn ingest(
-        store: &Store,
-        items: &[Self],
-    ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send;
-    /// Checks every item as one whole (any number of them, against the
-    /// store and each other: names, overlaps, sums) and writes nothing;
-    /// errors name `kind[index]` counted from the first item.
-    fn check_all(
-        store: &Store,
-        items: Vec<Self>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// A bundle holding nothing; its epoch is never read by ingestion.
-fn empty_bundle() -> Result<Bundle, StoreError> {
-    let epoch = EpochId::new(2000, 1).map_err(StoreError::Config)?;
-    Ok(Bundle {
-        epoch,
-        policy: None,
-        machines: Vec::new(),
-        aliases: Vec::new(),
-        bindings: Vec::new(),
-        sessions: Vec::new(),
-        health: Vec::new(),
-        earnings: Vec::new(),
-        probes: Vec::new(),
-        prior_draws: Vec::new(),
-        previous_totals: Vec::new(),
-    })
-}
-
-macro_rules! ingest_fact {
-    ($t:ty, $kind:expr, $method:ident, $field:ident) => {
-        impl IngestFact for $t {
-            const KIND: FactKind = $kind;
-            fn check_all(
-                store: &Store,
-                items: Vec<Self>,
-            ) -> impl Future<Output = Result<(), StoreError>> + Send {
-                async move {
-                    let mut b = empty_bundle()?;
-                    b.$field = items;
-                    store.check_bundle(&b).await
-                }
-            }
-            fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
-                Check::check(self, path, errs);
-            }
-            fn ingest(
-                store: &Store,
-                items: &[Self],
-            ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
-                store.$method(items)
-            }
-        }
-    };
-}
-
-ingest_fact!(
-    Attestation,
-    FactKind::Machines,
-    ingest_attestations,
-    machines
-);
-ingest_fact!(Alias, FactKind::Aliases, ingest_aliases, aliases);
-ingest_fact!(Binding, FactKind::Bindings, ingest_bindings, bindings);
-ingest_fact!(Session, FactKind::Sessions, ingest_sessions, sessions);
-ingest_fact!(Health, FactKind::Health, ingest_health, health);
-ingest_fact!(Earning, FactKind::Earnings, ingest_earnings, earnings);
-ingest_fact!(Probe, FactKind::Probes, ingest_probes, probes);
-
-impl IngestFact for Watermark {
-    const KIND: FactKind = FactKind::Watermarks;
-    /// Watermarks have no checks beyond their fields (an earlier one is a
-    /// conflict, never an error).
-    fn check_all(
-        _store: &Store,
-        _items: Vec<Self>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        std::future::ready(Ok(()))
-    }
-    fn check_item(&self, path: &str, errs: &mut Vec<Invalid>) {
-        if let Err(m) = floorline_core::bundle::check_id(&self.source) {
-            errs.push(Invalid::new(format!("{path}.source"), m));
-        }
-    }
-    fn ingest(
-        store: &Store,
-        items: &[Self],
-    ) -> impl Future<Output = Result<IngestReport, StoreError>> + Send {
-        store.ingest_watermarks(items)
-    }
-}
-
 /// Parses a JSON array body of `T`, naming `body[index].field` on error
 /// (`body` alone when it is no array), and refuses more than `max_items`.
-pub fn parse_batch<T: IngestFact>(body: &str, max_items: usize) -> Result<Vec<T>, EngineError> {
+pub fn parse_batch<T: Fact>(body: &str, max_items: usize) -> Result<Vec<T>, EngineError> {
     let items: Vec<T> = parse_json(body, "body").map_err(|e| match e {
         CoreError::Invalid(items) => EngineError::Invalid(items),
         other => EngineError::Core(other),
@@ -271,10 +62,7 @@ fn csv_message(e: &csv::Error, headers: &csv::StringRecord) -> String {
 /// Parses NDJSON (one fact per line) or CSV (a header of field names) into
 /// facts with the line each came from, checking every field; every bad line
 /// is reported as `line N: field: message`.
-pub fn parse_lines<T: IngestFact>(
-    text: &str,
-    format: Format,
-) -> Result<Vec<(usize, T)>, Vec<String>> {
+pub fn parse_lines<T: Fact>(text: &str, format: Format) -> Result<Vec<(usize, T)>, Vec<String>> {
     let mut items = Vec::new();
     let mut errors = Vec::new();
     let mut push_err = |line: usize, e: String| errors.push(format!("line {line}: {e}"));
@@ -358,7 +146,7 @@ fn refuse_prober_source(items: &[Probe]) -> Result<(), EngineError> {
 /// The fields of a file's facts that `T` does not have (they are ignored),
 /// each with the first line that has it: CSV header columns, or NDJSON
 /// object keys. A typo'd field name would otherwise drop its data silently.
-pub fn unknown_fields<T: IngestFact>(text: &str, format: Format) -> Vec<(String, usize)> {
+pub fn unknown_fields<T: Fact>(text: &str, format: Format) -> Vec<(String, usize)> {
     let mut out: Vec<(String, usize)> = Vec::new();
     let mut note = |name: &str, line: usize| {
         if !T::fields().contains(&name) && !out.iter().any(|(n, _)| n == name) {
@@ -398,35 +186,29 @@ impl Engine {
         body: &str,
         max_items: usize,
     ) -> Result<IngestReport, EngineError> {
-        async fn go<T: IngestFact>(
+        async fn go<T: StoreFact>(
             store: &Store,
             body: &str,
             max: usize,
         ) -> Result<IngestReport, EngineError> {
             let items: Vec<T> = parse_batch(body, max)?;
-            Ok(T::ingest(store, &items).await?)
+            Ok(store.ingest(&items).await?)
         }
         let store = &self.store;
-        match kind {
-            FactKind::Machines => go::<Attestation>(store, body, max_items).await,
-            FactKind::Aliases => go::<Alias>(store, body, max_items).await,
-            FactKind::Bindings => go::<Binding>(store, body, max_items).await,
-            FactKind::Sessions => go::<Session>(store, body, max_items).await,
-            FactKind::Health => go::<Health>(store, body, max_items).await,
-            FactKind::Earnings => go::<Earning>(store, body, max_items).await,
-            FactKind::Probes => {
-                let items: Vec<Probe> = parse_batch(body, max_items)?;
-                refuse_prober_source(&items)?;
-                Ok(Probe::ingest(store, &items).await?)
-            }
-            FactKind::Watermarks => go::<Watermark>(store, body, max_items).await,
+        if kind == FactKind::Probes {
+            let items: Vec<Probe> = parse_batch(body, max_items)?;
+            refuse_prober_source(&items)?;
+            return Ok(store.ingest(&items).await?);
         }
+        with_fact_type!(kind, T => go::<T>(store, body, max_items).await)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Session};
+    use floorline_core::Watermark;
     use serde_json::{json, Value};
     use std::collections::BTreeSet;
 
@@ -448,7 +230,7 @@ mod tests {
 
     /// A fact of `T` with every field set, serialized back: its keys are the
     /// fields `FactKind::fields` names, no more and no fewer.
-    fn round_trip<T: IngestFact>(full: Value) -> BTreeSet<String> {
+    fn round_trip<T: Fact>(full: Value) -> BTreeSet<String> {
         let fact: T = serde_json::from_value(full).unwrap();
         match serde_json::to_value(fact).unwrap() {
             Value::Object(map) => map.keys().cloned().collect(),

@@ -80,7 +80,7 @@ impl StoreSink {
             verified_memory_gb: v.verified_memory_gb,
             source: Some(floorline_core::facts::PROBER_SOURCE.to_string()),
         };
-        self.engine.store().ingest_probes(&[fact]).await?;
+        self.engine.store().ingest(&[fact]).await?;
         Ok(())
     }
 }

@@ -88,7 +88,7 @@ async fn seed(store: &Store, machines: usize) {
                 se_public_key: None,
             })
             .collect();
-        store.ingest_attestations(&att).await.unwrap();
+        store.ingest(&att).await.unwrap();
         let bind: Vec<Binding> = ids
             .iter()
             .enumerate()
@@ -103,7 +103,7 @@ async fn seed(store: &Store, machines: usize) {
                 }
             })
             .collect();
-        store.ingest_bindings(&bind).await.unwrap();
+        store.ingest(&bind).await.unwrap();
         let sessions: Vec<Session> = ids
             .iter()
             .map(|id| Session {
@@ -114,7 +114,7 @@ async fn seed(store: &Store, machines: usize) {
                 disconnected_at: None,
             })
             .collect();
-        store.ingest_sessions(&sessions).await.unwrap();
+        store.ingest(&sessions).await.unwrap();
         let probes: Vec<Probe> = ids
             .iter()
             .map(|id| Probe {
@@ -128,7 +128,7 @@ async fn seed(store: &Store, machines: usize) {
                 source: None,
             })
             .collect();
-        store.ingest_probes(&probes).await.unwrap();
+        store.ingest(&probes).await.unwrap();
     }
     eprintln!(
         "seeded {machines} machines in {:.1} s",

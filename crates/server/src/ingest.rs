@@ -4,16 +4,18 @@
 //! idempotent (re-sent facts are duplicates), refinements applied in place
 //! and counted (`refined`: a heartbeat, a disconnect, a binding's end),
 //! conflicts reported per item,
-//! unknown fields named in the answer (`ignored_fields`). The eight handlers
-//! are thin: each names its kind and its request schema (`wire::facts`) and
-//! calls [`ingest`]; an unknown kind matches no route (404, the error body).
+//! unknown fields named in the answer (`ignored_fields`). The routes are
+//! those of `FactKind::ALL`, each calling [`ingest`] with its kind; the
+//! eight thin handlers name each kind's request schema (`wire::facts`) for
+//! the OpenAPI document, and a test holds the two lists equal. An unknown
+//! kind matches no route (404, the error body).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use floorline_engine::ingest::FactKind;
+use floorline_core::FactKind;
 use floorline_store::{Conflict, IngestReport, Role};
 use serde::Serialize;
 
@@ -194,16 +196,22 @@ ingest_kind!(
     "Ingest watermarks (a source has sent everything up to a time)."
 );
 
-/// The routes of ingestion, one per kind (`/v1/ingest/{kind}`).
+/// The routes of ingestion, one per kind of [`FactKind::ALL`]
+/// (`/v1/ingest/{kind}`); the handlers above are their OpenAPI operations.
 pub fn routes() -> axum::Router<AppState> {
     use axum::routing::post;
-    axum::Router::new()
-        .route("/v1/ingest/machines", post(ingest_machines))
-        .route("/v1/ingest/aliases", post(ingest_aliases))
-        .route("/v1/ingest/bindings", post(ingest_bindings))
-        .route("/v1/ingest/sessions", post(ingest_sessions))
-        .route("/v1/ingest/health", post(ingest_health))
-        .route("/v1/ingest/earnings", post(ingest_earnings))
-        .route("/v1/ingest/probes", post(ingest_probes))
-        .route("/v1/ingest/watermarks", post(ingest_watermarks))
+    FactKind::ALL
+        .into_iter()
+        .fold(axum::Router::new(), |router, kind| {
+            router.route(
+                &format!("/v1/ingest/{kind}"),
+                post(
+                    move |State(state): State<AppState>,
+                          caller: Caller,
+                          body: Result<Bytes, BytesRejection>| {
+                        ingest(state, kind, caller, body)
+                    },
+                ),
+            )
+        })
 }

@@ -3,7 +3,7 @@
 //! `cargo bench -p floorline-store --bench store -- ingest` (or `load`, or both)
 //!
 //! - ingest: `FLOORLINE_BENCH_EARNINGS` earnings (default 1 000 000) through
-//!   `Store::ingest_earnings` in batches of `MAX_BATCH_ITEMS`, against a plain
+//!   `Store::ingest` of earnings in batches of `MAX_BATCH_ITEMS`, against a plain
 //!   multi-row `INSERT` of the same rows (same chunking, no checks), per backend.
 //! - load: `FLOORLINE_BENCH_MACHINES` machines (default 100 000) with
 //!   `FLOORLINE_BENCH_LOAD_EARNINGS` earnings (default 10 000 000) generated in
@@ -128,7 +128,7 @@ async fn machines(store: &Store, n: usize) {
                 se_public_key: None,
             })
             .collect();
-        store.ingest_attestations(&att).await.unwrap();
+        store.ingest(&att).await.unwrap();
         let b: Vec<Binding> = chunk
             .iter()
             .map(|m| Binding {
@@ -139,7 +139,7 @@ async fn machines(store: &Store, n: usize) {
                 to: None,
             })
             .collect();
-        store.ingest_bindings(&b).await.unwrap();
+        store.ingest(&b).await.unwrap();
         let ss: Vec<Session> = chunk
             .iter()
             .map(|m| Session {
@@ -150,7 +150,7 @@ async fn machines(store: &Store, n: usize) {
                 disconnected_at: None,
             })
             .collect();
-        store.ingest_sessions(&ss).await.unwrap();
+        store.ingest(&ss).await.unwrap();
         let p: Vec<Probe> = chunk
             .iter()
             .map(|m| Probe {
@@ -164,7 +164,7 @@ async fn machines(store: &Store, n: usize) {
                 source: None,
             })
             .collect();
-        store.ingest_probes(&p).await.unwrap();
+        store.ingest(&p).await.unwrap();
     }
 }
 
@@ -194,14 +194,14 @@ async fn bench_ingest(backend: &str, n: usize) {
         .collect();
     let t = Instant::now();
     for batch in rows.chunks(MAX_BATCH_ITEMS) {
-        let r = store.ingest_earnings(batch).await.unwrap();
+        let r = store.ingest(batch).await.unwrap();
         assert_eq!(r.accepted as usize, batch.len());
     }
     let store_s = t.elapsed().as_secs_f64();
     // Re-sending is all duplicates (read path only).
     let t = Instant::now();
     for batch in rows.chunks(MAX_BATCH_ITEMS) {
-        store.ingest_earnings(batch).await.unwrap();
+        store.ingest(batch).await.unwrap();
     }
     let dup_s = t.elapsed().as_secs_f64();
     store.close().await;

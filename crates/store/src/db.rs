@@ -272,7 +272,7 @@ fn sqlite_positional(sql: &str, args: Vec<Val>) -> (String, Vec<Val>) {
 }
 
 /// One connection (autocommit) or one transaction of either backend.
-pub(crate) enum Link {
+pub enum Link {
     SqlitePooled(PoolConnection<Sqlite>),
     SqliteTx(Transaction<'static, Sqlite>),
     PgPooled(PoolConnection<Postgres>),

@@ -39,12 +39,13 @@ use floorline_core::bundle::{
     Alias, Attestation, Binding, Bundle, Earning, Health, Probe, Session,
 };
 use floorline_core::facts::{EpochFacts, RawEarning};
-use floorline_core::{EpochId, Policy};
+use floorline_core::{EpochId, Fact, Policy, Watermark};
+use std::future::Future;
 
 pub use db::{Backend, ACQUIRE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_BIND_PARAMS};
 pub use error::{Result, StoreError};
 pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
-pub use ingest::{Conflict, IngestReport, Watermark, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
+pub use ingest::{Conflict, IngestReport, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
 pub use load::FactsAt;
 pub use machines::MachineBinding;
@@ -57,7 +58,7 @@ pub use settle::{RunMode, SettleOutcome, SettleRequest};
 
 use db::{Db, Link};
 use failpoint::Failpoints;
-use ingest::{Batch, Fact};
+use ingest::{Batch, TableFact};
 
 /// The store: one pool of either backend, plus the test failpoint.
 /// Cheap to clone (clones share the pool and the failpoint).
@@ -134,7 +135,7 @@ impl Store {
     }
 
     /// The common path of kinds that name a machine through an alias.
-    async fn resolved_in<F: Fact>(
+    async fn resolved_in<F: TableFact>(
         &self,
         tx: &mut Link,
         items: &[F],
@@ -199,71 +200,46 @@ impl Store {
         Ok(report)
     }
 
-    /// Attestations (the `machines` of the bundle); they define machines (D1).
-    /// A machine id that is some alias's provider key is attested all the
-    /// same: the alias stops applying to it, and the facts sent under that
-    /// name before move to the machine in this transaction.
-    pub async fn ingest_attestations(&self, items: &[Attestation]) -> Result<IngestReport> {
+    /// Writes one batch of facts of one kind, in one transaction: valid as
+    /// a whole (else nothing is written), idempotent per key, with the
+    /// kind's own rules ([`StoreFact`]).
+    pub async fn ingest<F: StoreFact>(&self, items: &[F]) -> Result<IngestReport> {
         let mut tx = self.db.begin_write().await?;
-        let report = self.attestations_in(&mut tx, items).await?;
+        let report = F::ingest_in(self, &mut tx, items).await?;
         tx.commit().await?;
         Ok(report)
     }
 
-    /// Aliases: a provider key names an attested machine id. One whose
-    /// provider key is a machine id is stored but never applies (D1).
-    pub async fn ingest_aliases(&self, items: &[Alias]) -> Result<IngestReport> {
+    /// Checks any number of facts of one kind as one whole (against the
+    /// store and each other: names, overlaps, sums), in batches of at most
+    /// [`MAX_BATCH_ITEMS`] as [`Store::ingest_bundle`] takes them, and
+    /// writes nothing; errors name `kind[index]` counted from the first item.
+    pub async fn check<F: StoreFact>(&self, items: &[F]) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let report = self.aliases_in(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(report)
+        self.lock_for_ingest(&mut tx, NAMES_LOCK).await?;
+        self.lock_for_ingest(&mut tx, BINDINGS_LOCK).await?;
+        let mut reports = Vec::new();
+        self.chunks_in(&mut tx, items, &mut reports).await?;
+        drop(tx); // rolled back
+        Ok(())
     }
 
-    /// Bindings; a new binding may not overlap another of its machine (D2).
-    pub async fn ingest_bindings(&self, items: &[Binding]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = self.bindings_in(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    pub async fn ingest_sessions(&self, items: &[Session]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    pub async fn ingest_health(&self, items: &[Health]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    /// Earnings; job ids under [`RESERVED_JOB_PREFIX`] are refused, and so is
-    /// an earning that takes its machine's or the network's stored sum past
-    /// `i64::MAX` µUSD.
-    pub async fn ingest_earnings(&self, items: &[Earning]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = self.earnings_in(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    pub async fn ingest_probes(&self, items: &[Probe]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = self.resolved_in(&mut tx, items, |_| {}).await?;
-        tx.commit().await?;
-        Ok(report)
-    }
-
-    /// Source watermarks (they only move forward).
-    pub async fn ingest_watermarks(&self, items: &[Watermark]) -> Result<IngestReport> {
-        let mut tx = self.db.begin_write().await?;
-        let report = ingest::ingest_watermarks(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(report)
+    /// Ingests `items` in batches of at most [`MAX_BATCH_ITEMS`] within
+    /// `tx`, with errors and conflicts indexed from the first item.
+    async fn chunks_in<F: StoreFact>(
+        &self,
+        tx: &mut Link,
+        items: &[F],
+        out: &mut Vec<(&'static str, IngestReport)>,
+    ) -> Result<()> {
+        for (n, chunk) in items.chunks(MAX_BATCH_ITEMS).enumerate() {
+            let offset = n.saturating_mul(MAX_BATCH_ITEMS);
+            let report = F::ingest_in(self, tx, chunk)
+                .await
+                .map_err(|e| ingest::offset_paths(e, offset))?;
+            out.push((F::KIND.as_str(), ingest::offset_report(report, offset)));
+        }
+        Ok(())
     }
 
     /// Every fact of a bundle, kind by kind (machines first), each kind in
@@ -295,27 +271,13 @@ impl Store {
         self.lock_for_ingest(tx, NAMES_LOCK).await?;
         self.lock_for_ingest(tx, BINDINGS_LOCK).await?;
         let mut out = Vec::new();
-        // Each kind in batches of at most MAX_BATCH_ITEMS, with errors and
-        // conflicts indexed from the start of the kind's array.
-        macro_rules! each {
-            ($items:expr, $call:ident $(, $extra:expr)?) => {
-                for (n, chunk) in $items.chunks(MAX_BATCH_ITEMS).enumerate() {
-                    let offset = n.saturating_mul(MAX_BATCH_ITEMS);
-                    let report = self
-                        .$call(tx, chunk $(, $extra)?)
-                        .await
-                        .map_err(|e| ingest::offset_paths(e, offset))?;
-                    out.push((kind_of(chunk), ingest::offset_report(report, offset)));
-                }
-            };
-        }
-        each!(b.machines, attestations_in);
-        each!(b.aliases, aliases_in);
-        each!(b.bindings, bindings_in);
-        each!(b.sessions, resolved_in, |_| {});
-        each!(b.health, resolved_in, |_| {});
-        each!(b.earnings, earnings_in);
-        each!(b.probes, resolved_in, |_| {});
+        self.chunks_in(tx, &b.machines, &mut out).await?;
+        self.chunks_in(tx, &b.aliases, &mut out).await?;
+        self.chunks_in(tx, &b.bindings, &mut out).await?;
+        self.chunks_in(tx, &b.sessions, &mut out).await?;
+        self.chunks_in(tx, &b.health, &mut out).await?;
+        self.chunks_in(tx, &b.earnings, &mut out).await?;
+        self.chunks_in(tx, &b.probes, &mut out).await?;
         Ok(out)
     }
 
@@ -412,7 +374,59 @@ impl Store {
     }
 }
 
-/// The name of a fact kind in reports (`earnings`).
-fn kind_of<F: Fact>(_: &[F]) -> &'static str {
-    F::KIND
+mod sealed {
+    /// Only this crate's fact kinds are [`super::StoreFact`]s.
+    pub trait Sealed {}
 }
+
+/// A fact kind the store ingests: core's [`Fact`] plus the kind's own rules
+/// around the common path of [`ingest::Batch`] (attestations define machines
+/// and move aliased facts, aliases name machine ids, bindings never overlap,
+/// earnings keep their sums and leave reserved job ids alone, watermarks only
+/// move forward).
+pub trait StoreFact: Fact + sealed::Sealed {
+    /// Checks and writes one batch in `tx` (not committed).
+    #[doc(hidden)]
+    fn ingest_in(
+        store: &Store,
+        tx: &mut Link,
+        items: &[Self],
+    ) -> impl Future<Output = Result<IngestReport>> + Send;
+}
+
+/// The [`StoreFact`] of each kind: its record type and its hook.
+macro_rules! store_fact {
+    ($t:ty, |$store:ident, $tx:ident, $items:ident| $hook:expr) => {
+        impl sealed::Sealed for $t {}
+        impl StoreFact for $t {
+            fn ingest_in(
+                $store: &Store,
+                $tx: &mut Link,
+                $items: &[Self],
+            ) -> impl Future<Output = Result<IngestReport>> + Send {
+                $hook
+            }
+        }
+    };
+}
+
+// Attestations (the `machines` of the bundle) define machines (D1). A
+// machine id that is some alias's provider key is attested all the same: the
+// alias stops applying to it, and the facts sent under that name before move
+// to the machine in this transaction.
+store_fact!(Attestation, |s, tx, items| s.attestations_in(tx, items));
+// A provider key names an attested machine id; one whose provider key is a
+// machine id is stored but never applies (D1).
+store_fact!(Alias, |s, tx, items| s.aliases_in(tx, items));
+// A new binding may not overlap another of its machine (D2).
+store_fact!(Binding, |s, tx, items| s.bindings_in(tx, items));
+store_fact!(Session, |s, tx, items| s.resolved_in(tx, items, |_| {}));
+store_fact!(Health, |s, tx, items| s.resolved_in(tx, items, |_| {}));
+// Job ids under `RESERVED_JOB_PREFIX` are refused, and so is an earning that
+// takes its machine's or the network's stored sum past `i64::MAX` µUSD.
+store_fact!(Earning, |s, tx, items| s.earnings_in(tx, items));
+store_fact!(Probe, |s, tx, items| s.resolved_in(tx, items, |_| {}));
+// Watermarks only move forward (an earlier one is a conflict).
+store_fact!(Watermark, |_s, tx, items| ingest::ingest_watermarks(
+    tx, items
+));

@@ -27,7 +27,7 @@ use floorline_core::bundle::{
 };
 use floorline_core::facts::{
     payout_links, AttestationFact, BindingFact, EpochFacts, HealthFact, MachineFacts,
-    OrganicEarnings, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows, PROBER_SOURCE,
+    OrganicEarnings, PriorDraw, ProbeFact, RawEarning, SessionFact, Windows,
 };
 use floorline_core::policy::{Policy, PolicyPatch};
 use floorline_core::EpochId;
@@ -35,7 +35,8 @@ use floorline_core::EpochId;
 use crate::db::{Backend, Link, Val};
 use crate::error::{Result, StoreError};
 use crate::ingest::{
-    gb, AliasRow, AttestationRow, BindingRow, EarningRow, Fact, HealthRow, ProbeRow, SessionRow,
+    gb, AliasRow, AttestationRow, BindingRow, EarningRow, HealthRow, ProbeRow, SessionRow,
+    TableFact,
 };
 
 /// Which facts a read sees when it is not "now": those a run read (SPEC §6,
@@ -114,7 +115,7 @@ struct Raw {
     previous_totals: Vec<PreviousTotal>,
 }
 
-fn cols<F: Fact>() -> String {
+fn cols<F: TableFact>() -> String {
     F::COLUMNS.join(", ")
 }
 
@@ -590,13 +591,7 @@ pub(crate) async fn load_epoch_facts(
                 machine_id: a.machine_id.clone(),
                 ..MachineFacts::default()
             });
-        m.attestations.push(AttestationFact {
-            attested_at_ms: a.attested_at.0,
-            hardware_model: a.hardware_model,
-            reported_memory_gb: a.reported_memory_gb,
-            trust: a.trust,
-            se_public_key: a.se_public_key,
-        });
+        m.attestations.push(AttestationFact::from(a));
     }
     let missing = |what: &str, m: &str| {
         StoreError::Corrupt(format!("{what} of machine `{m}` that has no attestation"))
@@ -612,12 +607,7 @@ pub(crate) async fn load_epoch_facts(
             .get_mut(&b.machine_id)
             .ok_or_else(|| missing("binding", &b.machine_id))?
             .bindings
-            .push(BindingFact {
-                account_id: b.account_id,
-                payout_identity: b.payout_identity,
-                from_ms: b.from.0,
-                to_ms: b.to.map(|t| t.0),
-            });
+            .push(BindingFact::from(b));
     }
     for (machine_id, list) in sessions {
         machines
@@ -630,23 +620,14 @@ pub(crate) async fn load_epoch_facts(
             .get_mut(&h.machine_id)
             .ok_or_else(|| missing("health event", &h.machine_id))?
             .health
-            .push(HealthFact {
-                at_ms: h.at.0,
-                healthy: h.healthy,
-            });
+            .push(HealthFact::from(h));
     }
     for p in raw.probes {
         machines
             .get_mut(&p.machine_id)
             .ok_or_else(|| missing("probe", &p.machine_id))?
             .probes
-            .push(ProbeFact {
-                probe_id: p.probe_id,
-                at_ms: p.at.0,
-                passed: p.passed,
-                verified_memory_gb: p.verified_memory_gb,
-                own: p.source.as_deref() == Some(PROBER_SOURCE),
-            });
+            .push(ProbeFact::from(p));
     }
     for t in raw.previous_totals {
         machines

@@ -8,7 +8,7 @@ use floorline_core::bundle::Attestation;
 use floorline_core::facts::BindingFact;
 
 use crate::error::Result;
-use crate::ingest::{AttestationRow, Fact};
+use crate::ingest::{AttestationRow, TableFact};
 use crate::Store;
 
 /// One binding with its machine: who owned what, when.
@@ -174,7 +174,7 @@ impl Store {
     }
 
     /// Every source's watermark, by source.
-    pub async fn watermarks(&self) -> Result<Vec<crate::Watermark>> {
+    pub async fn watermarks(&self) -> Result<Vec<floorline_core::Watermark>> {
         let mut c = self.db.conn().await?;
         crate::ingest::fetch_watermarks(&mut c, None).await
     }

@@ -12,11 +12,11 @@
 
 use std::fmt::Debug;
 
-use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
-use floorline_core::{CoreError, Timestamp};
-use floorline_engine::ingest::{parse_batch, parse_lines, FactKind, Format, IngestFact};
+use floorline_core::bundle::Attestation;
+use floorline_core::{CoreError, Fact, FactKind, Timestamp, Watermark};
+use floorline_engine::ingest::{parse_batch, parse_lines, Format};
 use floorline_engine::EngineError;
-use floorline_store::{StoreError, Watermark};
+use floorline_store::StoreError;
 use proptest::prelude::*;
 use proptest::test_runner::{RngSeed, TestCaseError, TestRunner};
 use serde_json::{json, Map, Value};
@@ -418,7 +418,7 @@ impl Outcomes {
     }
 }
 
-fn check_item<T: IngestFact + PartialEq + Debug>(item: &T) -> Result<(), TestCaseError> {
+fn check_item<T: Fact + PartialEq + Debug>(item: &T) -> Result<(), TestCaseError> {
     let mut errs = Vec::new();
     item.check_item("", &mut errs);
     prop_assert!(errs.is_empty(), "accepted item fails its checks: {errs:?}");
@@ -434,7 +434,7 @@ fn max_line(text: &str) -> usize {
     text.bytes().filter(|b| *b == b'\n' || *b == b'\r').count() + 1
 }
 
-fn check_lines_of<T: IngestFact + PartialEq + Debug>(
+fn check_lines_of<T: Fact + PartialEq + Debug>(
     text: &str,
     format: Format,
     outcomes: &Outcomes,
@@ -487,16 +487,7 @@ fn check_lines(
     format: Format,
     o: &Outcomes,
 ) -> Result<(), TestCaseError> {
-    match kind {
-        FactKind::Machines => check_lines_of::<Attestation>(text, format, o),
-        FactKind::Aliases => check_lines_of::<Alias>(text, format, o),
-        FactKind::Bindings => check_lines_of::<Binding>(text, format, o),
-        FactKind::Sessions => check_lines_of::<Session>(text, format, o),
-        FactKind::Health => check_lines_of::<Health>(text, format, o),
-        FactKind::Earnings => check_lines_of::<Earning>(text, format, o),
-        FactKind::Probes => check_lines_of::<Probe>(text, format, o),
-        FactKind::Watermarks => check_lines_of::<Watermark>(text, format, o),
-    }
+    floorline_core::with_fact_type!(kind, T => check_lines_of::<T>(text, format, o))
 }
 
 /// `body[3].amount_micro_usd`, `body[3]` or `body`: a place in the batch.
@@ -532,7 +523,7 @@ fn check_batch_path(path: &str, kind: FactKind, text: &str) -> Result<(), String
     }
 }
 
-fn check_batch_of<T: IngestFact + PartialEq + Debug>(
+fn check_batch_of<T: Fact + PartialEq + Debug>(
     text: &str,
     outcomes: &Outcomes,
 ) -> Result<(), TestCaseError> {
@@ -576,16 +567,7 @@ fn check_batch_of<T: IngestFact + PartialEq + Debug>(
 }
 
 fn check_batch(kind: FactKind, text: &str, o: &Outcomes) -> Result<(), TestCaseError> {
-    match kind {
-        FactKind::Machines => check_batch_of::<Attestation>(text, o),
-        FactKind::Aliases => check_batch_of::<Alias>(text, o),
-        FactKind::Bindings => check_batch_of::<Binding>(text, o),
-        FactKind::Sessions => check_batch_of::<Session>(text, o),
-        FactKind::Health => check_batch_of::<Health>(text, o),
-        FactKind::Earnings => check_batch_of::<Earning>(text, o),
-        FactKind::Probes => check_batch_of::<Probe>(text, o),
-        FactKind::Watermarks => check_batch_of::<Watermark>(text, o),
-    }
+    floorline_core::with_fact_type!(kind, T => check_batch_of::<T>(text, o))
 }
 
 // ---------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 use floorline_core::bundle::Bundle;
 use floorline_core::Timestamp;
+use floorline_core::Watermark;
 use floorline_engine::schedule::Decision;
 use floorline_engine::Engine;
-use floorline_store::{RunMode, Watermark};
+use floorline_store::RunMode;
 use serde_json::json;
 
 use crate::kit::{engine, ready_machines};
@@ -113,7 +114,7 @@ async fn ticks_respect_the_delay_the_mode_and_the_watermarks() {
         source: "coordinator".into(),
         up_to: Timestamp::parse("2026-10-31T12:00:00Z").unwrap(),
     };
-    waiting.store().ingest_watermarks(&[lagging]).await.unwrap();
+    waiting.store().ingest(&[lagging]).await.unwrap();
     assert_eq!(
         waiting.tick().await.unwrap(),
         Some(Decision::AwaitingWatermarks(e))
@@ -122,10 +123,6 @@ async fn ticks_respect_the_delay_the_mode_and_the_watermarks() {
         source: "coordinator".into(),
         up_to: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
     };
-    waiting
-        .store()
-        .ingest_watermarks(&[caught_up])
-        .await
-        .unwrap();
+    waiting.store().ingest(&[caught_up]).await.unwrap();
     assert_eq!(waiting.tick().await.unwrap(), Some(Decision::Settle(e)));
 }

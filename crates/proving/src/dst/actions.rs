@@ -4,11 +4,9 @@
 //! the dispatcher that picks one step at random.
 
 use floorline_core::bundle::{Binding, Earning, Session};
-use floorline_engine::ingest::FactKind;
+use floorline_core::{FactKind, Watermark};
 use floorline_engine::{Engine, EngineError};
-use floorline_store::{
-    Adjust, AdjustKind, IngestReport, Store, StoreError, Watermark, MAX_BATCH_ITEMS,
-};
+use floorline_store::{Adjust, AdjustKind, IngestReport, Store, StoreError, MAX_BATCH_ITEMS};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
@@ -30,14 +28,14 @@ fn json<T: serde::Serialize>(items: &T) -> String {
 /// Sends `batch` straight to the store.
 async fn to_store(store: &Store, batch: &FactBatch) -> Result<IngestReport, StoreError> {
     match batch {
-        FactBatch::Attestations(v) => store.ingest_attestations(v).await,
-        FactBatch::Aliases(v) => store.ingest_aliases(v).await,
-        FactBatch::Bindings(v) => store.ingest_bindings(v).await,
-        FactBatch::Sessions(v) => store.ingest_sessions(v).await,
-        FactBatch::Health(v) => store.ingest_health(v).await,
-        FactBatch::Earnings(v) => store.ingest_earnings(v).await,
-        FactBatch::Probes(v) => store.ingest_probes(v).await,
-        FactBatch::Watermarks(v) => store.ingest_watermarks(v).await,
+        FactBatch::Attestations(v) => store.ingest(v).await,
+        FactBatch::Aliases(v) => store.ingest(v).await,
+        FactBatch::Bindings(v) => store.ingest(v).await,
+        FactBatch::Sessions(v) => store.ingest(v).await,
+        FactBatch::Health(v) => store.ingest(v).await,
+        FactBatch::Earnings(v) => store.ingest(v).await,
+        FactBatch::Probes(v) => store.ingest(v).await,
+        FactBatch::Watermarks(v) => store.ingest(v).await,
     }
 }
 

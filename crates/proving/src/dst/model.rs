@@ -26,8 +26,9 @@ use floorline_core::bundle::{
     Alias, Attestation, Binding, Bundle, Earning, Health, PreviousTotal, Probe, Session,
 };
 use floorline_core::facts::{EarningKind, PriorDraw};
+use floorline_core::Watermark;
 use floorline_core::{plan, CoreError, EpochId, Plan, Policy, Timestamp};
-use floorline_store::{RunMode, Watermark};
+use floorline_store::RunMode;
 
 use super::gen::FactBatch;
 

@@ -1,6 +1,6 @@
 //! The refinement bench (SPEC §2 *refinements*, issue #16): `machines` open
 //! sessions, one per machine, each refined by one heartbeat (a later
-//! `last_seen_at`) through `Store::ingest_sessions` in batches of
+//! `last_seen_at`) through `Store::ingest` (of sessions) in batches of
 //! [`MAX_BATCH_ITEMS`], against a bare `UPDATE` of the same rows in the same
 //! batches on a raw connection of the same database.
 //!
@@ -47,7 +47,7 @@ pub struct RefineReport {
     pub backend: ScaleBackend,
     pub sessions: u64,
     pub batch: u64,
-    /// Seconds of each store round (inside the `ingest_sessions` calls).
+    /// Seconds of each store round (inside the `Store::ingest` calls).
     pub store_rounds_secs: Vec<f64>,
     /// Seconds of each bare round (the `UPDATE` transactions, values
     /// inlined as literals).
@@ -113,10 +113,7 @@ async fn attested_store(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Sto
     store.migrate().await.context("migrate")?;
     let attestations: Vec<_> = Fleet::new(opts).attestations().collect();
     for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
-        store
-            .ingest_attestations(chunk)
-            .await
-            .context("ingest attestations")?;
+        store.ingest(chunk).await.context("ingest attestations")?;
     }
     Ok(store)
 }
@@ -186,7 +183,7 @@ async fn send_round(
         let items: Vec<Session> = (from..to).map(|m| session(start_ms, m, hours)).collect();
         let t = Instant::now();
         let r = store
-            .ingest_sessions(&items)
+            .ingest(&items)
             .await
             .with_context(|| format!("sessions {from}..{to}"))?;
         secs += t.elapsed().as_secs_f64();
@@ -279,7 +276,7 @@ pub fn markdown_refine(r: &RefineReport) -> String {
     format!(
         "#### {} — {} open sessions refined by one heartbeat each, batches of {}\n\n\
          | side | rounds (s) | best rate |\n| --- | --- | --- |\n\
-         | `Store::ingest_sessions` (answer: refined = batch) | {} | {:.0} rows/s |\n\
+         | `Store::ingest` of sessions (answer: refined = batch) | {} | {:.0} rows/s |\n\
          | bare `UPDATE … FROM (VALUES …)`, values inlined, one transaction per batch | {} | {:.0} rows/s |\n\
          | the same `UPDATE`, values bound as parameters | {} | {:.0} rows/s |\n\n\
          store / bare = **{:.2}** against inlined values, **{:.2}** against bound ones \

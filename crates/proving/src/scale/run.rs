@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use floorline_core::facts::{OrganicEarnings, Windows};
+use floorline_core::Watermark;
 use floorline_core::{Policy, Timestamp};
 use floorline_engine::clock::FixedClock;
 use floorline_engine::config::Config;
 use floorline_engine::{Engine, SettleOptions};
-use floorline_store::{IngestReport, Store, Watermark, MAX_BATCH_ITEMS};
+use floorline_store::{IngestReport, Store, MAX_BATCH_ITEMS};
 
 use super::db::{Raw, ScaleDb};
 use super::{
@@ -393,14 +394,14 @@ async fn ingest_fleet(
     ingest.push(
         ingest_kind("attestations", fleet.attestations(), n, opts, |b| {
             let store = store.clone();
-            async move { store.ingest_attestations(&b).await.map(|r| (r, b.len())) }
+            async move { store.ingest(&b).await.map(|r| (r, b.len())) }
         })
         .await?,
     );
     ingest.push(
         ingest_kind("bindings", fleet.bindings(), n, opts, |b| {
             let store = store.clone();
-            async move { store.ingest_bindings(&b).await.map(|r| (r, b.len())) }
+            async move { store.ingest(&b).await.map(|r| (r, b.len())) }
         })
         .await?,
     );
@@ -412,7 +413,7 @@ async fn ingest_fleet(
             opts,
             |b| {
                 let store = store.clone();
-                async move { store.ingest_sessions(&b).await.map(|r| (r, b.len())) }
+                async move { store.ingest(&b).await.map(|r| (r, b.len())) }
             },
         )
         .await?,
@@ -420,14 +421,14 @@ async fn ingest_fleet(
     ingest.push(
         ingest_kind("health", fleet.health(), n / 5, opts, |b| {
             let store = store.clone();
-            async move { store.ingest_health(&b).await.map(|r| (r, b.len())) }
+            async move { store.ingest(&b).await.map(|r| (r, b.len())) }
         })
         .await?,
     );
     ingest.push(
         ingest_kind("probes", fleet.probes(), n, opts, |b| {
             let store = store.clone();
-            async move { store.ingest_probes(&b).await.map(|r| (r, b.len())) }
+            async move { store.ingest(&b).await.map(|r| (r, b.len())) }
         })
         .await?,
     );
@@ -439,13 +440,13 @@ async fn ingest_fleet(
             opts,
             |b| {
                 let store = store.clone();
-                async move { store.ingest_earnings(&b).await.map(|r| (r, b.len())) }
+                async move { store.ingest(&b).await.map(|r| (r, b.len())) }
             },
         )
         .await?,
     );
     store
-        .ingest_watermarks(&[Watermark {
+        .ingest(&[Watermark {
             source: "coordinator".into(),
             up_to: Timestamp(epoch.end().0 + HOUR_MS),
         }])

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use floorline_engine::ingest::FactKind;
+use floorline_core::FactKind;
 use floorline_store::MAX_BATCH_ITEMS;
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};

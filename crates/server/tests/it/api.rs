@@ -692,13 +692,7 @@ async fn shutdown_finishes_an_accepted_batch_and_refuses_new_connections() {
         .unwrap();
     // The batch is in the database: re-sending it is a duplicate.
     let again: Vec<floorline_core::bundle::Earning> = serde_json::from_str(&body).unwrap();
-    let report = s
-        .state
-        .engine
-        .store()
-        .ingest_earnings(&again)
-        .await
-        .unwrap();
+    let report = s.state.engine.store().ingest(&again).await.unwrap();
     assert_eq!((report.accepted, report.duplicates), (0, 1));
 }
 

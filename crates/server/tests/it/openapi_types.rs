@@ -7,8 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
-use floorline_engine::ingest::FactKind;
+use floorline_core::FactKind;
 use floorline_server::wire::facts::mirror_name;
 use serde_json::{json, Value};
 
@@ -382,16 +381,7 @@ fn parses(kind: FactKind, item: &Value) -> bool {
     fn de<T: serde::de::DeserializeOwned>(item: &Value) -> bool {
         serde_json::from_value::<T>(item.clone()).is_ok()
     }
-    match kind {
-        FactKind::Machines => de::<Attestation>(item),
-        FactKind::Aliases => de::<Alias>(item),
-        FactKind::Bindings => de::<Binding>(item),
-        FactKind::Sessions => de::<Session>(item),
-        FactKind::Health => de::<Health>(item),
-        FactKind::Earnings => de::<Earning>(item),
-        FactKind::Probes => de::<Probe>(item),
-        FactKind::Watermarks => de::<floorline_store::Watermark>(item),
-    }
+    floorline_core::with_fact_type!(kind, T => de::<T>(item))
 }
 
 #[test]
@@ -483,6 +473,20 @@ fn fact_mirrors_match_the_engines_fields() {
             }
         }
     }
+    // The documented ingest operations are the served routes, those of
+    // `FactKind::ALL`, no more and no fewer.
+    let documented: BTreeSet<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|p| p.starts_with("/v1/ingest/"))
+        .collect();
+    let served: Vec<String> = FactKind::ALL
+        .iter()
+        .map(|k| format!("/v1/ingest/{k}"))
+        .collect();
+    assert_eq!(documented, served.iter().map(String::as_str).collect());
 }
 
 /// The response schema of `method path` for `status` and JSON.

@@ -26,7 +26,7 @@
 
 use std::collections::HashSet;
 
-use super::{column_positions, reserve_versions, Batch, Fact, Fate};
+use super::{column_positions, reserve_versions, Batch, Fate, TableFact};
 use crate::db::{Backend, Link, Val};
 use crate::error::{Result, StoreError};
 use crate::IngestReport;
@@ -34,7 +34,7 @@ use crate::IngestReport;
 /// How a kind's items refine their stored rows in place.
 pub(crate) struct PureRefinement {
     /// The columns an item sends, key columns first; each one of
-    /// [`Fact::COLUMNS`].
+    /// [`TableFact::COLUMNS`].
     pub(crate) columns: &'static [&'static str],
     /// When the stored row `t` is refined by the sent row `u`.
     pub(crate) refines: &'static str,
@@ -56,11 +56,11 @@ struct ReadMark {
     read_mark: i64,
 }
 
-impl<F: Fact> Batch<F> {
+impl<F: TableFact> Batch<F> {
     /// Applies the batch in place when every item is a refinement of its
     /// stored row, and returns the report; `None` (nothing written) when
     /// the batch must take the general path: another backend, a kind
-    /// without [`Fact::PURE_REFINEMENT`], an item of another shape, a key
+    /// without [`TableFact::PURE_REFINEMENT`], an item of another shape, a key
     /// sent twice, or an item that is not a refinement of a stored row.
     pub(crate) async fn refine_in_place(
         &mut self,
@@ -72,7 +72,7 @@ impl<F: Fact> Batch<F> {
         if link.backend() != Backend::Sqlite
             || !self.errs.is_empty()
             || self.items.is_empty()
-            || !self.items.iter().all(Fact::is_pure_refinement)
+            || !self.items.iter().all(TableFact::is_pure_refinement)
         {
             return Ok(None);
         }

@@ -11,9 +11,32 @@ use floorline_core::refine::{resend_binding, resend_session, Resend};
 use floorline_core::{Invalid, Timestamp};
 
 use super::in_place::PureRefinement;
-use super::{Batch, Fact, RESERVED_JOB_PREFIX};
+use super::{Batch, TableFact, RESERVED_JOB_PREFIX};
 use crate::db::{placeholders, row_placeholders, rows_per_statement, Link, Val};
 use crate::error::{Result, StoreError};
+
+/// Declares a kind's row type with each column's name, type and value
+/// together, so that the row's fields, [`TableFact::COLUMNS`] and
+/// [`TableFact::values`] are one list in one order: `$f` names the fact
+/// in the value expressions.
+macro_rules! columns {
+    ($row:ident for $fact:ty, |$f:ident| { $($col:ident: $ty:ty = $value:expr),+ $(,)? }) => {
+        #[derive(sqlx::FromRow)]
+        pub(crate) struct $row {
+            $(pub $col: $ty,)+
+        }
+
+        impl $row {
+            /// The columns in insert and select order.
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($col)),+];
+
+            /// A fact's values in the order of [`Self::COLUMNS`].
+            fn values($f: &$fact, out: &mut Vec<Val>) {
+                $(out.push(Val::from($value));)+
+            }
+        }
+    };
+}
 
 pub(crate) fn trust_str(t: Trust) -> &'static str {
     match t {
@@ -40,27 +63,18 @@ pub(crate) fn gb(v: i64, what: &str) -> Result<u32> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} = {v}")))
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct AttestationRow {
-    pub machine_id: String,
-    pub attested_at_ms: i64,
-    pub hardware_model: String,
-    pub reported_memory_gb: i64,
-    pub trust: String,
-    pub se_public_key: Option<String>,
-}
+columns!(AttestationRow for Attestation, |f| {
+    machine_id: String = f.machine_id.clone(),
+    attested_at_ms: i64 = f.attested_at.0,
+    hardware_model: String = f.hardware_model.clone(),
+    reported_memory_gb: i64 = i64::from(f.reported_memory_gb),
+    trust: String = trust_str(f.trust),
+    se_public_key: Option<String> = f.se_public_key.clone(),
+});
 
-impl Fact for Attestation {
-    const KIND: &'static str = "machines";
+impl TableFact for Attestation {
     const TABLE: &'static str = "attestations";
-    const COLUMNS: &'static [&'static str] = &[
-        "machine_id",
-        "attested_at_ms",
-        "hardware_model",
-        "reported_memory_gb",
-        "trust",
-        "se_public_key",
-    ];
+    const COLUMNS: &'static [&'static str] = AttestationRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["machine_id", "attested_at_ms"];
     type Key = (String, i64);
     type Row = AttestationRow;
@@ -75,12 +89,7 @@ impl Fact for Attestation {
         out.push(key.1.into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.machine_id.clone().into());
-        out.push(self.attested_at.0.into());
-        out.push(self.hardware_model.clone().into());
-        out.push(i64::from(self.reported_memory_gb).into());
-        out.push(trust_str(self.trust).into());
-        out.push(self.se_public_key.clone().into());
+        AttestationRow::values(self, out);
     }
     fn from_row(r: AttestationRow) -> Result<Self> {
         Ok(Attestation {
@@ -103,17 +112,15 @@ impl Fact for Attestation {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct AliasRow {
-    pub provider_key: String,
-    pub machine_id: String,
-    pub from_ms: i64,
-}
+columns!(AliasRow for Alias, |f| {
+    provider_key: String = f.provider_key.clone(),
+    machine_id: String = f.machine_id.clone(),
+    from_ms: i64 = f.from.0,
+});
 
-impl Fact for Alias {
-    const KIND: &'static str = "aliases";
+impl TableFact for Alias {
     const TABLE: &'static str = "aliases";
-    const COLUMNS: &'static [&'static str] = &["provider_key", "machine_id", "from_ms"];
+    const COLUMNS: &'static [&'static str] = AliasRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["provider_key"];
     type Key = String;
     type Row = AliasRow;
@@ -127,9 +134,7 @@ impl Fact for Alias {
         out.push(key.clone().into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.provider_key.clone().into());
-        out.push(self.machine_id.clone().into());
-        out.push(self.from.0.into());
+        AliasRow::values(self, out);
     }
     fn from_row(r: AliasRow) -> Result<Self> {
         Ok(Alias {
@@ -149,25 +154,17 @@ impl Fact for Alias {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct BindingRow {
-    pub machine_id: String,
-    pub from_ms: i64,
-    pub account_id: String,
-    pub payout_identity: String,
-    pub to_ms: Option<i64>,
-}
+columns!(BindingRow for Binding, |f| {
+    machine_id: String = f.machine_id.clone(),
+    from_ms: i64 = f.from.0,
+    account_id: String = f.account_id.clone(),
+    payout_identity: String = f.payout_identity.clone(),
+    to_ms: Option<i64> = f.to.map(|t| t.0),
+});
 
-impl Fact for Binding {
-    const KIND: &'static str = "bindings";
+impl TableFact for Binding {
     const TABLE: &'static str = "bindings";
-    const COLUMNS: &'static [&'static str] = &[
-        "machine_id",
-        "from_ms",
-        "account_id",
-        "payout_identity",
-        "to_ms",
-    ];
+    const COLUMNS: &'static [&'static str] = BindingRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["machine_id", "from_ms"];
     type Key = (String, i64);
     type Row = BindingRow;
@@ -182,11 +179,7 @@ impl Fact for Binding {
         out.push(key.1.into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.machine_id.clone().into());
-        out.push(self.from.0.into());
-        out.push(self.account_id.clone().into());
-        out.push(self.payout_identity.clone().into());
-        out.push(self.to.map(|t| t.0).into());
+        BindingRow::values(self, out);
     }
     fn from_row(r: BindingRow) -> Result<Self> {
         Ok(Binding {
@@ -213,25 +206,17 @@ impl Fact for Binding {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct SessionRow {
-    pub session_id: String,
-    pub machine_id: String,
-    pub connected_at_ms: i64,
-    pub last_seen_at_ms: Option<i64>,
-    pub disconnected_at_ms: Option<i64>,
-}
+columns!(SessionRow for Session, |f| {
+    session_id: String = f.session_id.clone(),
+    machine_id: String = f.machine_id.clone(),
+    connected_at_ms: i64 = f.connected_at.0,
+    last_seen_at_ms: Option<i64> = f.last_seen_at.map(|t| t.0),
+    disconnected_at_ms: Option<i64> = f.disconnected_at.map(|t| t.0),
+});
 
-impl Fact for Session {
-    const KIND: &'static str = "sessions";
+impl TableFact for Session {
     const TABLE: &'static str = "sessions";
-    const COLUMNS: &'static [&'static str] = &[
-        "session_id",
-        "machine_id",
-        "connected_at_ms",
-        "last_seen_at_ms",
-        "disconnected_at_ms",
-    ];
+    const COLUMNS: &'static [&'static str] = SessionRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["session_id"];
     type Key = String;
     type Row = SessionRow;
@@ -245,11 +230,7 @@ impl Fact for Session {
         out.push(key.clone().into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.session_id.clone().into());
-        out.push(self.machine_id.clone().into());
-        out.push(self.connected_at.0.into());
-        out.push(self.last_seen_at.map(|t| t.0).into());
-        out.push(self.disconnected_at.map(|t| t.0).into());
+        SessionRow::values(self, out);
     }
     fn from_row(r: SessionRow) -> Result<Self> {
         Ok(Session {
@@ -293,18 +274,16 @@ impl Fact for Session {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct HealthRow {
-    pub machine_id: String,
-    pub at_ms: i64,
-    pub healthy: bool,
-    pub reason: Option<String>,
-}
+columns!(HealthRow for Health, |f| {
+    machine_id: String = f.machine_id.clone(),
+    at_ms: i64 = f.at.0,
+    healthy: bool = f.healthy,
+    reason: Option<String> = f.reason.clone(),
+});
 
-impl Fact for Health {
-    const KIND: &'static str = "health";
+impl TableFact for Health {
     const TABLE: &'static str = "health";
-    const COLUMNS: &'static [&'static str] = &["machine_id", "at_ms", "healthy", "reason"];
+    const COLUMNS: &'static [&'static str] = HealthRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["machine_id", "at_ms"];
     type Key = (String, i64);
     type Row = HealthRow;
@@ -319,10 +298,7 @@ impl Fact for Health {
         out.push(key.1.into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.machine_id.clone().into());
-        out.push(self.at.0.into());
-        out.push(self.healthy.into());
-        out.push(self.reason.clone().into());
+        HealthRow::values(self, out);
     }
     fn from_row(r: HealthRow) -> Result<Self> {
         Ok(Health {
@@ -343,31 +319,20 @@ impl Fact for Health {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct EarningRow {
-    pub job_id: String,
-    pub machine_id: String,
-    pub consumer_account_id: String,
-    pub amount_micro_usd: i64,
-    pub kind: String,
-    pub pinned: bool,
-    pub model: Option<String>,
-    pub at_ms: i64,
-}
+columns!(EarningRow for Earning, |f| {
+    job_id: String = f.job_id.clone(),
+    machine_id: String = f.machine_id.clone(),
+    consumer_account_id: String = f.consumer_account_id.clone(),
+    amount_micro_usd: i64 = f.amount_micro_usd,
+    kind: String = f.kind.as_str(),
+    pinned: bool = f.pinned,
+    model: Option<String> = f.model.clone(),
+    at_ms: i64 = f.at.0,
+});
 
-impl Fact for Earning {
-    const KIND: &'static str = "earnings";
+impl TableFact for Earning {
     const TABLE: &'static str = "earnings";
-    const COLUMNS: &'static [&'static str] = &[
-        "job_id",
-        "machine_id",
-        "consumer_account_id",
-        "amount_micro_usd",
-        "kind",
-        "pinned",
-        "model",
-        "at_ms",
-    ];
+    const COLUMNS: &'static [&'static str] = EarningRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["job_id"];
     type Key = String;
     type Row = EarningRow;
@@ -381,14 +346,7 @@ impl Fact for Earning {
         out.push(key.clone().into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.job_id.clone().into());
-        out.push(self.machine_id.clone().into());
-        out.push(self.consumer_account_id.clone().into());
-        out.push(self.amount_micro_usd.into());
-        out.push(self.kind.as_str().into());
-        out.push(self.pinned.into());
-        out.push(self.model.clone().into());
-        out.push(self.at.0.into());
+        EarningRow::values(self, out);
     }
     fn from_row(r: EarningRow) -> Result<Self> {
         Ok(Earning {
@@ -414,31 +372,20 @@ impl Fact for Earning {
     const TRACK_WRITTEN: bool = true;
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct ProbeRow {
-    pub probe_id: String,
-    pub machine_id: String,
-    pub at_ms: i64,
-    pub passed: bool,
-    pub failure: Option<String>,
-    pub model: Option<String>,
-    pub verified_memory_gb: Option<i64>,
-    pub source: Option<String>,
-}
+columns!(ProbeRow for Probe, |f| {
+    probe_id: String = f.probe_id.clone(),
+    machine_id: String = f.machine_id.clone(),
+    at_ms: i64 = f.at.0,
+    passed: bool = f.passed,
+    failure: Option<String> = f.failure.clone(),
+    model: Option<String> = f.model.clone(),
+    verified_memory_gb: Option<i64> = f.verified_memory_gb.map(i64::from),
+    source: Option<String> = f.source.clone(),
+});
 
-impl Fact for Probe {
-    const KIND: &'static str = "probes";
+impl TableFact for Probe {
     const TABLE: &'static str = "probes";
-    const COLUMNS: &'static [&'static str] = &[
-        "probe_id",
-        "machine_id",
-        "at_ms",
-        "passed",
-        "failure",
-        "model",
-        "verified_memory_gb",
-        "source",
-    ];
+    const COLUMNS: &'static [&'static str] = ProbeRow::COLUMNS;
     const KEY_COLUMNS: &'static [&'static str] = &["probe_id"];
     type Key = String;
     type Row = ProbeRow;
@@ -452,14 +399,7 @@ impl Fact for Probe {
         out.push(key.clone().into());
     }
     fn values(&self, out: &mut Vec<Val>) {
-        out.push(self.probe_id.clone().into());
-        out.push(self.machine_id.clone().into());
-        out.push(self.at.0.into());
-        out.push(self.passed.into());
-        out.push(self.failure.clone().into());
-        out.push(self.model.clone().into());
-        out.push(self.verified_memory_gb.map(i64::from).into());
-        out.push(self.source.clone().into());
+        ProbeRow::values(self, out);
     }
     fn from_row(r: ProbeRow) -> Result<Self> {
         Ok(Probe {
@@ -779,7 +719,7 @@ pub(crate) async fn binding_overlaps(link: &mut Link, b: &mut Batch<Binding>) ->
         let args: Vec<Val> = chunk.iter().map(|n| Val::from(n.as_str())).collect();
         let sql = format!(
             "SELECT {} FROM bindings WHERE machine_id IN {}",
-            <Binding as Fact>::COLUMNS.join(", "),
+            <Binding as TableFact>::COLUMNS.join(", "),
             placeholders(1, chunk.len())
         );
         for row in link.fetch_all::<BindingRow>(&sql, args).await? {
@@ -826,4 +766,51 @@ pub(crate) async fn insert_machines(link: &mut Link, b: &Batch<Attestation>) -> 
         link.execute(&sql, args).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every column a kind names elsewhere (key, refined, in place) is one
+    /// of its declared columns, and each item gives one value per column.
+    fn columns_hold<F: TableFact>(item: &F) {
+        let named = F::KEY_COLUMNS.iter().chain(F::REFINED_COLUMNS).chain(
+            F::PURE_REFINEMENT
+                .iter()
+                .flat_map(|p| p.columns.iter().chain(p.sets)),
+        );
+        for c in named {
+            assert!(
+                F::COLUMNS.contains(c),
+                "{}: `{c}` is not a column",
+                F::TABLE
+            );
+        }
+        let mut values = Vec::new();
+        item.values(&mut values);
+        assert_eq!(values.len(), F::COLUMNS.len(), "{}", F::TABLE);
+    }
+
+    #[test]
+    fn every_kinds_named_columns_are_its_columns() {
+        let bundle: floorline_core::bundle::Bundle = serde_json::from_str(
+            r#"{"epoch": "2026-10",
+                "machines": [{"machine_id": "m", "attested_at": "2026-10-01T00:00:00Z", "hardware_model": "Mac16,11", "reported_memory_gb": 64, "trust": "hardware"}],
+                "aliases": [{"provider_key": "p", "machine_id": "m", "from": "2026-10-01T00:00:00Z"}],
+                "bindings": [{"machine_id": "m", "account_id": "a", "payout_identity": "a", "from": "2026-10-01T00:00:00Z"}],
+                "sessions": [{"session_id": "s", "machine_id": "m", "connected_at": "2026-10-01T00:00:00Z"}],
+                "health": [{"machine_id": "m", "at": "2026-10-01T00:00:00Z", "healthy": true}],
+                "earnings": [{"job_id": "j", "machine_id": "m", "consumer_account_id": "c", "amount_micro_usd": 1, "kind": "inference", "at": "2026-10-01T00:00:00Z"}],
+                "probes": [{"probe_id": "q", "machine_id": "m", "at": "2026-10-01T00:00:00Z", "passed": true}]}"#,
+        )
+        .unwrap();
+        columns_hold(&bundle.machines[0]);
+        columns_hold(&bundle.aliases[0]);
+        columns_hold(&bundle.bindings[0]);
+        columns_hold(&bundle.sessions[0]);
+        columns_hold(&bundle.health[0]);
+        columns_hold(&bundle.earnings[0]);
+        columns_hold(&bundle.probes[0]);
+    }
 }

@@ -57,7 +57,6 @@ pub(crate) use kinds::{
     binding_overlaps, earning_checks, earning_sums, gb, insert_machines, overflowing_sums, rehome,
     AliasRow, AttestationRow, BindingRow, EarningRow, HealthRow, ProbeRow, SessionRow,
 };
-pub use watermarks::Watermark;
 pub(crate) use watermarks::{fetch_watermarks, ingest_watermarks};
 
 /// Most items in one ingestion batch (larger batches are refused whole).
@@ -91,9 +90,9 @@ pub struct Conflict {
 }
 
 /// One kind of fact as stored: table, columns, key, and the row codec.
-pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Sized {
-    /// The name in error paths and the HTTP API (`earnings`).
-    const KIND: &'static str;
+/// Its kind (`F::KIND`, the name in error paths and the HTTP API) is core's
+/// [`floorline_core::Fact`].
+pub(crate) trait TableFact: floorline_core::Fact + Check + PartialEq + Sized {
     const TABLE: &'static str;
     /// Insert and select order of the columns; `Row` has fields of these names.
     const COLUMNS: &'static [&'static str];
@@ -123,7 +122,7 @@ pub(crate) trait Fact: Check + Clone + PartialEq + Serialize + Send + Sync + Siz
     /// How an item refines its stored row without the row being read, on
     /// SQLite ([`in_place`]); `None` for the kinds that never do.
     const PURE_REFINEMENT: Option<in_place::PureRefinement> = None;
-    /// Whether this item has the shape of [`Fact::PURE_REFINEMENT`].
+    /// Whether this item has the shape of [`TableFact::PURE_REFINEMENT`].
     fn is_pure_refinement(&self) -> bool {
         false
     }
@@ -168,7 +167,7 @@ struct Judged<K> {
 /// Judges `items` (those of `only`'s keys, or all) one after another, as if
 /// sent in order: each against the state of its key so far — the stored
 /// row, or the last item of the batch that was new or refined.
-fn judge<F: Fact>(
+fn judge<F: TableFact>(
     items: &[F],
     stored: &HashMap<F::Key, F>,
     only: Option<&std::collections::HashSet<F::Key>>,
@@ -210,12 +209,12 @@ fn judge<F: Fact>(
 }
 
 /// A batch on its way in: resolved copies of the items and what becomes of each.
-pub(crate) struct Batch<F: Fact> {
+pub(crate) struct Batch<F: TableFact> {
     pub(crate) items: Vec<F>,
     fates: Vec<Fate>,
     /// The provider key an item named its machine by, when that was an alias.
     sent_as: Vec<Option<String>>,
-    /// Which items [`Batch::insert`] wrote (with [`Fact::TRACK_WRITTEN`]).
+    /// Which items [`Batch::insert`] wrote (with [`TableFact::TRACK_WRITTEN`]).
     pub(crate) written: Vec<bool>,
     /// Per key written: the item whose values are written, and whether the
     /// key was stored (an update) or not (an insert). See [`judge`].
@@ -223,7 +222,7 @@ pub(crate) struct Batch<F: Fact> {
     pub(crate) errs: Vec<Invalid>,
 }
 
-impl<F: Fact> Batch<F> {
+impl<F: TableFact> Batch<F> {
     /// The size limit and the field checks, before touching the database.
     pub(crate) fn check(items: &[F]) -> Result<Batch<F>> {
         if items.len() > MAX_BATCH_ITEMS {
@@ -304,7 +303,7 @@ impl<F: Fact> Batch<F> {
         let read_stored = read_stored || !F::REFINED_COLUMNS.is_empty();
         let mut unique: Vec<F::Key> = Vec::new();
         let mut seen: HashMap<&F::Key, u32> = HashMap::with_capacity(self.items.len());
-        let keys: Vec<F::Key> = self.items.iter().map(Fact::key).collect();
+        let keys: Vec<F::Key> = self.items.iter().map(TableFact::key).collect();
         for (k, sent) in keys.iter().zip(&self.sent_as) {
             let n = seen.entry(k).or_insert(0);
             if *n == 0 {
@@ -488,7 +487,7 @@ impl<F: Fact> Batch<F> {
         Ok(report)
     }
 
-    /// Rewrites the [`Fact::REFINED_COLUMNS`] of every stored fact the batch
+    /// Rewrites the [`TableFact::REFINED_COLUMNS`] of every stored fact the batch
     /// refines, with the values of its last refinement: one statement per
     /// chunk (`UPDATE … FROM` a `VALUES` list or `UNNEST`), in key order.
     async fn update_refined(&self, link: &mut Link) -> Result<()> {
@@ -586,7 +585,7 @@ impl<F: Fact> Batch<F> {
             let mut args = Vec::with_capacity(chunk.len().saturating_mul(4));
             for (key, (fact_key, at_ms)) in chunk {
                 args.push(Val::from(*key));
-                args.push(Val::from(F::KIND));
+                args.push(Val::from(F::KIND.as_str()));
                 args.push(Val::from(fact_key.clone()));
                 args.push(Val::from(*at_ms));
             }
@@ -601,8 +600,8 @@ impl<F: Fact> Batch<F> {
     }
 }
 
-/// Where each of `columns` sits in [`Fact::values`] (and [`Fact::COLUMNS`]).
-pub(crate) fn column_positions<F: Fact>(columns: &[&str]) -> Result<Vec<usize>> {
+/// Where each of `columns` sits in [`TableFact::values`] (and [`TableFact::COLUMNS`]).
+pub(crate) fn column_positions<F: TableFact>(columns: &[&str]) -> Result<Vec<usize>> {
     columns
         .iter()
         .map(|c| F::COLUMNS.iter().position(|x| x == c))
@@ -635,7 +634,7 @@ pub(crate) async fn reserve_versions(link: &mut Link, n: usize) -> Result<(i64, 
 }
 
 /// Stored rows of `F` for the given keys, by key.
-pub(crate) async fn fetch_by_keys<F: Fact>(
+pub(crate) async fn fetch_by_keys<F: TableFact>(
     link: &mut Link,
     keys: &[F::Key],
 ) -> Result<HashMap<F::Key, F>> {

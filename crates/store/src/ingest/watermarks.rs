@@ -5,20 +5,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use floorline_core::bundle::check_id;
-use floorline_core::{Invalid, Timestamp};
-use serde::{Deserialize, Serialize};
+use floorline_core::{Fact, Timestamp, Watermark};
 
 use super::{Conflict, IngestReport, MAX_BATCH_ITEMS};
 use crate::db::{placeholders, rows_per_statement, Link, Val};
 use crate::error::{Result, StoreError};
-
-/// "Source `source` has sent every fact up to `up_to`."
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Watermark {
-    pub source: String,
-    pub up_to: Timestamp,
-}
 
 #[derive(sqlx::FromRow)]
 struct WatermarkRow {
@@ -73,9 +64,7 @@ pub(crate) async fn ingest_watermarks(
     }
     let mut errs = Vec::new();
     for (i, w) in items.iter().enumerate() {
-        if let Err(m) = check_id(&w.source) {
-            errs.push(Invalid::new(format!("watermarks[{i}].source"), m));
-        }
+        w.check_item(&format!("{}[{i}]", Watermark::KIND), &mut errs);
     }
     if !errs.is_empty() {
         return Err(StoreError::Invalid(errs));

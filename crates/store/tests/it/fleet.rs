@@ -84,7 +84,7 @@ async fn lock_timeout_is_locked(ctx: Ctx) {
             // Reads go on meanwhile (WAL), and the write lands once the lock is gone.
             assert!(ctx.store.machine_exists("m1").await.unwrap());
             sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
-            assert_eq!(ctx.store.ingest_earnings(&job).await.unwrap().accepted, 1);
+            assert_eq!(ctx.store.ingest(&job).await.unwrap().accepted, 1);
         }
         Kind::Pg => {
             let sep = if ctx.url.contains('?') { '&' } else { '?' };
@@ -100,7 +100,7 @@ async fn lock_timeout_is_locked(ctx: Ctx) {
                 .execute(&mut *tx)
                 .await
                 .unwrap();
-            let err = impatient.ingest_earnings(&job).await.unwrap_err();
+            let err = impatient.ingest(&job).await.unwrap_err();
             assert!(
                 matches!(&err, StoreError::Locked(m) if m.contains("lock")),
                 "{err:?}"
@@ -108,7 +108,7 @@ async fn lock_timeout_is_locked(ctx: Ctx) {
             // Reads go on meanwhile, and the write lands once the lock is gone.
             assert!(ctx.store.machine_exists("m1").await.unwrap());
             tx.rollback().await.unwrap();
-            assert_eq!(impatient.ingest_earnings(&job).await.unwrap().accepted, 1);
+            assert_eq!(impatient.ingest(&job).await.unwrap().accepted, 1);
             impatient.close().await;
         }
     }

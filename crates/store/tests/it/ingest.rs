@@ -4,7 +4,8 @@
 
 use floorline_core::bundle::Earning;
 use floorline_core::policy::Policy;
-use floorline_store::{StoreError, Watermark, MAX_BATCH_ITEMS};
+use floorline_core::Watermark;
+use floorline_store::{StoreError, MAX_BATCH_ITEMS};
 
 use crate::both;
 use crate::harness::{Ctx, Kind};
@@ -45,17 +46,14 @@ both!(every_kind_is_idempotent, super::every_kind_is_idempotent);
 async fn conflicting_resend_is_reported_and_the_rest_written(ctx: Ctx) {
     ingest(&ctx.store, &fleet(1)).await;
     let j1 = earning("j1", "m000", "c1", 5, s() + DAY);
-    ctx.store
-        .ingest_earnings(std::slice::from_ref(&j1))
-        .await
-        .unwrap();
+    ctx.store.ingest(std::slice::from_ref(&j1)).await.unwrap();
     let changed = Earning {
         amount_micro_usd: 6,
         ..j1.clone()
     };
     let r = ctx
         .store
-        .ingest_earnings(&[
+        .ingest(&[
             earning("j2", "m000", "c1", 1, s() + DAY),
             changed,
             j1.clone(),
@@ -80,7 +78,7 @@ async fn conflicting_resend_is_reported_and_the_rest_written(ctx: Ctx) {
     };
     let r = ctx
         .store
-        .ingest_earnings(&[earning("j4", "m000", "c1", 1, s() + DAY), lone])
+        .ingest(&[earning("j4", "m000", "c1", 1, s() + DAY), lone])
         .await
         .unwrap();
     assert_eq!((r.accepted, r.duplicates), (1, 0));
@@ -117,7 +115,7 @@ async fn in_batch_repeats(ctx: Ctx) {
         consumer_account_id: "c2".into(),
         ..a.clone()
     };
-    let r = ctx.store.ingest_earnings(&[a.clone(), a, b]).await.unwrap();
+    let r = ctx.store.ingest(&[a.clone(), a, b]).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (1, 1));
     assert_eq!(r.conflicts.len(), 1);
     assert_eq!(r.conflicts[0].index, 2);
@@ -127,22 +125,12 @@ both!(in_batch_repeats, super::in_batch_repeats);
 
 async fn aliases_resolve_to_the_machine(ctx: Ctx) {
     ingest(&ctx.store, &fleet(1)).await;
-    ctx.store
-        .ingest_aliases(&[alias("pk-a", "m000")])
-        .await
-        .unwrap();
+    ctx.store.ingest(&[alias("pk-a", "m000")]).await.unwrap();
     let via_alias = earning("j1", "pk-a", "c1", 5, s() + DAY);
-    assert_eq!(
-        ctx.store
-            .ingest_earnings(&[via_alias])
-            .await
-            .unwrap()
-            .accepted,
-        1
-    );
+    assert_eq!(ctx.store.ingest(&[via_alias]).await.unwrap().accepted, 1);
     // The same fact named by the machine id is a duplicate: payloads compare after resolving.
     let via_id = earning("j1", "m000", "c1", 5, s() + DAY);
-    let r = ctx.store.ingest_earnings(&[via_id]).await.unwrap();
+    let r = ctx.store.ingest(&[via_id]).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (0, 1));
     let b = ctx
         .store
@@ -158,13 +146,13 @@ async fn aliases_resolve_to_the_machine(ctx: Ctx) {
     // Sessions, health, probes and bindings resolve the same way.
     let r = ctx
         .store
-        .ingest_health(&[health("pk-a", s() + 2 * DAY, false)])
+        .ingest(&[health("pk-a", s() + 2 * DAY, false)])
         .await
         .unwrap();
     assert_eq!(r.accepted, 1);
     let r = ctx
         .store
-        .ingest_sessions(&[session("s-x", "pk-a", s(), s() + DAY)])
+        .ingest(&[session("s-x", "pk-a", s(), s() + DAY)])
         .await
         .unwrap();
     assert_eq!(r.accepted, 1);
@@ -179,7 +167,7 @@ async fn unknown_machine_rejects_the_whole_batch(ctx: Ctx) {
     let before = n_earnings(&ctx).await;
     let err = ctx
         .store
-        .ingest_earnings(&[
+        .ingest(&[
             earning("j1", "m000", "c1", 5, s() + DAY),
             earning("j2", "ghost", "c1", 5, s() + DAY),
         ])
@@ -190,7 +178,7 @@ async fn unknown_machine_rejects_the_whole_batch(ctx: Ctx) {
     assert_eq!(n_earnings(&ctx).await, before, "nothing written");
     let err = ctx
         .store
-        .ingest_probes(&[probe("p9", "ghost", s(), true)])
+        .ingest(&[probe("p9", "ghost", s(), true)])
         .await
         .unwrap_err();
     assert_eq!(paths(&err), vec!["probes[0].machine_id"]);
@@ -207,7 +195,7 @@ async fn invalid_fields_name_index_and_field(ctx: Ctx) {
         .collect();
     batch[3].amount_micro_usd = -1;
     batch[4].consumer_account_id = "bad id".into();
-    let err = ctx.store.ingest_earnings(&batch).await.unwrap_err();
+    let err = ctx.store.ingest(&batch).await.unwrap_err();
     assert_eq!(
         paths(&err),
         vec![
@@ -222,17 +210,17 @@ async fn invalid_fields_name_index_and_field(ctx: Ctx) {
 
     let mut reserved = earning("floor:2026-10:m000:x", "m000", "c1", 5, s());
     reserved.job_id = "floor:2026-10:m000:x".into();
-    let err = ctx.store.ingest_earnings(&[reserved]).await.unwrap_err();
+    let err = ctx.store.ingest(&[reserved]).await.unwrap_err();
     assert_eq!(paths(&err), vec!["earnings[0].job_id"]);
 
     let mut s1 = session("s1", "m000", s() + DAY, s());
     s1.last_seen_at = Some(ts(s()));
-    let err = ctx.store.ingest_sessions(&[s1]).await.unwrap_err();
+    let err = ctx.store.ingest(&[s1]).await.unwrap_err();
     assert_eq!(paths(&err), vec!["sessions[0].last_seen_at"]);
 
     let err = ctx
         .store
-        .ingest_bindings(&[binding("m000", "a", s(), Some(s()))])
+        .ingest(&[binding("m000", "a", s(), Some(s()))])
         .await
         .unwrap_err();
     assert_eq!(paths(&err), vec!["bindings[0].to"]);
@@ -247,18 +235,18 @@ async fn batch_limit_boundary(ctx: Ctx) {
     let batch: Vec<Earning> = (0..MAX_BATCH_ITEMS)
         .map(|i| earning(&format!("j{i}"), "m000", "c1", 1, s() + DAY))
         .collect();
-    let r = ctx.store.ingest_earnings(&batch).await.unwrap();
+    let r = ctx.store.ingest(&batch).await.unwrap();
     assert_eq!(r.accepted, MAX_BATCH_ITEMS as u64);
     let mut over = batch.clone();
     over.push(earning("j-extra", "m000", "c1", 1, s() + DAY));
-    let err = ctx.store.ingest_earnings(&over).await.unwrap_err();
+    let err = ctx.store.ingest(&over).await.unwrap_err();
     assert!(
         matches!(err, StoreError::BatchTooLarge { items, max } if items == MAX_BATCH_ITEMS + 1 && max == MAX_BATCH_ITEMS),
         "{err:?}"
     );
     assert_eq!(n_earnings(&ctx).await, MAX_BATCH_ITEMS);
     // The re-sent full batch is all duplicates.
-    let r = ctx.store.ingest_earnings(&batch).await.unwrap();
+    let r = ctx.store.ingest(&batch).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (0, MAX_BATCH_ITEMS as u64));
 }
 both!(batch_limit_boundary, super::batch_limit_boundary);
@@ -274,7 +262,7 @@ async fn overlapping_bindings_are_invalid(ctx: Ctx) {
     // Overlaps the stored one.
     let err = ctx
         .store
-        .ingest_bindings(&[binding("m1", "a2", s() + 5 * DAY, None)])
+        .ingest(&[binding("m1", "a2", s() + 5 * DAY, None)])
         .await
         .unwrap_err();
     assert_eq!(paths(&err), vec!["bindings[0].from"]);
@@ -282,7 +270,7 @@ async fn overlapping_bindings_are_invalid(ctx: Ctx) {
     // Two new ones overlapping each other (another machine's is fine).
     let err = ctx
         .store
-        .ingest_bindings(&[
+        .ingest(&[
             binding("m2", "a2", s(), None),
             binding("m1", "a3", s() + 20 * DAY, None),
             binding("m1", "a4", s() + 25 * DAY, None),
@@ -299,7 +287,7 @@ async fn overlapping_bindings_are_invalid(ctx: Ctx) {
     // the same key with another `to` is a conflict.
     let r = ctx
         .store
-        .ingest_bindings(&[
+        .ingest(&[
             binding("m1", "a2", s() + 10 * DAY, None),
             binding("m1", "a1", s(), Some(s() + 10 * DAY)),
             binding("m1", "a1", s(), Some(s() + 9 * DAY)),
@@ -321,13 +309,10 @@ both!(
 
 async fn names_stay_unambiguous(ctx: Ctx) {
     ingest(&ctx.store, &fleet(2)).await;
-    ctx.store
-        .ingest_aliases(&[alias("pk-1", "m000")])
-        .await
-        .unwrap();
+    ctx.store.ingest(&[alias("pk-1", "m000")]).await.unwrap();
     let err = ctx
         .store
-        .ingest_aliases(&[
+        .ingest(&[
             alias("pk-2", "ghost"),
             alias("m001", "m000"),
             alias("pk-3", "pk-1"),
@@ -340,20 +325,13 @@ async fn names_stay_unambiguous(ctx: Ctx) {
         paths(&err),
         vec!["aliases[0].machine_id", "aliases[2].machine_id"]
     );
-    ctx.store
-        .ingest_aliases(&[alias("m001", "m000")])
-        .await
-        .unwrap();
+    ctx.store.ingest(&[alias("m001", "m000")]).await.unwrap();
     assert_eq!(
         ctx.store.resolve_machine("m001").await.unwrap().as_deref(),
         Some("m001")
     );
     // Re-pointing an alias is a conflict.
-    let r = ctx
-        .store
-        .ingest_aliases(&[alias("pk-1", "m001")])
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(&[alias("pk-1", "m001")]).await.unwrap();
     assert_eq!(r.conflicts.len(), 1);
     assert!(ctx.store.machine_exists("m000").await.unwrap());
     assert!(!ctx.store.machine_exists("pk-1").await.unwrap());
@@ -373,11 +351,7 @@ async fn attestations_and_latest(ctx: Ctx) {
             .into(),
     );
     a1.hardware_model = "Mac14,9".into();
-    let r = ctx
-        .store
-        .ingest_attestations(&[a1.clone(), a2.clone()])
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(&[a1.clone(), a2.clone()]).await.unwrap();
     assert_eq!(r.accepted, 2);
     let latest = ctx.store.latest_attestations().await.unwrap();
     assert_eq!(latest, vec![a2.clone()]);
@@ -385,7 +359,7 @@ async fn attestations_and_latest(ctx: Ctx) {
         reported_memory_gb: 128,
         ..a2
     };
-    let r = ctx.store.ingest_attestations(&[changed]).await.unwrap();
+    let r = ctx.store.ingest(&[changed]).await.unwrap();
     assert_eq!(r.conflicts.len(), 1);
     assert_eq!(r.conflicts[0].key, format!("m1@{}", ts(s())));
 }
@@ -398,13 +372,13 @@ async fn watermarks_only_move_forward(ctx: Ctx) {
     };
     let r = ctx
         .store
-        .ingest_watermarks(&[w("coord", s()), w("prober", s())])
+        .ingest(&[w("coord", s()), w("prober", s())])
         .await
         .unwrap();
     assert_eq!(r.accepted, 2);
     let r = ctx
         .store
-        .ingest_watermarks(&[w("coord", e()), w("prober", s()), w("prober", s() - 1)])
+        .ingest(&[w("coord", e()), w("prober", s()), w("prober", s() - 1)])
         .await
         .unwrap();
     assert_eq!((r.accepted, r.duplicates), (1, 1));
@@ -414,11 +388,7 @@ async fn watermarks_only_move_forward(ctx: Ctx) {
         ctx.store.watermarks().await.unwrap(),
         vec![w("coord", e()), w("prober", s())]
     );
-    let err = ctx
-        .store
-        .ingest_watermarks(&[w("bad source", s())])
-        .await
-        .unwrap_err();
+    let err = ctx.store.ingest(&[w("bad source", s())]).await.unwrap_err();
     assert_eq!(paths(&err), vec!["watermarks[0].source"]);
 }
 both!(
@@ -449,12 +419,12 @@ async fn an_alias_cannot_squat_a_machine_id(ctx: Ctx) {
     ingest(&ctx.store, &b).await;
     let r = ctx
         .store
-        .ingest_attestations(&[attestation("victim", 64), attestation("bystander", 32)])
+        .ingest(&[attestation("victim", 64), attestation("bystander", 32)])
         .await
         .unwrap();
     assert_eq!(r.accepted, 2);
     ctx.store
-        .ingest_earnings(&[earning("job-v2", "victim", "c1", 11, s() + 2 * DAY)])
+        .ingest(&[earning("job-v2", "victim", "c1", 11, s() + 2 * DAY)])
         .await
         .unwrap();
     let x = ctx
@@ -494,12 +464,12 @@ async fn an_alias_cannot_squat_a_machine_id(ctx: Ctx) {
     // the network's 21; taking the network to i64::MAX leaves the victim 3
     // short of it, which 4 µUSD more passes.
     ctx.store
-        .ingest_earnings(&[earning("job-big", "victim", "c1", i64::MAX - 21, s() + DAY)])
+        .ingest(&[earning("job-big", "victim", "c1", i64::MAX - 21, s() + DAY)])
         .await
         .unwrap();
     let err = ctx
         .store
-        .ingest_earnings(&[earning("job-four", "victim", "c1", 4, s() + DAY)])
+        .ingest(&[earning("job-four", "victim", "c1", 4, s() + DAY)])
         .await
         .unwrap_err();
     assert_eq!(paths(&err), vec!["earnings[0].amount_micro_usd"]);
@@ -518,13 +488,13 @@ async fn earnings_past_i64_max_in_sum_are_refused_by_name(ctx: Ctx) {
     ingest(&ctx.store, &fleet(2)).await;
     let half = 1i64 << 62;
     ctx.store
-        .ingest_earnings(&[earning("j1", "m000", "c1", half, s() + DAY)])
+        .ingest(&[earning("j1", "m000", "c1", half, s() + DAY)])
         .await
         .unwrap();
     let before = n_earnings(&ctx).await;
     let err = ctx
         .store
-        .ingest_earnings(&[
+        .ingest(&[
             earning("j2", "m001", "c1", 1, s() + DAY),
             earning("j3", "m000", "c1", half, s() + DAY),
         ])
@@ -535,12 +505,12 @@ async fn earnings_past_i64_max_in_sum_are_refused_by_name(ctx: Ctx) {
     assert_eq!(n_earnings(&ctx).await, before, "nothing written");
     // Exactly i64::MAX over the network is fine; one more µUSD is not.
     ctx.store
-        .ingest_earnings(&[earning("j4", "m001", "c1", half - 1, s() + DAY)])
+        .ingest(&[earning("j4", "m001", "c1", half - 1, s() + DAY)])
         .await
         .unwrap();
     let err = ctx
         .store
-        .ingest_earnings(&[earning("j5", "m001", "c1", 1, s() + DAY)])
+        .ingest(&[earning("j5", "m001", "c1", 1, s() + DAY)])
         .await
         .unwrap_err();
     assert_eq!(paths(&err), vec!["earnings[0].amount_micro_usd"]);
@@ -548,7 +518,7 @@ async fn earnings_past_i64_max_in_sum_are_refused_by_name(ctx: Ctx) {
     // Re-sending a stored earning adds nothing.
     let r = ctx
         .store
-        .ingest_earnings(&[earning("j1", "m000", "c1", half, s() + DAY)])
+        .ingest(&[earning("j1", "m000", "c1", half, s() + DAY)])
         .await
         .unwrap();
     assert_eq!(r.duplicates, 1);

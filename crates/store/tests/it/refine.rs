@@ -55,7 +55,7 @@ async fn a_heartbeat_and_a_disconnect_refine_a_session(ctx: Ctx) {
     ingest(&ctx.store, &fleet(1)).await;
     let r = ctx
         .store
-        .ingest_sessions(&[sess(Some(s() + DAY), None)])
+        .ingest(&[sess(Some(s() + DAY), None)])
         .await
         .unwrap();
     assert_eq!((r.accepted, r.refined), (1, 0));
@@ -63,34 +63,22 @@ async fn a_heartbeat_and_a_disconnect_refine_a_session(ctx: Ctx) {
     let later = sess(Some(s() + 2 * DAY), None);
     let r = ctx
         .store
-        .ingest_sessions(std::slice::from_ref(&later))
+        .ingest(std::slice::from_ref(&later))
         .await
         .unwrap();
     assert_eq!((r.accepted, r.refined, r.duplicates), (0, 1, 0), "{r:?}");
     assert_eq!(stored_session(&ctx, "s1").await, later);
     // The same last_seen_at with a first disconnected_at: a refinement.
     let gone = sess(Some(s() + 2 * DAY), Some(s() + 2 * DAY + 5));
-    let r = ctx
-        .store
-        .ingest_sessions(std::slice::from_ref(&gone))
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(std::slice::from_ref(&gone)).await.unwrap();
     assert_eq!((r.accepted, r.refined, r.duplicates), (0, 1, 0), "{r:?}");
     assert_eq!(stored_session(&ctx, "s1").await, gone);
     // A later heartbeat after the disconnect (disconnected_at unchanged) still refines.
     let late = sess(Some(s() + 3 * DAY), Some(s() + 2 * DAY + 5));
-    let r = ctx
-        .store
-        .ingest_sessions(std::slice::from_ref(&late))
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(std::slice::from_ref(&late)).await.unwrap();
     assert_eq!(r.refined, 1, "{r:?}");
     // Identical: a duplicate.
-    let r = ctx
-        .store
-        .ingest_sessions(std::slice::from_ref(&late))
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(std::slice::from_ref(&late)).await.unwrap();
     assert_eq!((r.accepted, r.refined, r.duplicates), (0, 0, 1), "{r:?}");
     assert_eq!(stored_session(&ctx, "s1").await, late);
 }
@@ -105,7 +93,7 @@ async fn every_session_conflict_names_its_field(ctx: Ctx) {
     ingest(&ctx.store, &b).await;
     let stored = sess(Some(s() + 2 * DAY), Some(s() + 3 * DAY));
     ctx.store
-        .ingest_sessions(std::slice::from_ref(&stored))
+        .ingest(std::slice::from_ref(&stored))
         .await
         .unwrap();
     let cases: Vec<(Session, &str)> = vec![
@@ -135,11 +123,7 @@ async fn every_session_conflict_names_its_field(ctx: Ctx) {
         ),
     ];
     for (item, field) in cases {
-        let r = ctx
-            .store
-            .ingest_sessions(std::slice::from_ref(&item))
-            .await
-            .unwrap();
+        let r = ctx.store.ingest(std::slice::from_ref(&item)).await.unwrap();
         let reason = only_conflict(&r);
         assert!(reason.contains(field), "{field}: {reason}");
         assert!(reason.contains("a stored fact"), "{reason}");
@@ -148,7 +132,7 @@ async fn every_session_conflict_names_its_field(ctx: Ctx) {
     // Several wrong fields are all named.
     let r = ctx
         .store
-        .ingest_sessions(&[Session {
+        .ingest(&[Session {
             machine_id: "m001".into(),
             ..sess(Some(s() + DAY), Some(s() + 4 * DAY))
         }])
@@ -170,14 +154,11 @@ async fn a_binding_gets_one_to(ctx: Ctx) {
     b.bindings.clear();
     ingest(&ctx.store, &b).await;
     let open = binding("m000", "a1", s(), None);
-    ctx.store
-        .ingest_bindings(std::slice::from_ref(&open))
-        .await
-        .unwrap();
+    ctx.store.ingest(std::slice::from_ref(&open)).await.unwrap();
     // A `to` that is not after `from` is invalid, not a conflict.
     let err = ctx
         .store
-        .ingest_bindings(&[binding("m000", "a1", s(), Some(s()))])
+        .ingest(&[binding("m000", "a1", s(), Some(s()))])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -186,7 +167,7 @@ async fn a_binding_gets_one_to(ctx: Ctx) {
     let ended = binding("m000", "a1", s(), Some(s() + 10 * DAY));
     let r = ctx
         .store
-        .ingest_bindings(&[ended.clone(), binding("m000", "a2", s() + 10 * DAY, None)])
+        .ingest(&[ended.clone(), binding("m000", "a2", s() + 10 * DAY, None)])
         .await
         .unwrap();
     assert_eq!((r.accepted, r.refined, r.duplicates), (1, 1, 0), "{r:?}");
@@ -194,7 +175,7 @@ async fn a_binding_gets_one_to(ctx: Ctx) {
     assert_eq!(stored_binding(&ctx, "m000").await, ended);
     let r = ctx
         .store
-        .ingest_bindings(std::slice::from_ref(&ended))
+        .ingest(std::slice::from_ref(&ended))
         .await
         .unwrap();
     assert_eq!(r.duplicates, 1);
@@ -219,11 +200,7 @@ async fn a_binding_gets_one_to(ctx: Ctx) {
             "different payload (payout_identity)",
         ),
     ] {
-        let r = ctx
-            .store
-            .ingest_bindings(std::slice::from_ref(&item))
-            .await
-            .unwrap();
+        let r = ctx.store.ingest(std::slice::from_ref(&item)).await.unwrap();
         let reason = only_conflict(&r);
         assert!(reason.contains(field), "{field}: {reason}");
     }
@@ -241,7 +218,7 @@ async fn a_batch_is_judged_in_order(ctx: Ctx) {
     let last = sess(Some(s() + 4 * DAY), Some(s() + 4 * DAY));
     let r = ctx
         .store
-        .ingest_sessions(&[
+        .ingest(&[
             sess(Some(s() + DAY), None),
             sess(Some(s() + 3 * DAY), None),
             sess(Some(s() + 2 * DAY), None),
@@ -263,16 +240,13 @@ async fn a_batch_is_judged_in_order(ctx: Ctx) {
     assert_eq!(stored_session(&ctx, "s1").await, last);
     // Against a stored session too.
     let mut two = session("s2", "m000", s() + DAY, s() + DAY);
-    ctx.store
-        .ingest_sessions(std::slice::from_ref(&two))
-        .await
-        .unwrap();
+    ctx.store.ingest(std::slice::from_ref(&two)).await.unwrap();
     let mut beats = Vec::new();
     for k in 2..6 {
         two.last_seen_at = Some(ts(s() + k * DAY));
         beats.push(two.clone());
     }
-    let r = ctx.store.ingest_sessions(&beats).await.unwrap();
+    let r = ctx.store.ingest(&beats).await.unwrap();
     assert_eq!((r.accepted, r.refined), (0, 4), "{r:?}");
     assert_eq!(stored_session(&ctx, "s2").await, two);
     // The same through a bundle.
@@ -295,12 +269,12 @@ async fn an_invalid_batch_refines_nothing(ctx: Ctx) {
     ingest(&ctx.store, &b).await;
     let first = sess(Some(s() + DAY), None);
     ctx.store
-        .ingest_sessions(std::slice::from_ref(&first))
+        .ingest(std::slice::from_ref(&first))
         .await
         .unwrap();
     let err = ctx
         .store
-        .ingest_sessions(&[
+        .ingest(&[
             sess(Some(s() + 2 * DAY), None),
             session("s9", "nobody", s(), s()),
         ])
@@ -341,10 +315,10 @@ async fn a_batch_of_heartbeats_is_judged_whole(ctx: Ctx) {
         )
     };
     let opened: Vec<Session> = (0..4).map(|k| open(k, 0)).collect();
-    ctx.store.ingest_sessions(&opened).await.unwrap();
+    ctx.store.ingest(&opened).await.unwrap();
     // Every item a heartbeat: all refined, each value stored.
     let beats: Vec<Session> = (0..4).map(|k| open(k, 1)).collect();
-    let r = ctx.store.ingest_sessions(&beats).await.unwrap();
+    let r = ctx.store.ingest(&beats).await.unwrap();
     assert_eq!((r.accepted, r.refined, r.duplicates), (0, 4, 0), "{r:?}");
     for (k, beat) in beats.iter().enumerate() {
         assert_eq!(&stored_session(&ctx, &format!("s{k}")).await, beat);
@@ -357,7 +331,7 @@ async fn a_batch_of_heartbeats_is_judged_whole(ctx: Ctx) {
     let stale = open(2, 0);
     let r = ctx
         .store
-        .ingest_sessions(&[
+        .ingest(&[
             open(0, 2),
             beats[1].clone(),
             stale,
@@ -380,11 +354,7 @@ async fn a_batch_of_heartbeats_is_judged_whole(ctx: Ctx) {
     // naming machine_id, and the other heartbeat of the batch still refines.
     let mut moved = open(1, 3);
     moved.machine_id = "m000".into();
-    let r = ctx
-        .store
-        .ingest_sessions(&[open(0, 3), moved])
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(&[open(0, 3), moved]).await.unwrap();
     assert_eq!(r.refined, 1, "{r:?}");
     assert_eq!(r.conflicts.len(), 1, "{r:?}");
     assert!(r.conflicts[0].reason.contains("machine_id"), "{r:?}");

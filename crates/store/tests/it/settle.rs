@@ -150,7 +150,7 @@ async fn rerun_pays_late_machines_and_never_touches_frozen_draws(ctx: Ctx) {
 
     // A late probe arrives; the re-run pays m-late from what is left.
     ctx.store
-        .ingest_probes(&[probe("late-probe", "m-late", s() + 3 * DAY, true)])
+        .ingest(&[probe("late-probe", "m-late", s() + 3 * DAY, true)])
         .await
         .unwrap();
     let second = settle(&ctx.store, &policy, live("t")).await.unwrap();

@@ -54,7 +54,7 @@ async fn a_run_reads_facts_that_stay_readable(ctx: Ctx) {
     assert_eq!(runs[0].facts_version, Some(v), "read back");
     // Late facts: an earning, a heartbeat of a session, a binding's `to`.
     ctx.store
-        .ingest_earnings(&[earning(
+        .ingest(&[earning(
             "late-job",
             "m000",
             "buyer",
@@ -70,17 +70,13 @@ async fn a_run_reads_facts_that_stay_readable(ctx: Ctx) {
         .unwrap()
         .clone();
     beat.last_seen_at = Some(ts(e() + 2 * DAY));
-    let r = ctx
-        .store
-        .ingest_sessions(std::slice::from_ref(&beat))
-        .await
-        .unwrap();
+    let r = ctx.store.ingest(std::slice::from_ref(&beat)).await.unwrap();
     assert_eq!(r.refined, 1, "{r:?}");
     let mut ended = exported_before.bindings[1].clone();
     ended.to = Some(ts(s() + 20 * DAY));
     let r = ctx
         .store
-        .ingest_bindings(std::slice::from_ref(&ended))
+        .ingest(std::slice::from_ref(&ended))
         .await
         .unwrap();
     assert_eq!(r.refined, 1, "{r:?}");
@@ -133,13 +129,13 @@ async fn each_run_reads_the_version_it_saw(ctx: Ctx) {
         last_seen_at_ms: Some(s() + k * DAY),
         disconnected_at_ms: None,
     };
-    ctx.store.ingest_sessions(&[beat(1)]).await.unwrap();
+    ctx.store.ingest(&[beat(1)]).await.unwrap();
     let a = settle(&ctx.store, &policy, preview("a")).await.unwrap().run;
     // Read by run a: kept. Then a refinement no run read: overwritten.
-    ctx.store.ingest_sessions(&[beat(2)]).await.unwrap();
-    ctx.store.ingest_sessions(&[beat(3)]).await.unwrap();
+    ctx.store.ingest(&[beat(2)]).await.unwrap();
+    ctx.store.ingest(&[beat(3)]).await.unwrap();
     let b_run = settle(&ctx.store, &policy, preview("b")).await.unwrap().run;
-    ctx.store.ingest_sessions(&[beat(4)]).await.unwrap();
+    ctx.store.ingest(&[beat(4)]).await.unwrap();
     let va = a.facts_version.unwrap();
     let vb = b_run.facts_version.unwrap();
     assert!(va < vb, "{va} < {vb}");
@@ -151,7 +147,7 @@ async fn each_run_reads_the_version_it_saw(ctx: Ctx) {
     assert_eq!(sessions_of(&ctx, None).await, vec![seen(4)]);
     // A session first sent after a run is absent as of it.
     ctx.store
-        .ingest_sessions(&[session("s2", "m000", s() + 5 * DAY, s() + 6 * DAY)])
+        .ingest(&[session("s2", "m000", s() + 5 * DAY, s() + 6 * DAY)])
         .await
         .unwrap();
     assert_eq!(
@@ -201,7 +197,7 @@ async fn previous_totals_stay_as_the_next_run_read_them(ctx: Ctx) {
     );
     // A late October earning, and October settled again: its totals change.
     ctx.store
-        .ingest_earnings(&[earning("late", "m000", "buyer", 50_000_000, s() + DAY)])
+        .ingest(&[earning("late", "m000", "buyer", 50_000_000, s() + DAY)])
         .await
         .unwrap();
     let again = settle(&ctx.store, &policy, live("t")).await.unwrap().run;
