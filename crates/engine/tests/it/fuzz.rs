@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 
 use floorline_core::bundle::{Alias, Attestation, Binding, Earning, Health, Probe, Session};
-use floorline_core::{CoreError, Timestamp};
+use floorline_core::Timestamp;
 use floorline_engine::ingest::{parse_batch, parse_lines, FactKind, Format, IngestFact};
 use floorline_engine::EngineError;
 use floorline_store::{StoreError, Watermark};
@@ -550,7 +550,7 @@ fn check_batch_of<T: IngestFact + PartialEq + Debug>(
                 prop_assert_eq!(&again, item);
             }
         }
-        Err(EngineError::Invalid(items)) | Err(EngineError::Core(CoreError::Invalid(items))) => {
+        Err(EngineError::Invalid(items)) => {
             prop_assert!(!items.is_empty());
             for i in &items {
                 if let Err(why) = check_batch_path(&i.path, T::KIND, text) {
