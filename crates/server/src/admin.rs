@@ -125,12 +125,7 @@ pub async fn epoch_detail(
     let mut tiers: BTreeMap<u32, TierTotalBody> = BTreeMap::new();
     let mut excluded = Vec::new();
     for m in &plan.machines {
-        let tier = policy
-            .tiers
-            .iter()
-            .rev()
-            .find(|t| t.min_gb <= m.verified_memory_gb)
-            .map_or(0, |t| t.min_gb);
+        let tier = policy.tier(m.verified_memory_gb).map_or(0, |t| t.min_gb);
         let t = tiers.entry(tier).or_insert(TierTotalBody {
             tier_min_gb: tier,
             n_machines: 0,

@@ -149,12 +149,7 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<MachineViewBod
         ),
         None => "as reported, proven by a tier-sized probe".to_string(),
     };
-    let tier_min_gb = policy
-        .tiers
-        .iter()
-        .rev()
-        .find(|t| t.min_gb <= v.verified_memory_gb)
-        .map(|t| t.min_gb);
+    let tier_min_gb = policy.tier(v.verified_memory_gb).map(|t| t.min_gb);
     let gates = GATES
         .iter()
         .map(|&(gate, reason)| {
