@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod keys;
 pub mod months;
 pub mod probing;
+mod records;
 pub mod schedule;
 pub mod scheduler;
 mod verify;
