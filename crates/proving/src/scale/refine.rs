@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::db::{Raw, ScaleDb};
 use super::fleet::Fleet;
 use super::run::say;
-use super::{f, ratio, usize_u64, ScaleBackend, ScaleOptions, HOUR_MS};
+use super::{f, ratio, usize_u64, Backend, ScaleOptions, HOUR_MS};
 
 /// The target: the store refines at ≥ 0.5 × the bare rate.
 pub const REFINE_OVER_BARE_TARGET: f64 = 0.5;
@@ -44,7 +44,7 @@ const ROUNDS: u64 = 3;
 /// One refinement run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefineReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub sessions: u64,
     pub batch: u64,
     /// Seconds of each store round (inside the `ingest_sessions` calls).
@@ -304,7 +304,7 @@ pub fn markdown_refine(r: &RefineReport) -> String {
 /// if some run may have read it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionRowsReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub machines: u64,
     pub days: u64,
     /// Heartbeats sent: one per session per hour of the month.

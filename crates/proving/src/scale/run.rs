@@ -16,7 +16,7 @@ use floorline_store::{IngestReport, Store, Watermark, MAX_BATCH_ITEMS};
 
 use super::db::{Raw, ScaleDb};
 use super::{
-    f, peak_mb, ratio, reset_peak, u64_i64, usize_u64, Fleet, KindFigures, Phase, ScaleBackend,
+    f, peak_mb, ratio, reset_peak, u64_i64, usize_u64, Backend, Fleet, KindFigures, Phase,
     ScaleOptions, ScaleReport, HOUR_MS,
 };
 
@@ -216,7 +216,7 @@ pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result
     }
 
     let t = Instant::now();
-    if opts.backend == ScaleBackend::Postgres {
+    if opts.backend == Backend::Postgres {
         raw.execute("VACUUM ANALYZE")
             .await
             .context("VACUUM ANALYZE")?;
