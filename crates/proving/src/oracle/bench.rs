@@ -58,6 +58,89 @@ impl Raw {
         }
     }
 
+    /// The store's own durability setting on SQLite (WAL, synchronous
+    /// NORMAL), so that the bare writes are measured under the same.
+    pub async fn store_durability(&mut self) -> anyhow::Result<()> {
+        if let Raw::Sqlite(_) = self {
+            self.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL `VACUUM ANALYZE` (what autovacuum does eventually).
+    pub async fn vacuum_analyze(&mut self) -> anyhow::Result<()> {
+        self.execute("VACUUM ANALYZE").await
+    }
+
+    /// Earnings other than base rewards.
+    pub async fn count_organic_earnings(&mut self) -> anyhow::Result<u64> {
+        self.count("earnings WHERE kind <> 'base_reward'").await
+    }
+
+    /// Sessions last seen at `ls_ms`.
+    pub async fn count_sessions_last_seen_at(&mut self, ls_ms: i64) -> anyhow::Result<u64> {
+        self.count(&format!("sessions WHERE last_seen_at_ms = {ls_ms}"))
+            .await
+    }
+
+    /// Deletes every settlement (draws, ledger entries, totals, runs, base
+    /// rewards) and zeroes the balances, so that the next settle is again
+    /// the epoch's first.
+    pub async fn forget_settlements(&mut self) -> anyhow::Result<()> {
+        for sql in [
+            "DELETE FROM floor_draws",
+            "DELETE FROM ledger_entries",
+            "DELETE FROM machine_totals",
+            "DELETE FROM settlement_runs",
+            "DELETE FROM earnings WHERE kind = 'base_reward'",
+            "UPDATE accounts SET balance_micro_usd = 0",
+        ] {
+            self.execute(sql)
+                .await
+                .map_err(|e| e.context(sql.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The bare `UPDATE` of sessions' `last_seen_at` to `(id, ls)` of
+    /// `pairs`, in one transaction, values inlined or (`bound`) bound as
+    /// parameters: (seconds of the transaction, rows changed).
+    pub async fn bare_last_seen_update(
+        &mut self,
+        pairs: &[(String, i64)],
+        bound: bool,
+    ) -> anyhow::Result<(f64, u64)> {
+        let sqlite = matches!(self, Raw::Sqlite(_));
+        let values: Vec<String> = if bound && sqlite {
+            // Anonymous `?`: sqlx's SQLite driver resolves numbered `$N`
+            // placeholders one by one, which is slow for 20 000 of them.
+            vec!["(?, ?)".to_string(); pairs.len()]
+        } else if bound {
+            (0..pairs.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect()
+        } else {
+            pairs
+                .iter()
+                .map(|(id, ls)| format!("('{id}', {ls})"))
+                .collect()
+        };
+        let sql = format!(
+            "WITH v(id, ls) AS (VALUES {}) \
+             UPDATE sessions SET last_seen_at_ms = v.ls FROM v WHERE sessions.session_id = v.id",
+            values.join(", ")
+        );
+        let t = Instant::now();
+        self.execute("BEGIN").await?;
+        let changed = if bound {
+            self.execute_pairs(&sql, pairs).await?
+        } else {
+            self.execute_count(&sql).await?
+        };
+        self.execute("COMMIT").await?;
+        Ok((t.elapsed().as_secs_f64(), changed))
+    }
+
     pub async fn count(&mut self, table: &str) -> anyhow::Result<u64> {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let (n,): (i64,) = match self {
