@@ -36,9 +36,9 @@ impl From<CoreError> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Invalid(_)
-            | StoreError::BatchTooLarge { .. }
-            | StoreError::Core(CoreError::Invalid(_)) => Failure::BadInput(e.to_string()),
+            StoreError::Invalid(_) | StoreError::BatchTooLarge { .. } => {
+                Failure::BadInput(e.to_string())
+            }
             other => Failure::other(other),
         }
     }

@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use floorline_core::error::MAX_REPORTED_PROBLEMS;
-use floorline_core::{with_fact_type, CoreError, FactKind};
+use floorline_core::{with_fact_type, FactKind};
 use floorline_engine::ingest::{parse_lines, unknown_fields, Format};
 use floorline_engine::Engine;
 use floorline_store::{IngestReport, StoreError, StoreFact, MAX_BATCH_ITEMS};
@@ -114,7 +114,7 @@ fn text_of<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str, Failure> {
 /// to the file's line numbers, ending with `tail`.
 fn locate(e: StoreError, lines: &[usize], tail: &str) -> Failure {
     match e {
-        StoreError::Invalid(items) | StoreError::Core(CoreError::Invalid(items)) => {
+        StoreError::Invalid(items) => {
             let msgs: Vec<String> = items
                 .iter()
                 .map(|inv| {

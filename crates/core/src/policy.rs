@@ -432,14 +432,15 @@ impl Policy {
         }
     }
 
-    /// D4: the floor of the largest tier with `min_gb ≤ gb`, else 0.
+    /// D4: the tier a machine with `gb` verified falls in: the largest with
+    /// `min_gb ≤ gb` (tiers are sorted by `min_gb`), none below every tier.
+    pub fn tier(&self, gb: u32) -> Option<&Tier> {
+        self.tiers.iter().rev().find(|t| t.min_gb <= gb)
+    }
+
+    /// D4: the floor of [`Policy::tier`], else 0.
     pub fn tier_floor(&self, gb: u32) -> i64 {
-        self.tiers
-            .iter()
-            .rev()
-            .find(|t| t.min_gb <= gb)
-            .map(|t| t.floor_micro_usd)
-            .unwrap_or(0)
+        self.tier(gb).map_or(0, |t| t.floor_micro_usd)
     }
 
     /// D20: an epoch id must name a unit of the policy's `period`; `path`

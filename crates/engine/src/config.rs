@@ -24,7 +24,8 @@ use floorline_prober::schedule::ProberLimits;
 pub const NOT_CONFIG_VARS: &[&str] = &[
     "FLOORLINE_CONFIG",
     "FLOORLINE_DATABASE_URL",
-    "FLOORLINE_FAILPOINT",
+    #[cfg(feature = "failpoints")]
+    floorline_store::FAILPOINT_ENV,
     "FLOORLINE_TEST_PG_URL",
     "FLOORLINE_TEST_VENV",
     "FLOORLINE_LOG",

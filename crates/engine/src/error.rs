@@ -1,4 +1,9 @@
 //! Errors of the engine, by what the caller can do about them.
+//!
+//! Bad items have one spelling here, `Invalid`: the core's and the store's
+//! `Invalid` become it on the way up (`?`), so `Core` and `Store` never hold
+//! one. A batch over its limit stays `StoreError::BatchTooLarge` (HTTP 413,
+//! not 422).
 
 use floorline_core::{CoreError, EpochId, Invalid};
 use floorline_store::StoreError;
@@ -19,10 +24,12 @@ pub enum EngineError {
     },
     #[error("not found: {0}")]
     NotFound(String),
+    /// A core refusal other than bad input.
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Core(CoreError),
+    /// A store refusal other than bad items.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{0}")]
     Other(String),
 }
@@ -32,11 +39,25 @@ impl EngineError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            EngineError::Invalid(_)
-                | EngineError::Core(CoreError::Invalid(_))
-                | EngineError::Store(StoreError::Invalid(_))
-                | EngineError::Store(StoreError::BatchTooLarge { .. })
-                | EngineError::Store(StoreError::Core(CoreError::Invalid(_)))
+            EngineError::Invalid(_) | EngineError::Store(StoreError::BatchTooLarge { .. })
         )
+    }
+}
+
+impl From<CoreError> for EngineError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Invalid(items) => EngineError::Invalid(items),
+            other => EngineError::Core(other),
+        }
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(items) => EngineError::Invalid(items),
+            other => EngineError::Store(other),
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod months;
 pub mod off_ramp;
 pub mod probing;
+mod records;
 pub mod schedule;
 pub mod scheduler;
 mod verify;

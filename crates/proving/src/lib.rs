@@ -11,9 +11,11 @@
 //!
 //! Invariants of this crate: it only drives floorline through public APIs
 //! (`Engine`, `Store`, the `floorline` binary) and reads the database with
-//! its own SQL; it never changes floorline's behaviour.
+//! its own SQL, all of it in [`oracle`] (the bare-SQL oracle); it never
+//! changes floorline's behaviour.
 
 pub mod dst;
+pub mod oracle;
 pub mod scale;
 
 pub use dst::{run_seed, run_seed_with, Backend, Options, TrialReport, Violation};

@@ -53,7 +53,6 @@ pub async fn base_rewards(
     let draws = engine.all_draws(epoch).await?;
     let used: i64 = draws.iter().map(|d| d.amount_micro_usd).sum();
     let run = engine
-        .store()
         .latest_run(epoch, floorline_store::RunMode::Live)
         .await?;
     let mode = engine.config().settlement.mode;
@@ -88,7 +87,7 @@ pub async fn epochs(
     caller: Caller,
 ) -> Result<Json<EpochsBody>, ApiError> {
     caller.require(Role::Admin)?;
-    let epochs = state.engine.store().epochs().await?;
+    let epochs = state.engine.epochs().await?;
     Ok(Json(EpochsBody {
         epochs: epochs.iter().map(EpochSummaryBody::from).collect(),
     }))
@@ -103,15 +102,15 @@ pub async fn epoch_detail(
 ) -> Result<Json<EpochDetailBody>, ApiError> {
     caller.require(Role::Admin)?;
     let epoch = parse_epoch(&epoch)?;
-    let store = state.engine.store();
-    let runs = store.runs(Some(epoch)).await?;
-    let latest = match store
+    let engine = &state.engine;
+    let runs = engine.runs(Some(epoch)).await?;
+    let latest = match engine
         .latest_run(epoch, floorline_store::RunMode::Live)
         .await?
     {
         Some(r) => Some(r),
         None => {
-            store
+            engine
                 .latest_run(epoch, floorline_store::RunMode::Preview)
                 .await?
         }
@@ -126,12 +125,7 @@ pub async fn epoch_detail(
     let mut tiers: BTreeMap<u32, TierTotalBody> = BTreeMap::new();
     let mut excluded = Vec::new();
     for m in &plan.machines {
-        let tier = policy
-            .tiers
-            .iter()
-            .rev()
-            .find(|t| t.min_gb <= m.verified_memory_gb)
-            .map_or(0, |t| t.min_gb);
+        let tier = policy.tier(m.verified_memory_gb).map_or(0, |t| t.min_gb);
         let t = tiers.entry(tier).or_insert(TierTotalBody {
             tier_min_gb: tier,
             n_machines: 0,
@@ -250,7 +244,7 @@ pub async fn draws(
                 )));
             }
             let offset = page_offset(q.offset)?;
-            let page = engine.store().draws(epoch, offset, limit).await?;
+            let page = engine.draws(epoch, offset, limit).await?;
             Ok(Json(DrawsPageBody {
                 epoch: epoch.to_string(),
                 offset,
@@ -435,7 +429,6 @@ pub async fn adjust(
     })?;
     let entry = state
         .engine
-        .store()
         .adjust(&Adjust {
             account_id: b.account_id,
             amount_micro_usd: b.amount_micro_usd,

@@ -90,7 +90,6 @@ impl FromRequestParts<AppState> for Caller {
         let hash = hash_token(token);
         let key = state
             .engine
-            .store()
             .find_api_key_by_hash(&hash)
             .await
             .map_err(ApiError::from)?

@@ -133,7 +133,6 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
             StoreError::Invalid(items) => ApiError::invalid(&items),
-            StoreError::Core(CoreError::Invalid(items)) => ApiError::invalid(&items),
             StoreError::BatchTooLarge { .. } => ApiError::too_large(e.to_string()),
             StoreError::NotFound(m) => ApiError::not_found(m),
             StoreError::Conflict(_) | StoreError::AlreadySettled { .. } => {
@@ -156,7 +155,6 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> ApiError {
         match e {
             EngineError::Store(s) => s.into(),
-            EngineError::Core(CoreError::Invalid(items)) => ApiError::invalid(&items),
             EngineError::Invalid(items) => ApiError::invalid(&items),
             EngineError::NotFound(m) => ApiError::not_found(m),
             EngineError::NotClosed(_) | EngineError::AwaitingWatermarks { .. } => {

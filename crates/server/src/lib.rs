@@ -264,7 +264,7 @@ impl AppState {
         if let Some(p) = self.plans.lock().await.get(&run_id) {
             return Ok(p.clone());
         }
-        let text = self.engine.store().run_plan_json(run_id).await?;
+        let text = self.engine.run_plan_json(run_id).await?;
         let plan: Plan = serde_json::from_str(&text).map_err(|e| {
             tracing::error!(run_id, error = %e, "Stored plan does not parse.");
             ApiError::new(
@@ -288,7 +288,7 @@ impl AppState {
 pub async fn healthz(
     State(state): State<AppState>,
 ) -> Result<Json<wire::admin::HealthBody>, ApiError> {
-    state.engine.store().watermarks().await.map_err(|_| {
+    state.engine.watermarks().await.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",

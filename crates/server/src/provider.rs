@@ -149,12 +149,7 @@ fn machine_view(cx: &ViewContext<'_>, machine_id: &str) -> Option<MachineViewBod
         ),
         None => "as reported, proven by a tier-sized probe".to_string(),
     };
-    let tier_min_gb = policy
-        .tiers
-        .iter()
-        .rev()
-        .find(|t| t.min_gb <= v.verified_memory_gb)
-        .map(|t| t.min_gb);
+    let tier_min_gb = policy.tier(v.verified_memory_gb).map(|t| t.min_gb);
     let gates = GATES
         .iter()
         .map(|&(gate, reason)| {
@@ -261,7 +256,7 @@ struct Holdings {
 impl Holdings {
     async fn of(state: &AppState, account: &str) -> Result<Holdings, ApiError> {
         Ok(Holdings {
-            bindings: state.engine.store().bindings_of_account(account).await?,
+            bindings: state.engine.bindings_of_account(account).await?,
         })
     }
 
@@ -294,9 +289,9 @@ async fn history(
     holdings: &Holdings,
     machines: &BTreeSet<String>,
 ) -> Result<Vec<HistoryEpoch>, ApiError> {
-    let store = state.engine.store();
+    let engine = &state.engine;
     let machine_ids: Vec<String> = machines.iter().cloned().collect();
-    let draws: HashMap<(String, String), DrawRecord> = store
+    let draws: HashMap<(String, String), DrawRecord> = engine
         .account_draws(account, &machine_ids)
         .await?
         .into_iter()
@@ -305,7 +300,7 @@ async fn history(
     // Other owners' bindings, read once per machine and only when needed.
     let mut co_owned: HashMap<String, Vec<MachineBinding>> = HashMap::new();
     let mut out = Vec::new();
-    for e in store.epochs().await? {
+    for e in engine.epochs().await? {
         let (start, end) = (e.epoch.start().0, e.epoch.end().0);
         let held: Vec<&String> = machines
             .iter()
@@ -314,7 +309,7 @@ async fn history(
         if held.is_empty() {
             continue;
         }
-        let Some(run) = store
+        let Some(run) = engine
             .latest_run(e.epoch, floorline_store::RunMode::Live)
             .await?
         else {
@@ -339,7 +334,7 @@ async fn history(
                 continue;
             };
             if !co_owned.contains_key(m.as_str()) {
-                let all = store.bindings_of_machine(m).await?;
+                let all = engine.bindings_of_machine(m).await?;
                 co_owned.insert(m.clone(), all);
             }
             let sole = co_owned
@@ -525,7 +520,7 @@ pub async fn machine(
         return Err(not_found());
     }
     let holdings = Holdings::of(&state, &account).await?;
-    let resolved = state.engine.store().resolve_machine(&machine).await?;
+    let resolved = state.engine.resolve_machine(&machine).await?;
     let Some(id) = resolved.filter(|id| holdings.ever().contains(id)) else {
         return Err(not_found());
     };

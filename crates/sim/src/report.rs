@@ -192,12 +192,7 @@ pub struct BreakEven {
 
 /// The tier (`min_gb`) a verified size falls in; 0 below every tier.
 pub fn tier_of(policy: &Policy, gb: u32) -> u32 {
-    policy
-        .tiers
-        .iter()
-        .rev()
-        .find(|t| t.min_gb <= gb)
-        .map_or(0, |t| t.min_gb)
+    policy.tier(gb).map_or(0, |t| t.min_gb)
 }
 
 fn to_u32(n: usize) -> u32 {

@@ -40,11 +40,43 @@ pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Most bind parameters in one statement (SQLite allows 32 766, PostgreSQL 65 535).
 pub const MAX_BIND_PARAMS: usize = 32_000;
 
-/// Which database is behind a [`crate::Store`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which database is behind a [`crate::Store`] (and which one a test or a
+/// bench runs on: proving uses this enum too).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    /// The product's name, for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" | "pg" => Ok(Backend::Postgres),
+            other => Err(format!("unknown backend `{other}` (sqlite or postgres)")),
+        }
+    }
 }
 
 /// A pool of either backend.

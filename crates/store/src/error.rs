@@ -3,12 +3,16 @@
 //! `Locked`), test seams (`Injected`), broken money invariants (`Invariant`),
 //! and the layers below (`Core`, `Db`, `Migrate`).
 //!
+//! Bad items have one spelling here, `Invalid`: a core `CoreError::Invalid`
+//! becomes it on the way up (`?`), so `Core` never holds one.
+//!
 //! Invariant: an error returned from a write means nothing of that write was
 //! committed (every write runs in one transaction that is dropped, and so
 //! rolled back, on error) — except `Injected(FailPoint::AfterCommit)`.
 
 use floorline_core::{CoreError, EpochId, Invalid};
 
+#[cfg(feature = "failpoints")]
 use crate::failpoint::FailPoint;
 
 /// Every way the store can refuse.
@@ -31,7 +35,8 @@ pub enum StoreError {
     /// The lock or the database was busy for longer than the timeout.
     #[error("locked: {0}")]
     Locked(String),
-    /// A failure injected at a [`FailPoint`] (tests only).
+    /// A failure injected at a [`FailPoint`] (feature `failpoints` only).
+    #[cfg(feature = "failpoints")]
     #[error("injected failure at {0:?}")]
     Injected(FailPoint),
     /// A money invariant failed after writing; the transaction was rolled back.
@@ -44,11 +49,12 @@ pub enum StoreError {
     /// login): names its host and port and the cause.
     #[error("database unreachable: {0}")]
     Unreachable(String),
-    /// A bad database URL or `FLOORLINE_FAILPOINT` value.
+    /// A bad database URL (or, with the `failpoints` feature, failpoint spec).
     #[error("configuration: {0}")]
     Config(String),
+    /// A core refusal other than bad input (that is [`StoreError::Invalid`]).
     #[error(transparent)]
-    Core(#[from] CoreError),
+    Core(CoreError),
     #[error("database: {0}")]
     Db(sqlx::Error),
     #[error("migration: {0}")]
@@ -57,6 +63,16 @@ pub enum StoreError {
 
 /// Shorthand for results of the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<CoreError> for StoreError {
+    /// Core's bad input becomes the store's one bad-input shape.
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Invalid(items) => StoreError::Invalid(items),
+            other => StoreError::Core(other),
+        }
+    }
+}
 
 impl From<sqlx::Error> for StoreError {
     /// Busy databases and lock timeouts become [`StoreError::Locked`].

@@ -8,12 +8,21 @@
 //! `before_commit`, `after_commit`, `action` `error` or `abort`, and `skip` the
 //! number of hits to let pass first (`between_writes@3:abort` dies at the
 //! fourth write). Unset, a failpoint costs one uncontended mutex lock.
+//!
+//! Test machinery, not product: everything but the names of the places sits
+//! behind the cargo feature `failpoints` (enabled by floorline-proving and the
+//! tests that kill settlements). Without it a failpoint is an empty inline
+//! function and nothing reads the environment variable.
 
+#[cfg(feature = "failpoints")]
 use std::sync::{Arc, Mutex};
 
-use crate::error::{Result, StoreError};
+use crate::error::Result;
+#[cfg(feature = "failpoints")]
+use crate::error::StoreError;
 
 /// The environment variable read by [`crate::Store::connect`].
+#[cfg(feature = "failpoints")]
 pub const FAILPOINT_ENV: &str = "FLOORLINE_FAILPOINT";
 
 /// A place in [`crate::Store::settle`].
@@ -51,6 +60,7 @@ impl FailPoint {
     }
 }
 
+#[cfg(feature = "failpoints")]
 /// What happens when an armed failpoint is hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailAction {
@@ -60,6 +70,7 @@ pub enum FailAction {
     Abort,
 }
 
+#[cfg(feature = "failpoints")]
 /// An armed failpoint: fire `action` at `point` after letting `skip` hits pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailSpec {
@@ -68,6 +79,7 @@ pub struct FailSpec {
     pub skip: u32,
 }
 
+#[cfg(feature = "failpoints")]
 impl FailSpec {
     pub fn new(point: FailPoint, action: FailAction) -> FailSpec {
         FailSpec {
@@ -111,6 +123,7 @@ impl FailSpec {
     }
 }
 
+#[cfg(feature = "failpoints")]
 impl From<(FailPoint, FailAction)> for FailSpec {
     fn from((point, action): (FailPoint, FailAction)) -> FailSpec {
         FailSpec::new(point, action)
@@ -118,12 +131,42 @@ impl From<(FailPoint, FailAction)> for FailSpec {
 }
 
 /// The failpoint of one store (shared by its clones).
+#[cfg(feature = "failpoints")]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Failpoints {
     armed: Arc<Mutex<Option<FailSpec>>>,
 }
 
+/// Without the feature: no state, and every hit passes.
+#[cfg(not(feature = "failpoints"))]
+#[derive(Debug, Clone)]
+pub(crate) struct Failpoints;
+
+#[cfg(not(feature = "failpoints"))]
 impl Failpoints {
+    pub(crate) fn from_env() -> Result<Failpoints> {
+        Ok(Failpoints)
+    }
+
+    #[inline(always)]
+    pub(crate) fn hit(&self, _point: FailPoint) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(feature = "failpoints")]
+impl Failpoints {
+    /// Armed from [`FAILPOINT_ENV`] when it is set and not empty.
+    pub(crate) fn from_env() -> Result<Failpoints> {
+        let failpoints = Failpoints::default();
+        if let Ok(text) = std::env::var(FAILPOINT_ENV) {
+            if !text.is_empty() {
+                failpoints.set(Some(FailSpec::parse(&text)?));
+            }
+        }
+        Ok(failpoints)
+    }
+
     pub(crate) fn set(&self, spec: Option<FailSpec>) {
         if let Ok(mut slot) = self.armed.lock() {
             *slot = spec;
@@ -155,7 +198,7 @@ impl Failpoints {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "failpoints"))]
 mod tests {
     use super::*;
 

@@ -44,7 +44,9 @@ use std::future::Future;
 
 pub use db::{Backend, ACQUIRE_TIMEOUT_MS, CONNECT_TIMEOUT_MS, MAX_BIND_PARAMS};
 pub use error::{Result, StoreError};
-pub use failpoint::{FailAction, FailPoint, FailSpec, FAILPOINT_ENV};
+pub use failpoint::FailPoint;
+#[cfg(feature = "failpoints")]
+pub use failpoint::{FailAction, FailSpec, FAILPOINT_ENV};
 pub use ingest::{Conflict, IngestReport, MAX_BATCH_ITEMS, RESERVED_JOB_PREFIX};
 pub use keys::{hash_token, ApiKey, Role};
 pub use load::FactsAt;
@@ -75,15 +77,11 @@ const BINDINGS_LOCK: i64 = 0x666c_6f6f_7262_6e64; // "floorbnd"
 
 impl Store {
     /// Connects to `sqlite://path` (file created if missing; WAL, foreign
-    /// keys, busy timeout), `sqlite::memory:` or `postgres://…`. Reads
-    /// [`FAILPOINT_ENV`] once. Does not migrate: call [`Store::migrate`].
+    /// keys, busy timeout), `sqlite::memory:` or `postgres://…`. With the
+    /// `failpoints` feature, reads `FLOORLINE_FAILPOINT` once. Does not
+    /// migrate: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store> {
-        let failpoints = Failpoints::default();
-        if let Ok(text) = std::env::var(FAILPOINT_ENV) {
-            if !text.is_empty() {
-                failpoints.set(Some(FailSpec::parse(&text)?));
-            }
-        }
+        let failpoints = Failpoints::from_env()?;
         let db = Db::connect(url).await?;
         Ok(Store { db, failpoints })
     }
@@ -103,6 +101,7 @@ impl Store {
     }
 
     /// Arms (or with `None` disarms) the failpoint of this store and its clones.
+    #[cfg(feature = "failpoints")]
     pub fn set_failpoint(&self, spec: Option<FailSpec>) {
         self.failpoints.set(spec);
     }

@@ -13,7 +13,7 @@
 use std::fmt::Debug;
 
 use floorline_core::bundle::Attestation;
-use floorline_core::{CoreError, Fact, FactKind, Timestamp, Watermark};
+use floorline_core::{Fact, FactKind, Timestamp, Watermark};
 use floorline_engine::ingest::{parse_batch, parse_lines, Format};
 use floorline_engine::EngineError;
 use floorline_store::StoreError;
@@ -541,7 +541,7 @@ fn check_batch_of<T: Fact + PartialEq + Debug>(
                 prop_assert_eq!(&again, item);
             }
         }
-        Err(EngineError::Invalid(items)) | Err(EngineError::Core(CoreError::Invalid(items))) => {
+        Err(EngineError::Invalid(items)) => {
             prop_assert!(!items.is_empty());
             for i in &items {
                 if let Err(why) = check_batch_path(&i.path, T::KIND, text) {

@@ -30,7 +30,7 @@ use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
     markdown, markdown_extrapolation, markdown_period, markdown_refine, markdown_version_rows,
-    parse_period, run, run_period, run_refine, run_version_rows, PeriodReport, ScaleBackend,
+    parse_period, run, run_period, run_refine, run_version_rows, Backend, PeriodReport,
     ScaleOptions, ScaleReport,
 };
 
@@ -39,7 +39,7 @@ use floorline_proving::scale::{
 struct Args {
     /// sqlite or postgres (a fresh database on FLOORLINE_TEST_PG_URL, dropped after).
     #[arg(long, default_value = "sqlite")]
-    backend: ScaleBackend,
+    backend: Backend,
     #[arg(long, default_value_t = 100_000)]
     machines: u64,
     #[arg(long, default_value_t = 30)]
@@ -101,7 +101,7 @@ fn run_child(args: &Args, machines: u64) -> anyhow::Result<ScaleReport> {
     let json = dir.path().join("report.json");
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg("--single")
-        .args(["--backend", args.backend.as_arg()])
+        .args(["--backend", args.backend.as_str()])
         .args(["--machines", &machines.to_string()])
         .args([
             "--sessions-per-machine",

@@ -64,7 +64,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use check::{RawDb, Snapshot};
+use crate::oracle::{self, RawDb};
+use check::Snapshot;
 use gen::{FactBatch, Planned, Scenario};
 use model::{FactSet, Model};
 
@@ -73,24 +74,9 @@ pub use floorline_store::FailSpec;
 /// Default admin URL of the test PostgreSQL server (as in the store's suite).
 pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// Which database a trial runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Backend {
-    /// A SQLite file in a temporary directory.
-    Sqlite,
-    /// A fresh database on the PostgreSQL server, dropped after the trial.
-    Postgres,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
+/// Which database a trial runs on: a SQLite file in a temporary directory,
+/// or a fresh database on the PostgreSQL server, dropped after the trial.
+pub use floorline_store::Backend;
 
 /// Knobs of a trial that are not part of the seed.
 #[derive(Debug, Clone)]
@@ -224,12 +210,7 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = opts.pg_admin_url.clone();
                 let name = format!("floorline_dst_{:016x}", rand::random::<u64>());
-                let db = RawDb::connect(&admin)
-                    .await
-                    .map_err(|e| format!("PostgreSQL at {admin} is not reachable: {e}"))?;
-                let made = db.execute(&format!("CREATE DATABASE {name}")).await;
-                db.close().await;
-                made.map_err(|e| format!("CREATE DATABASE {name}: {e}"))?;
+                oracle::create_database(&admin, &name).await?;
                 Ok(TestDb {
                     url: with_database(&admin, &name),
                     dir,
@@ -241,34 +222,12 @@ impl TestDb {
 
     pub async fn destroy(self) {
         if let Some((admin, name)) = &self.pg {
-            if let Ok(db) = RawDb::connect(admin).await {
-                let _ = db
-                    .execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await;
-                db.close().await;
-            }
+            oracle::drop_database(admin, name).await;
         }
     }
 }
 
-/// `admin` with its database name replaced.
-pub fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (admin, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base
-        .get(scheme_end..)
-        .and_then(|rest| rest.find('/'))
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", base.get(..path_start).unwrap_or(base));
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
-}
+pub use crate::oracle::with_database;
 
 /// The facts one committed live run saw (for the replay).
 #[derive(Debug, Clone)]

@@ -478,11 +478,11 @@ impl Fleet {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::scale::{ScaleBackend, ScaleOptions};
+    use crate::scale::{Backend, ScaleOptions};
 
     #[test]
     fn the_fleet_is_deterministic_and_counted() {
-        let opts = ScaleOptions::new(ScaleBackend::Sqlite, 50, "2026-10".parse().unwrap());
+        let opts = ScaleOptions::new(Backend::Sqlite, 50, "2026-10".parse().unwrap());
         let a = Fleet::new(&opts);
         let b = Fleet::new(&opts);
         assert_eq!(a.earnings().count(), 50 * 200);

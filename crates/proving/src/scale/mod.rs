@@ -64,53 +64,19 @@ pub use report::{
 pub use run::{bench_policy, run};
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use floorline_core::EpochId;
 use serde::{Deserialize, Serialize};
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// The database the bench runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScaleBackend {
-    Sqlite,
-    Postgres,
-}
-
-impl ScaleBackend {
-    /// The command-line spelling.
-    pub fn as_arg(self) -> &'static str {
-        match self {
-            ScaleBackend::Sqlite => "sqlite",
-            ScaleBackend::Postgres => "postgres",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ScaleBackend::Sqlite => "SQLite",
-            ScaleBackend::Postgres => "PostgreSQL",
-        }
-    }
-}
-
-impl FromStr for ScaleBackend {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sqlite" => Ok(ScaleBackend::Sqlite),
-            "postgres" | "postgresql" | "pg" => Ok(ScaleBackend::Postgres),
-            other => Err(format!("unknown backend `{other}` (sqlite or postgres)")),
-        }
-    }
-}
+/// The database the bench runs on (the store's enum).
+pub use floorline_store::Backend;
 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct ScaleOptions {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub machines: u64,
     pub sessions_per_machine: u64,
     pub earnings_per_machine: u64,
@@ -131,7 +97,7 @@ pub struct ScaleOptions {
 
 impl ScaleOptions {
     /// Defaults: 30 sessions and 200 earnings per machine, 12 consumers, seed 7.
-    pub fn new(backend: ScaleBackend, machines: u64, epoch: EpochId) -> ScaleOptions {
+    pub fn new(backend: Backend, machines: u64, epoch: EpochId) -> ScaleOptions {
         ScaleOptions {
             backend,
             machines,
@@ -177,7 +143,7 @@ pub struct Phase {
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScaleReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub machines: u64,
     pub sessions_per_machine: u64,
     pub earnings_per_machine: u64,

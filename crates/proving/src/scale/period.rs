@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 use super::db::{Raw, ScaleDb};
 use super::run::{bench_policy, prepare, say, Prepared};
 use super::{
-    peak_mb, ratio, reset_peak, usize_u64, KindFigures, Phase, ScaleBackend, ScaleOptions, HOUR_MS,
+    peak_mb, ratio, reset_peak, usize_u64, Backend, KindFigures, Phase, ScaleOptions, HOUR_MS,
 };
 
 /// A period's own wall-clock budget is its length: a 5-minute period must
@@ -117,7 +117,7 @@ impl PeriodFigures {
 /// Everything one period run measured.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PeriodReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub machines: u64,
     pub sessions_per_machine: u64,
     pub earnings_per_machine: u64,

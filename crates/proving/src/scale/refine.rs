@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::db::{Raw, ScaleDb};
 use super::fleet::Fleet;
 use super::run::say;
-use super::{f, ratio, usize_u64, ScaleBackend, ScaleOptions, HOUR_MS};
+use super::{f, ratio, usize_u64, Backend, ScaleOptions, HOUR_MS};
 
 /// The issue's target: the store refines at ≥ 0.5 × the bare rate.
 pub const REFINE_OVER_BARE_TARGET: f64 = 0.5;
@@ -44,7 +44,7 @@ const ROUNDS: u64 = 3;
 /// One refinement run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefineReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub sessions: u64,
     pub batch: u64,
     /// Seconds of each store round (inside the `Store::ingest` calls).
@@ -128,10 +128,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineRepor
     say(opts, &format!("{n} open sessions in {open_secs:.2} s"));
 
     let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
-    if raw.backend() == floorline_store::Backend::Sqlite {
-        // The store's own setting (WAL, synchronous NORMAL).
-        raw.execute("PRAGMA synchronous = NORMAL").await?;
-    }
+    raw.store_durability().await?;
     let mut report = RefineReport {
         backend: opts.backend,
         sessions: n,
@@ -215,35 +212,8 @@ async fn bare_round(
     while from < n {
         let to = (from + batch).min(n);
         let pairs: Vec<(String, i64)> = (from..to).map(|m| (session_id(m), ls)).collect();
-        let sqlite = raw.backend() == floorline_store::Backend::Sqlite;
-        let values: Vec<String> = if bound && sqlite {
-            // Anonymous `?`: sqlx's SQLite driver resolves numbered `$N`
-            // placeholders one by one, which is slow for 20 000 of them.
-            vec!["(?, ?)".to_string(); pairs.len()]
-        } else if bound {
-            (0..pairs.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect()
-        } else {
-            pairs
-                .iter()
-                .map(|(id, ls)| format!("('{id}', {ls})"))
-                .collect()
-        };
-        let sql = format!(
-            "WITH v(id, ls) AS (VALUES {}) \
-             UPDATE sessions SET last_seen_at_ms = v.ls FROM v WHERE sessions.session_id = v.id",
-            values.join(", ")
-        );
-        let t = Instant::now();
-        raw.execute("BEGIN").await?;
-        let changed = if bound {
-            raw.execute_pairs(&sql, &pairs).await?
-        } else {
-            raw.execute_count(&sql).await?
-        };
-        raw.execute("COMMIT").await?;
-        secs += t.elapsed().as_secs_f64();
+        let (t, changed) = raw.bare_last_seen_update(&pairs, bound).await?;
+        secs += t;
         if changed != to - from {
             bail!("bare UPDATE {from}..{to} changed {changed} rows");
         }
@@ -255,9 +225,7 @@ async fn bare_round(
 /// Every session now has `last_seen_at` = start + `hours` h.
 async fn check_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow::Result<()> {
     let ls = start_ms + hours * HOUR_MS;
-    let got = raw
-        .count(&format!("sessions WHERE last_seen_at_ms = {ls}"))
-        .await?;
+    let got = raw.count_sessions_last_seen_at(ls).await?;
     if got != n {
         bail!("{got} of {n} sessions were last seen at start + {hours} h");
     }
@@ -301,7 +269,7 @@ pub fn markdown_refine(r: &RefineReport) -> String {
 /// if some run may have read it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionRowsReport {
-    pub backend: ScaleBackend,
+    pub backend: Backend,
     pub machines: u64,
     pub days: u64,
     /// Heartbeats sent: one per session per hour of the month.

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{
-    f, i64_u64, ratio, KindFigures, PeriodReport, Phase, ScaleBackend, ScaleReport,
-    FIVE_MINUTES_SECS,
+    f, i64_u64, ratio, Backend, KindFigures, PeriodReport, Phase, ScaleReport, FIVE_MINUTES_SECS,
 };
 
 /// One figure fitted linearly in the number of machines.
@@ -226,7 +225,7 @@ pub fn markdown(r: &ScaleReport) -> String {
         grouped(r.settle_eligible),
         grouped(r.machines),
         f(r.db_bytes) / 1e9,
-        if r.backend == ScaleBackend::Postgres {
+        if r.backend == Backend::Postgres {
             format!(" (`VACUUM ANALYZE` after the ingest: {:.1} s, not counted)", r.maintenance_secs)
         } else {
             String::new()
@@ -353,7 +352,7 @@ pub fn markdown_period(r: &PeriodReport) -> String {
         eligible.iter().max().copied().unwrap_or(0),
         grouped(r.machines),
         f(r.db_bytes) / 1e9,
-        if r.backend == ScaleBackend::Postgres {
+        if r.backend == Backend::Postgres {
             format!(" (`VACUUM ANALYZE` after the ingest: {:.1} s, not counted)", r.maintenance_secs)
         } else {
             String::new()

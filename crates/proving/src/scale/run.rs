@@ -17,7 +17,7 @@ use floorline_store::{IngestReport, Store, MAX_BATCH_ITEMS};
 
 use super::db::{Raw, ScaleDb};
 use super::{
-    f, peak_mb, ratio, reset_peak, u64_i64, usize_u64, Fleet, KindFigures, Phase, ScaleBackend,
+    f, peak_mb, ratio, reset_peak, u64_i64, usize_u64, Backend, Fleet, KindFigures, Phase,
     ScaleOptions, ScaleReport, HOUR_MS,
 };
 
@@ -217,10 +217,8 @@ pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result
     }
 
     let t = Instant::now();
-    if opts.backend == ScaleBackend::Postgres {
-        raw.execute("VACUUM ANALYZE")
-            .await
-            .context("VACUUM ANALYZE")?;
+    if opts.backend == Backend::Postgres {
+        raw.vacuum_analyze().await.context("VACUUM ANALYZE")?;
     }
     let maintenance_secs = t.elapsed().as_secs_f64();
     Ok(Prepared {
@@ -486,20 +484,11 @@ fn generated_counts(fleet: &Fleet) -> BTreeMap<String, u64> {
 async fn holds_fleet(url: &str, opts: &ScaleOptions) -> anyhow::Result<bool> {
     let mut raw = Raw::connect(url).await.context("raw connect")?;
     let machines = raw.count("machines").await?;
-    let earnings = raw.count("earnings WHERE kind <> 'base_reward'").await?;
+    let earnings = raw.count_organic_earnings().await?;
     let holds = machines == opts.machines
         && earnings == opts.machines.saturating_mul(opts.earnings_per_machine);
     if holds {
-        for sql in [
-            "DELETE FROM floor_draws",
-            "DELETE FROM ledger_entries",
-            "DELETE FROM machine_totals",
-            "DELETE FROM settlement_runs",
-            "DELETE FROM earnings WHERE kind = 'base_reward'",
-            "UPDATE accounts SET balance_micro_usd = 0",
-        ] {
-            raw.execute(sql).await.with_context(|| sql.to_string())?;
-        }
+        raw.forget_settlements().await?;
     }
     raw.close().await;
     Ok(holds)

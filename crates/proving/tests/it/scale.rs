@@ -7,11 +7,10 @@ use floorline_core::time::Period;
 use floorline_core::EpochId;
 use floorline_proving::scale::{
     extrapolate, markdown, markdown_extrapolation, markdown_period, markdown_refine, run,
-    run_period, run_refine, run_version_rows, PeriodReport, ScaleBackend, ScaleOptions,
-    ScaleReport,
+    run_period, run_refine, run_version_rows, Backend, PeriodReport, ScaleOptions, ScaleReport,
 };
 
-fn opts(backend: ScaleBackend, machines: u64) -> ScaleOptions {
+fn opts(backend: Backend, machines: u64) -> ScaleOptions {
     ScaleOptions::new(backend, machines, "2026-10".parse().unwrap())
 }
 
@@ -51,8 +50,8 @@ fn check(r: &ScaleReport) {
     // (SQLite: one row per machine with sessions, every machine here;
     // PostgreSQL: one row per session.)
     match r.backend {
-        ScaleBackend::Sqlite => assert_eq!(r.store_sessions_rows, n),
-        ScaleBackend::Postgres => assert_eq!(r.store_sessions_rows, r.load_sessions),
+        Backend::Sqlite => assert_eq!(r.store_sessions_rows, n),
+        Backend::Postgres => assert_eq!(r.store_sessions_rows, r.load_sessions),
     }
     // (One row per machine with candidate jobs, one more per machine with
     // self-dealing ones.)
@@ -86,7 +85,7 @@ fn check(r: &ScaleReport) {
     assert!(markdown(r).contains("settle / bare"));
 }
 
-async fn both_sizes(backend: ScaleBackend) {
+async fn both_sizes(backend: Backend) {
     let small = run(&opts(backend, 100)).await.unwrap();
     let large = run(&opts(backend, 300)).await.unwrap();
     check(&small);
@@ -105,18 +104,18 @@ async fn both_sizes(backend: ScaleBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_bench_runs_small_on_sqlite() {
-    both_sizes(ScaleBackend::Sqlite).await;
+    both_sizes(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_bench_runs_small_on_postgres() {
-    both_sizes(ScaleBackend::Postgres).await;
+    both_sizes(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_seed_settles_the_same_manifest() {
-    let a = run(&opts(ScaleBackend::Sqlite, 150)).await.unwrap();
-    let b = run(&opts(ScaleBackend::Postgres, 150)).await.unwrap();
+    let a = run(&opts(Backend::Sqlite, 150)).await.unwrap();
+    let b = run(&opts(Backend::Postgres, 150)).await.unwrap();
     assert_eq!(a.generated_rows, b.generated_rows);
     assert_eq!(a.settle_manifest, b.settle_manifest);
 }
@@ -126,7 +125,7 @@ async fn a_kept_database_is_reused_without_ingest_and_settles_afresh() {
     let dir = tempfile::tempdir().unwrap();
     let kept = ScaleOptions {
         database: Some(format!("sqlite://{}", dir.path().join("kept.db").display())),
-        ..opts(ScaleBackend::Sqlite, 100)
+        ..opts(Backend::Sqlite, 100)
     };
     let first = run(&kept).await.unwrap();
     check(&first);
@@ -201,7 +200,7 @@ fn check_period(r: &PeriodReport, machines: u64) {
     assert!(markdown_period(r).contains("settle / bare"));
 }
 
-async fn both_periods(backend: ScaleBackend) {
+async fn both_periods(backend: Backend) {
     let o = opts(backend, 40);
     let five = run_period(&o, Period::FiveMinutes).await.unwrap();
     check_period(&five, 40);
@@ -219,18 +218,18 @@ async fn both_periods(backend: ScaleBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn period_benches_run_small_on_sqlite() {
-    both_periods(ScaleBackend::Sqlite).await;
+    both_periods(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn period_benches_run_small_on_postgres() {
-    both_periods(ScaleBackend::Postgres).await;
+    both_periods(Backend::Postgres).await;
 }
 
 /// The refinement bench at a tiny size: every round of the store answered
 /// `refined` for every session and left every row at that round's
 /// heartbeat (the bench checks both and fails otherwise), both sides timed.
-async fn refine_small(backend: ScaleBackend) {
+async fn refine_small(backend: Backend) {
     let r = run_refine(&opts(backend, 150)).await.unwrap();
     assert_eq!(r.sessions, 150);
     assert_eq!(r.store_rounds_secs.len(), 3);
@@ -243,12 +242,12 @@ async fn refine_small(backend: ScaleBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refine_bench_runs_small_on_sqlite() {
-    refine_small(ScaleBackend::Sqlite).await;
+    refine_small(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refine_bench_runs_small_on_postgres() {
-    refine_small(ScaleBackend::Postgres).await;
+    refine_small(Backend::Postgres).await;
 }
 
 /// The version-rows bench at a tiny size: a month of hourly heartbeats for
@@ -257,7 +256,7 @@ async fn refine_bench_runs_small_on_postgres() {
 /// heartbeat (SPEC §6 compaction).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_rows_bench_counts_what_runs_read() {
-    for backend in [ScaleBackend::Sqlite, ScaleBackend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
         let r = run_version_rows(&opts(backend, 3)).await.unwrap();
         assert_eq!(r.days, 31);
         assert_eq!(r.heartbeats, 3 * 31 * 24);

@@ -46,7 +46,7 @@ impl Metrics {
             epochs.extend(local_epochs.get(mode.as_str()).copied());
             let mut latest: Option<RunRecord> = None;
             for epoch in epochs {
-                match engine.store().latest_run(epoch, mode).await {
+                match engine.latest_run(epoch, mode).await {
                     Ok(Some(run)) if latest.as_ref().is_none_or(|l| run.id > l.id) => {
                         latest = Some(run);
                     }
@@ -62,7 +62,7 @@ impl Metrics {
                 self.show_run(&run);
             }
         }
-        match engine.store().watermarks().await {
+        match engine.watermarks().await {
             Ok(marks) => {
                 self.watermarks.clear();
                 for w in marks {
