@@ -7,6 +7,8 @@ use std::time::Instant;
 use floorline_core::{EpochId, Policy};
 use sqlx::Connection as _;
 
+use crate::scale::{Doing as _, Result};
+
 fn i64_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -29,7 +31,7 @@ const BARE_SESSIONS_SQL: &str = "SELECT machine_id, COUNT(*), MIN(connected_at_m
      GROUP BY machine_id";
 
 impl Raw {
-    pub async fn connect(url: &str) -> anyhow::Result<Raw> {
+    pub async fn connect(url: &str) -> Result<Raw> {
         if url.starts_with("sqlite:") {
             Ok(Raw::Sqlite(sqlx::SqliteConnection::connect(url).await?))
         } else {
@@ -60,7 +62,7 @@ impl Raw {
 
     /// The store's own durability setting on SQLite (WAL, synchronous
     /// NORMAL), so that the bare writes are measured under the same.
-    pub async fn store_durability(&mut self) -> anyhow::Result<()> {
+    pub async fn store_durability(&mut self) -> Result<()> {
         if let Raw::Sqlite(_) = self {
             self.execute("PRAGMA synchronous = NORMAL").await?;
         }
@@ -68,17 +70,17 @@ impl Raw {
     }
 
     /// PostgreSQL `VACUUM ANALYZE` (what autovacuum does eventually).
-    pub async fn vacuum_analyze(&mut self) -> anyhow::Result<()> {
+    pub async fn vacuum_analyze(&mut self) -> Result<()> {
         self.execute("VACUUM ANALYZE").await
     }
 
     /// Earnings other than base rewards.
-    pub async fn count_organic_earnings(&mut self) -> anyhow::Result<u64> {
+    pub async fn count_organic_earnings(&mut self) -> Result<u64> {
         self.count("earnings WHERE kind <> 'base_reward'").await
     }
 
     /// Sessions last seen at `ls_ms`.
-    pub async fn count_sessions_last_seen_at(&mut self, ls_ms: i64) -> anyhow::Result<u64> {
+    pub async fn count_sessions_last_seen_at(&mut self, ls_ms: i64) -> Result<u64> {
         self.count(&format!("sessions WHERE last_seen_at_ms = {ls_ms}"))
             .await
     }
@@ -86,7 +88,7 @@ impl Raw {
     /// Deletes every settlement (draws, ledger entries, totals, runs, base
     /// rewards) and zeroes the balances, so that the next settle is again
     /// the epoch's first.
-    pub async fn forget_settlements(&mut self) -> anyhow::Result<()> {
+    pub async fn forget_settlements(&mut self) -> Result<()> {
         for sql in [
             "DELETE FROM floor_draws",
             "DELETE FROM ledger_entries",
@@ -95,9 +97,7 @@ impl Raw {
             "DELETE FROM earnings WHERE kind = 'base_reward'",
             "UPDATE accounts SET balance_micro_usd = 0",
         ] {
-            self.execute(sql)
-                .await
-                .map_err(|e| e.context(sql.to_string()))?;
+            self.execute(sql).await.doing(sql)?;
         }
         Ok(())
     }
@@ -109,7 +109,7 @@ impl Raw {
         &mut self,
         pairs: &[(String, i64)],
         bound: bool,
-    ) -> anyhow::Result<(f64, u64)> {
+    ) -> Result<(f64, u64)> {
         let sqlite = matches!(self, Raw::Sqlite(_));
         let values: Vec<String> = if bound && sqlite {
             // Anonymous `?`: sqlx's SQLite driver resolves numbered `$N`
@@ -141,7 +141,7 @@ impl Raw {
         Ok((t.elapsed().as_secs_f64(), changed))
     }
 
-    pub async fn count(&mut self, table: &str) -> anyhow::Result<u64> {
+    pub async fn count(&mut self, table: &str) -> Result<u64> {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         let (n,): (i64,) = match self {
             Raw::Sqlite(c) => sqlx::query_as(&sql).fetch_one(&mut *c).await?,
@@ -150,7 +150,7 @@ impl Raw {
         Ok(i64_u64(n))
     }
 
-    pub async fn execute(&mut self, sql: &str) -> anyhow::Result<()> {
+    pub async fn execute(&mut self, sql: &str) -> Result<()> {
         match self {
             Raw::Sqlite(c) => {
                 sqlx::query(sql).execute(&mut *c).await?;
@@ -163,7 +163,7 @@ impl Raw {
     }
 
     /// Runs one statement; the rows it changed.
-    pub async fn execute_count(&mut self, sql: &str) -> anyhow::Result<u64> {
+    pub async fn execute_count(&mut self, sql: &str) -> Result<u64> {
         Ok(match self {
             Raw::Sqlite(c) => sqlx::query(sql).execute(&mut *c).await?.rows_affected(),
             Raw::Pg(c) => sqlx::query(sql).execute(&mut *c).await?.rows_affected(),
@@ -172,11 +172,7 @@ impl Raw {
 
     /// Runs one statement with text and integer binds alternating per row
     /// (`(text, int)` pairs for `$1, $2`, `$3, $4`, …); the rows it changed.
-    pub async fn execute_pairs(
-        &mut self,
-        sql: &str,
-        pairs: &[(String, i64)],
-    ) -> anyhow::Result<u64> {
+    pub async fn execute_pairs(&mut self, sql: &str, pairs: &[(String, i64)]) -> Result<u64> {
         Ok(match self {
             Raw::Sqlite(c) => {
                 let mut q = sqlx::query(sql);
@@ -198,7 +194,7 @@ impl Raw {
     /// Runs `sql` with `binds` for `$1`, `$2`, … (numbered placeholders, which
     /// sqlx's SQLite driver binds by number too) and fetches every row as
     /// `R`: (seconds, rows).
-    pub async fn timed_rows<R>(&mut self, sql: &str, binds: &[i64]) -> anyhow::Result<(f64, u64)>
+    pub async fn timed_rows<R>(&mut self, sql: &str, binds: &[i64]) -> Result<(f64, u64)>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
@@ -226,28 +222,20 @@ impl Raw {
     }
 
     /// Σ amount per machine over `[from, to)`: (seconds, rows).
-    pub async fn bare_earnings(&mut self, from: i64, to: i64) -> anyhow::Result<(f64, u64)> {
+    pub async fn bare_earnings(&mut self, from: i64, to: i64) -> Result<(f64, u64)> {
         self.timed_rows::<(String, i64)>(BARE_EARNINGS_SQL, &[from, to])
             .await
     }
 
     /// The epoch's sessions grouped per machine: (seconds, rows).
-    pub async fn bare_sessions(
-        &mut self,
-        end: i64,
-        alive_after: i64,
-    ) -> anyhow::Result<(f64, u64)> {
+    pub async fn bare_sessions(&mut self, end: i64, alive_after: i64) -> Result<(f64, u64)> {
         self.timed_rows::<(String, i64, i64)>(BARE_SESSIONS_SQL, &[end, alive_after])
             .await
     }
 
     /// The store's main earnings grouping query (`load::earnings_grouping_sql`,
     /// under `load::PG_GROUPING_SETTING` on PostgreSQL): (seconds, rows).
-    pub async fn store_grouping(
-        &mut self,
-        epoch: EpochId,
-        policy: &Policy,
-    ) -> anyhow::Result<(f64, u64)> {
+    pub async fn store_grouping(&mut self, epoch: EpochId, policy: &Policy) -> Result<(f64, u64)> {
         let pg = matches!(self, Raw::Pg(_));
         let (sql, args) =
             floorline_store::load::earnings_grouping_sql(self.backend(), epoch, policy);
@@ -267,11 +255,7 @@ impl Raw {
     /// The store's sessions query (`load::sessions_sql`: one row per machine
     /// on SQLite, one per session on PostgreSQL), every row fetched:
     /// (seconds, rows).
-    pub async fn store_sessions(
-        &mut self,
-        epoch: EpochId,
-        policy: &Policy,
-    ) -> anyhow::Result<(f64, u64)> {
+    pub async fn store_sessions(&mut self, epoch: EpochId, policy: &Policy) -> Result<(f64, u64)> {
         let backend = self.backend();
         let (sql, args) = floorline_store::load::sessions_sql(backend, epoch, policy);
         match backend {

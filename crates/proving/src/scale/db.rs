@@ -3,7 +3,7 @@
 //! rows and runs the bare scans and the store's own queries bare, is the
 //! oracle's ([`crate::oracle::bench::Raw`]).
 
-use anyhow::Context as _;
+use crate::scale::{Doing as _, Result, ScaleError};
 
 use super::{Backend, ScaleOptions};
 use crate::oracle::{self, with_database};
@@ -21,11 +21,11 @@ pub struct ScaleDb {
 }
 
 impl ScaleDb {
-    pub async fn create(opts: &ScaleOptions) -> anyhow::Result<ScaleDb> {
+    pub async fn create(opts: &ScaleOptions) -> Result<ScaleDb> {
         let dir = tempfile::Builder::new()
             .prefix("floorline-scale-")
             .tempdir()
-            .context("temporary directory")?;
+            .doing("temporary directory")?;
         if let Some(url) = &opts.database {
             return Ok(ScaleDb {
                 url: url.clone(),
@@ -48,7 +48,7 @@ impl ScaleDb {
                 );
                 oracle::create_database(&admin, &name)
                     .await
-                    .map_err(anyhow::Error::msg)?;
+                    .map_err(ScaleError::msg)?;
                 Ok(ScaleDb {
                     url: with_database(&admin, &name),
                     _dir: dir,

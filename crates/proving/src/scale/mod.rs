@@ -41,6 +41,7 @@
 )]
 
 mod db;
+mod error;
 mod fleet;
 mod period;
 mod refine;
@@ -48,6 +49,7 @@ mod report;
 mod run;
 
 pub use db::ScaleDb;
+pub use error::{Doing, Result, ScaleError};
 pub use fleet::Fleet;
 pub use period::{
     parse_period, period_policy, run_period, PeriodFigures, PeriodReport, RunningClock,

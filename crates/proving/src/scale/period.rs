@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context as _};
+use crate::scale::{Doing as _, Result, ScaleError};
 use floorline_core::facts::Windows;
 use floorline_core::time::Period;
 use floorline_core::{EpochId, Policy, Timestamp};
@@ -178,11 +178,7 @@ impl PeriodReport {
 
 /// The bare scans of one period's windows: (earnings secs, rows, sessions
 /// secs, rows).
-async fn bare_of(
-    raw: &mut Raw,
-    unit: EpochId,
-    policy: &Policy,
-) -> anyhow::Result<(f64, u64, f64, u64)> {
+async fn bare_of(raw: &mut Raw, unit: EpochId, policy: &Policy) -> Result<(f64, u64, f64, u64)> {
     let w = Windows::new(unit, policy);
     let (e, er) = raw.bare_earnings(w.earliest_earning_ms(), w.end_ms).await?;
     let (s, sr) = raw
@@ -192,9 +188,11 @@ async fn bare_of(
 }
 
 /// Runs the period bench once on a fresh database (always dropped after).
-pub async fn run_period(opts: &ScaleOptions, period: Period) -> anyhow::Result<PeriodReport> {
+pub async fn run_period(opts: &ScaleOptions, period: Period) -> Result<PeriodReport> {
     if period == Period::Month {
-        bail!("the period bench needs a period shorter than a month (day, hour or 5m)");
+        return Err(ScaleError::msg(format!(
+            "the period bench needs a period shorter than a month (day, hour or 5m)"
+        )));
     }
     let db = ScaleDb::create(opts).await?;
     let out = run_period_on(&db, opts, period).await;
@@ -202,11 +200,7 @@ pub async fn run_period(opts: &ScaleOptions, period: Period) -> anyhow::Result<P
     out
 }
 
-async fn run_period_on(
-    db: &ScaleDb,
-    opts: &ScaleOptions,
-    period: Period,
-) -> anyhow::Result<PeriodReport> {
+async fn run_period_on(db: &ScaleDb, opts: &ScaleOptions, period: Period) -> Result<PeriodReport> {
     let month = opts.epoch.month_id();
     let policy = period_policy(opts.machines, period);
     let Prepared {
@@ -221,11 +215,13 @@ async fn run_period_on(
 
     // What is settled: the first period (5m), or every period of the month.
     let units: Vec<EpochId> = if period == Period::FiveMinutes {
-        vec![EpochId::period_of(month, period, 0).map_err(|e| anyhow!(e))?]
+        vec![EpochId::period_of(month, period, 0).map_err(|e| ScaleError::msg(e.to_string()))?]
     } else {
         (0..month.periods_in_month(period))
-            .map(|k| EpochId::period_of(month, period, k).map_err(|e| anyhow!(e)))
-            .collect::<anyhow::Result<_>>()?
+            .map(|k| {
+                EpochId::period_of(month, period, k).map_err(|e| ScaleError::msg(e.to_string()))
+            })
+            .collect::<Result<_>>()?
     };
 
     // The bare scans, first run.
@@ -258,7 +254,7 @@ async fn run_period_on(
             let summary = engine
                 .settle(unit, "scale-bench", SettleOptions::default())
                 .await
-                .map_err(|e| anyhow!("settle {unit}: {e}"))?;
+                .map_err(|e| ScaleError::msg(format!("settle {unit}: {e}")))?;
             let secs = t.elapsed().as_secs_f64();
             let phase = Phase {
                 secs,
@@ -274,7 +270,7 @@ async fn run_period_on(
             let summaries = engine
                 .settle_month(month, "scale-bench", SettleOptions::default())
                 .await
-                .map_err(|e| anyhow!("settle_month {month}: {e}"))?;
+                .map_err(|e| ScaleError::msg(format!("settle_month {month}: {e}")))?;
             let secs = t.elapsed().as_secs_f64();
             let phase = Phase {
                 secs,
@@ -296,7 +292,9 @@ async fn run_period_on(
     );
     let got: Vec<EpochId> = summaries.iter().map(|s| s.epoch).collect();
     if got != units {
-        bail!("settled {got:?}, expected {units:?}");
+        return Err(ScaleError::msg(format!(
+            "settled {got:?}, expected {units:?}"
+        )));
     }
 
     // The bare scans again (warm); the best of the two counts.
@@ -333,7 +331,7 @@ async fn run_period_on(
     let statement = engine
         .month_statement(month)
         .await
-        .map_err(|e| anyhow!("month_statement {month}: {e}"))?;
+        .map_err(|e| ScaleError::msg(format!("month_statement {month}: {e}")))?;
     let statement_secs = t.elapsed().as_secs_f64();
     let db_bytes = db.size_bytes(&mut raw).await;
     raw.close().await;
@@ -371,16 +369,18 @@ async fn period_secs(
     summaries: &[RunSummary],
     begun: i64,
     ended: i64,
-) -> anyhow::Result<Vec<f64>> {
-    let runs = store.runs(None).await.context("read the runs")?;
+) -> Result<Vec<f64>> {
+    let runs = store.runs(None).await.doing("read the runs")?;
     let at: BTreeMap<i64, i64> = runs.iter().map(|r| (r.id, r.created_at_ms)).collect();
     let mut cuts = vec![begun];
     for s in summaries.iter().skip(1) {
-        let id = s.run_id.ok_or_else(|| anyhow!("{} has no run", s.epoch))?;
+        let id = s
+            .run_id
+            .ok_or_else(|| ScaleError::msg(format!("{} has no run", s.epoch)))?;
         let t = at
             .get(&id)
             .copied()
-            .ok_or_else(|| anyhow!("run {id} of {} not found", s.epoch))?;
+            .ok_or_else(|| ScaleError::msg(format!("run {id} of {} not found", s.epoch)))?;
         cuts.push(t);
     }
     cuts.push(ended);

@@ -24,7 +24,7 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, Context as _};
+use crate::scale::{Doing as _, Result, ScaleError};
 use floorline_core::bundle::Session;
 use floorline_core::Timestamp;
 use floorline_store::{Store, MAX_BATCH_ITEMS};
@@ -100,7 +100,7 @@ fn session(start_ms: i64, m: u64, hours: i64) -> Session {
 }
 
 /// Runs the bench once on a fresh database (always dropped after).
-pub async fn run_refine(opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+pub async fn run_refine(opts: &ScaleOptions) -> Result<RefineReport> {
     let db = ScaleDb::create(opts).await?;
     let out = run_on(&db, opts).await;
     db.destroy().await;
@@ -108,17 +108,17 @@ pub async fn run_refine(opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
 }
 
 /// `db` migrated, with the fleet's machines attested (no sessions yet).
-async fn attested_store(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Store> {
-    let store = Store::connect(&db.url).await.context("connect")?;
-    store.migrate().await.context("migrate")?;
+async fn attested_store(db: &ScaleDb, opts: &ScaleOptions) -> Result<Store> {
+    let store = Store::connect(&db.url).await.doing("connect")?;
+    store.migrate().await.doing("migrate")?;
     let attestations: Vec<_> = Fleet::new(opts).attestations().collect();
     for chunk in attestations.chunks(MAX_BATCH_ITEMS) {
-        store.ingest(chunk).await.context("ingest attestations")?;
+        store.ingest(chunk).await.doing("ingest attestations")?;
     }
     Ok(store)
 }
 
-async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineReport> {
+async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> Result<RefineReport> {
     let store = attested_store(db, opts).await?;
     let n = opts.machines;
     let start_ms = opts.epoch.start().0;
@@ -127,7 +127,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineRepor
     let open_secs = t.elapsed().as_secs_f64();
     say(opts, &format!("{n} open sessions in {open_secs:.2} s"));
 
-    let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
+    let mut raw = Raw::connect(&db.url).await.doing("raw connect")?;
     raw.store_durability().await?;
     let mut report = RefineReport {
         backend: opts.backend,
@@ -165,13 +165,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<RefineRepor
 /// Every session once, `last_seen_at` = start + `hours` h, in batches; each
 /// batch must be all accepted (`refine` false) or all refined. Seconds
 /// inside the store calls.
-async fn send_round(
-    store: &Store,
-    start_ms: i64,
-    n: u64,
-    hours: i64,
-    refine: bool,
-) -> anyhow::Result<f64> {
+async fn send_round(store: &Store, start_ms: i64, n: u64, hours: i64, refine: bool) -> Result<f64> {
     let mut secs = 0.0;
     let batch = usize_u64(MAX_BATCH_ITEMS);
     let mut from = 0;
@@ -182,14 +176,14 @@ async fn send_round(
         let r = store
             .ingest(&items)
             .await
-            .with_context(|| format!("sessions {from}..{to}"))?;
+            .doing_with(|| format!("sessions {from}..{to}"))?;
         secs += t.elapsed().as_secs_f64();
         let want = usize_u64(items.len());
         let (accepted, refined) = if refine { (0, want) } else { (want, 0) };
         if r.accepted != accepted || r.refined != refined || !r.conflicts.is_empty() {
-            bail!(
+            return Err(ScaleError::msg(format!(
                 "sessions {from}..{to}: expected accepted {accepted}, refined {refined}; got {r:?}"
-            );
+            )));
         }
         from = to;
     }
@@ -198,13 +192,7 @@ async fn send_round(
 
 /// The bare `UPDATE` of every session to `last_seen_at` = start + `hours` h,
 /// one transaction per batch. Seconds of the transactions.
-async fn bare_round(
-    raw: &mut Raw,
-    start_ms: i64,
-    n: u64,
-    hours: i64,
-    bound: bool,
-) -> anyhow::Result<f64> {
+async fn bare_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64, bound: bool) -> Result<f64> {
     let ls = start_ms + hours * HOUR_MS;
     let batch = usize_u64(MAX_BATCH_ITEMS);
     let mut secs = 0.0;
@@ -215,7 +203,9 @@ async fn bare_round(
         let (t, changed) = raw.bare_last_seen_update(&pairs, bound).await?;
         secs += t;
         if changed != to - from {
-            bail!("bare UPDATE {from}..{to} changed {changed} rows");
+            return Err(ScaleError::msg(format!(
+                "bare UPDATE {from}..{to} changed {changed} rows"
+            )));
         }
         from = to;
     }
@@ -223,11 +213,13 @@ async fn bare_round(
 }
 
 /// Every session now has `last_seen_at` = start + `hours` h.
-async fn check_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> anyhow::Result<()> {
+async fn check_round(raw: &mut Raw, start_ms: i64, n: u64, hours: i64) -> Result<()> {
     let ls = start_ms + hours * HOUR_MS;
     let got = raw.count_sessions_last_seen_at(ls).await?;
     if got != n {
-        bail!("{got} of {n} sessions were last seen at start + {hours} h");
+        return Err(ScaleError::msg(format!(
+            "{got} of {n} sessions were last seen at start + {hours} h"
+        )));
     }
     Ok(())
 }
@@ -289,14 +281,14 @@ pub struct VersionRowsReport {
 /// open sessions, with `policy.period = "day"` and, after each day's 24
 /// heartbeats, one preview and one live run of that day. Counts the
 /// version rows left.
-pub async fn run_version_rows(opts: &ScaleOptions) -> anyhow::Result<VersionRowsReport> {
+pub async fn run_version_rows(opts: &ScaleOptions) -> Result<VersionRowsReport> {
     let db = ScaleDb::create(opts).await?;
     let out = version_rows_on(&db, opts).await;
     db.destroy().await;
     out
 }
 
-async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<VersionRowsReport> {
+async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> Result<VersionRowsReport> {
     use floorline_core::time::Period;
     use floorline_store::{RunMode, SettleRequest};
 
@@ -318,7 +310,7 @@ async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Ve
         }
         let k = u32::try_from(day).unwrap_or(u32::MAX);
         let period = floorline_core::EpochId::period_of(month, Period::Day, k)
-            .map_err(|e| anyhow::anyhow!("day {day} of {month}: {e}"))?;
+            .map_err(|e| ScaleError::msg(format!("day {day} of {month}: {e}")))?;
         for mode in [RunMode::Preview, RunMode::Live] {
             let req = SettleRequest {
                 mode,
@@ -330,7 +322,7 @@ async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Ve
             store
                 .settle(period, &policy, req, move |f| floorline_core::plan(f, &p))
                 .await
-                .with_context(|| format!("{mode:?} of {period}"))?;
+                .doing_with(|| format!("{mode:?} of {period}"))?;
             runs += 1;
         }
         say(
@@ -341,7 +333,7 @@ async fn version_rows_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Ve
             ),
         );
     }
-    let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
+    let mut raw = Raw::connect(&db.url).await.doing("raw connect")?;
     let version_rows = raw.count("session_versions").await?;
     Ok(VersionRowsReport {
         backend: opts.backend,

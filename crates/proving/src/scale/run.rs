@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context as _};
+use crate::scale::{Doing as _, Result, ScaleError};
 use floorline_core::facts::{OrganicEarnings, Windows};
 use floorline_core::Watermark;
 use floorline_core::{Policy, Timestamp};
@@ -84,7 +84,7 @@ async fn ingest_kind<T, I, F, Fut>(
     total_hint: u64,
     opts: &ScaleOptions,
     mut send: F,
-) -> anyhow::Result<KindFigures>
+) -> Result<KindFigures>
 where
     I: Iterator<Item = T>,
     F: FnMut(Vec<T>) -> Fut,
@@ -110,18 +110,18 @@ where
         let t = Instant::now();
         let (report, n) = send(batch)
             .await
-            .with_context(|| format!("ingest {kind}, batch {}", figures.batches))?;
+            .doing_with(|| format!("ingest {kind}, batch {}", figures.batches))?;
         figures.secs += t.elapsed().as_secs_f64();
         let n = usize_u64(n);
         if report.accepted != n || !report.conflicts.is_empty() {
-            bail!(
+            return Err(ScaleError::msg(format!(
                 "ingest {kind}, batch {}: {} sent, {} accepted, {} duplicates, {} conflicts",
                 figures.batches,
                 n,
                 report.accepted,
                 report.duplicates,
                 report.conflicts.len()
-            );
+            )));
         }
         figures.rows += n;
         figures.batches += 1;
@@ -131,7 +131,7 @@ where
 }
 
 /// Runs the bench once on a fresh database (always dropped after).
-pub async fn run(opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
+pub async fn run(opts: &ScaleOptions) -> Result<ScaleReport> {
     let db = ScaleDb::create(opts).await?;
     let out = run_on(&db, opts).await;
     db.destroy().await;
@@ -160,9 +160,9 @@ pub(super) struct Prepared {
 /// Migrates `db`, ingests the fleet (unless a kept database already holds
 /// it), checks every table's row count against what was generated, and on
 /// PostgreSQL runs `VACUUM ANALYZE`.
-pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<Prepared> {
-    let store = Store::connect(&db.url).await.context("connect")?;
-    store.migrate().await.context("migrate")?;
+pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> Result<Prepared> {
+    let store = Store::connect(&db.url).await.doing("connect")?;
+    store.migrate().await.doing("migrate")?;
     let fleet = Fleet::new(opts);
     let n = opts.machines;
 
@@ -193,7 +193,7 @@ pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result
     );
 
     // Row counts: the database holds exactly what was generated.
-    let mut raw = Raw::connect(&db.url).await.context("raw connect")?;
+    let mut raw = Raw::connect(&db.url).await.doing("raw connect")?;
     let mut generated_rows: BTreeMap<String, u64> = if reused {
         generated_counts(&fleet)
     } else {
@@ -213,12 +213,14 @@ pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result
         db_rows.insert(table.to_string(), raw.count(table).await?);
     }
     if db_rows != generated_rows {
-        bail!("rows in the database {db_rows:?} differ from those generated {generated_rows:?}");
+        return Err(ScaleError::msg(format!(
+            "rows in the database {db_rows:?} differ from those generated {generated_rows:?}"
+        )));
     }
 
     let t = Instant::now();
     if opts.backend == Backend::Postgres {
-        raw.vacuum_analyze().await.context("VACUUM ANALYZE")?;
+        raw.vacuum_analyze().await.doing("VACUUM ANALYZE")?;
     }
     let maintenance_secs = t.elapsed().as_secs_f64();
     Ok(Prepared {
@@ -232,7 +234,7 @@ pub(super) async fn prepare(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result
     })
 }
 
-async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport> {
+async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> Result<ScaleReport> {
     let epoch = opts.epoch;
     let policy = bench_policy(opts.machines);
     let n = opts.machines;
@@ -263,7 +265,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
     let facts = store
         .load_epoch_facts(epoch, &policy)
         .await
-        .context("load_epoch_facts")?;
+        .doing("load_epoch_facts")?;
     let load = Phase {
         secs: t.elapsed().as_secs_f64(),
         rss_start_mb: rss,
@@ -290,7 +292,8 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
     // 3. Plan.
     let rss = reset_peak();
     let t = Instant::now();
-    let planned = floorline_core::plan(&facts, &policy).map_err(|e| anyhow!("plan: {e}"))?;
+    let planned =
+        floorline_core::plan(&facts, &policy).map_err(|e| ScaleError::msg(format!("plan: {e}")))?;
     let plan = Phase {
         secs: t.elapsed().as_secs_f64(),
         rss_start_mb: rss,
@@ -320,7 +323,7 @@ async fn run_on(db: &ScaleDb, opts: &ScaleOptions) -> anyhow::Result<ScaleReport
     let summary = engine
         .settle(epoch, "scale-bench", SettleOptions::default())
         .await
-        .map_err(|e| anyhow!("settle: {e}"))?;
+        .map_err(|e| ScaleError::msg(format!("settle: {e}")))?;
     let settle = Phase {
         secs: t.elapsed().as_secs_f64(),
         rss_start_mb: rss,
@@ -386,7 +389,7 @@ async fn ingest_fleet(
     fleet: &Fleet,
     opts: &ScaleOptions,
     ingest: &mut Vec<KindFigures>,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let n = opts.machines;
     let epoch = opts.epoch;
     ingest.push(
@@ -449,7 +452,7 @@ async fn ingest_fleet(
             up_to: Timestamp(epoch.end().0 + HOUR_MS),
         }])
         .await
-        .context("watermark")?;
+        .doing("watermark")?;
     Ok(())
 }
 
@@ -481,8 +484,8 @@ fn generated_counts(fleet: &Fleet) -> BTreeMap<String, u64> {
 /// Whether the database at `url` already holds this fleet (its machines and
 /// earnings counted); if so the settlement of an earlier run is deleted, so
 /// that the settle measured is again the epoch's first.
-async fn holds_fleet(url: &str, opts: &ScaleOptions) -> anyhow::Result<bool> {
-    let mut raw = Raw::connect(url).await.context("raw connect")?;
+async fn holds_fleet(url: &str, opts: &ScaleOptions) -> Result<bool> {
+    let mut raw = Raw::connect(url).await.doing("raw connect")?;
     let machines = raw.count("machines").await?;
     let earnings = raw.count_organic_earnings().await?;
     let holds = machines == opts.machines
