@@ -5,12 +5,12 @@
 //! Without `--no-serve` the server keeps running until Ctrl-C or SIGTERM.
 //!
 //! Progress goes to stderr, the summary to stdout. The simulation itself
-//! lives in `floorline_sim::live_fleet`; this is argument handling and I/O.
+//! lives in `floorline_demo`; this is argument handling and I/O.
 
 use std::io::Write as _;
 use std::time::Instant;
 
-use floorline_sim::live_fleet::{run_demo, summary, DemoOptions, FleetError};
+use floorline_demo::{run_demo, summary, DemoError, DemoOptions};
 use tracing::instrument::WithSubscriber as _;
 
 use crate::failure::Failure;
@@ -36,12 +36,12 @@ fn demo_logs() -> impl tracing::Subscriber + Send + Sync {
         .finish()
 }
 
-fn failure(e: FleetError, listen: &str) -> Failure {
+fn failure(e: DemoError, listen: &str) -> Failure {
     match e {
-        FleetError::Io { what, source } if what.starts_with("listening") => {
+        DemoError::Io { what, source } if what.starts_with("listening") => {
             Failure::bad(format!("--listen {listen}: {source}"))
         }
-        FleetError::Setup(msg) => Failure::bad(msg),
+        DemoError::Setup(msg) => Failure::bad(msg),
         other => Failure::other(other),
     }
 }

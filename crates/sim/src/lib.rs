@@ -22,10 +22,6 @@ pub mod charts;
 pub mod demand;
 pub mod error;
 pub mod fleet;
-// The live fleet (the `floorline demo` simulator) lives beside the economics
-// fleet in `src/fleet/live/`; it drives the real HTTP API.
-#[path = "fleet/live/mod.rs"]
-pub mod live_fleet;
 mod merge;
 mod num;
 pub mod output;

@@ -10,7 +10,6 @@ mod arithmetic;
 mod bad_input;
 mod builtin;
 mod kit;
-mod live_fleet;
 mod outputs;
 mod periods;
 mod props;

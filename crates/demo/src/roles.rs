@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::gen::{CheatKind, Ownership};
-use super::models::{apportion, MixEntry};
+use crate::fleet::{CheatKind, Ownership};
+use crate::models::{apportion, MixEntry};
 
 /// What a machine is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

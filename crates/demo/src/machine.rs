@@ -15,11 +15,11 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use super::gen::{percent, ppm_of, CheatKind, Facts, JobPlan, LiveMachine, Ownership, ProbeRoute};
-use super::models::{cap_gb, CHEATER_HARDWARE, OVER_CLAIMS, UNKNOWN_CLAIMS};
-use super::roles::{account, Role};
-use super::timeline::{self, pick_time, Shape};
-use super::FleetError;
+use crate::fleet::{percent, ppm_of, CheatKind, Facts, Job, LiveMachine, Ownership, ProbeRoute};
+use crate::models::{cap_gb, CHEATER_HARDWARE, OVER_CLAIMS, UNKNOWN_CLAIMS};
+use crate::roles::{account, Role};
+use crate::timeline::{self, pick_time, Shape};
+use crate::DemoError;
 
 /// Consumer accounts that buy inference.
 pub const N_CONSUMERS: u64 = 1_500;
@@ -65,7 +65,7 @@ impl Gen<'_> {
         owner: Option<Ownership>,
         partner: Option<String>,
         keys: &KeyChoice<'_>,
-    ) -> Result<LiveMachine, FleetError> {
+    ) -> Result<LiveMachine, DemoError> {
         let (s, e) = (self.start_ms, self.end_ms);
         let (cheat, index) = match role {
             Role::Honest(_) => (None, 0),
@@ -170,9 +170,9 @@ impl Gen<'_> {
         };
         let month = timeline::generate(rng, s, e, &shape, self.policy.grace_ms);
         let mut provider_keys: Vec<String> = Vec::new();
-        for (j, plan) in month.sessions.iter().enumerate() {
+        for (j, times) in month.sessions.iter().enumerate() {
             let provider_key = format!("pk-{:016x}", rng.gen::<u64>());
-            let connected = secs(plan.connected_at_ms);
+            let connected = secs(times.connected_at_ms);
             self.facts.aliases.push(Alias {
                 provider_key: provider_key.clone(),
                 machine_id: machine_id.clone(),
@@ -186,9 +186,9 @@ impl Gen<'_> {
             self.facts.sessions.push(Session {
                 session_id: format!("sess-{machine_id}-{j:03}"),
                 machine_id: name,
-                connected_at: Timestamp(plan.connected_at_ms),
-                last_seen_at: plan.last_seen_at_ms.map(Timestamp),
-                disconnected_at: plan.disconnected_at_ms.map(Timestamp),
+                connected_at: Timestamp(times.connected_at_ms),
+                last_seen_at: times.last_seen_at_ms.map(Timestamp),
+                disconnected_at: times.disconnected_at_ms.map(Timestamp),
             });
             provider_keys.push(provider_key);
         }
@@ -235,11 +235,11 @@ impl Gen<'_> {
         }
 
         // Jobs.
-        let mut jobs: Vec<JobPlan> = Vec::new();
+        let mut jobs: Vec<Job> = Vec::new();
         let mut self_dealt = (String::new(), 0_usize, 0_usize, 0_usize);
         let mut add_job = |rng: &mut StdRng, consumer: String, pinned: bool| {
             if let Some(at_ms) = pick_time(rng, &month.up) {
-                jobs.push(JobPlan {
+                jobs.push(Job {
                     job_id: String::new(),
                     consumer_account_id: consumer,
                     amount_micro_usd: rng.gen_range(JOB_MIN_MICRO_USD..=JOB_MAX_MICRO_USD),
@@ -307,7 +307,7 @@ impl Gen<'_> {
             });
         }
 
-        // The probe plan.
+        // The probe schedule.
         let n_probes = match cheat {
             Some(CheatKind::BadSignature) => 2,
             Some(CheatKind::SelfDealing) => 1,

@@ -31,7 +31,7 @@ pub const HEALTH_REASONS: &[&str] = &[
 
 /// A session as the coordinator reports it (times in ms).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionPlan {
+pub struct SessionTimes {
     pub connected_at_ms: i64,
     pub last_seen_at_ms: Option<i64>,
     pub disconnected_at_ms: Option<i64>,
@@ -39,7 +39,7 @@ pub struct SessionPlan {
 
 /// A health transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthPlan {
+pub struct HealthChange {
     pub at_ms: i64,
     pub healthy: bool,
     pub reason: Option<&'static str>,
@@ -63,8 +63,8 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Timeline {
     pub up: Vec<(i64, i64)>,
-    pub sessions: Vec<SessionPlan>,
-    pub health: Vec<HealthPlan>,
+    pub sessions: Vec<SessionTimes>,
+    pub health: Vec<HealthChange>,
 }
 
 impl Timeline {
@@ -170,7 +170,7 @@ pub fn generate<R: Rng>(
                     a
                 };
                 if rng.gen_bool(0.5) {
-                    out.health.push(HealthPlan {
+                    out.health.push(HealthChange {
                         at_ms: connected,
                         healthy: true,
                         reason: None,
@@ -189,12 +189,12 @@ pub fn generate<R: Rng>(
                 let reason = HEALTH_REASONS
                     .get(rng.gen_range(0..HEALTH_REASONS.len()))
                     .copied();
-                out.health.push(HealthPlan {
+                out.health.push(HealthChange {
                     at_ms: da,
                     healthy: false,
                     reason,
                 });
-                out.health.push(HealthPlan {
+                out.health.push(HealthChange {
                     at_ms: db,
                     healthy: true,
                     reason: None,
@@ -209,7 +209,7 @@ pub fn generate<R: Rng>(
     }
     if let Some(c) = open {
         // Still connected when the month ends; the coordinator saw it after.
-        out.sessions.push(SessionPlan {
+        out.sessions.push(SessionTimes {
             connected_at_ms: c,
             last_seen_at_ms: Some(end_ms + rng.gen_range(600_000..7_200_000)),
             disconnected_at_ms: None,
@@ -220,11 +220,11 @@ pub fn generate<R: Rng>(
 
 /// Writes the session(s) of a connection `[c, d)`: maybe a key rotation
 /// (two overlapping sessions), then a recorded or a lost disconnect.
-fn close<R: Rng>(rng: &mut R, sessions: &mut Vec<SessionPlan>, c: i64, d: i64, grace_ms: i64) {
+fn close<R: Rng>(rng: &mut R, sessions: &mut Vec<SessionTimes>, c: i64, d: i64, grace_ms: i64) {
     let mut c = c;
     if d - c > ROTATION_MIN_MS && rng.gen_bool(0.15) {
         let m = rng.gen_range(c + 86_400_000..d - 86_400_000);
-        sessions.push(SessionPlan {
+        sessions.push(SessionTimes {
             connected_at_ms: c,
             last_seen_at_ms: Some(m + ROTATION_OVERLAP_MS / 2),
             disconnected_at_ms: Some(m + ROTATION_OVERLAP_MS),
@@ -235,7 +235,7 @@ fn close<R: Rng>(rng: &mut R, sessions: &mut Vec<SessionPlan>, c: i64, d: i64, g
     if grace_ms > 0 && d - grace_ms > c && rng.gen_bool(0.2) {
         // The disconnect was lost: the session ends at its last sign of life
         // plus the grace period.
-        sessions.push(SessionPlan {
+        sessions.push(SessionTimes {
             connected_at_ms: c,
             last_seen_at_ms: Some(d - grace_ms),
             disconnected_at_ms: None,
@@ -246,7 +246,7 @@ fn close<R: Rng>(rng: &mut R, sessions: &mut Vec<SessionPlan>, c: i64, d: i64, g
         } else {
             d
         };
-        sessions.push(SessionPlan {
+        sessions.push(SessionTimes {
             connected_at_ms: c,
             last_seen_at_ms: Some(seen),
             disconnected_at_ms: Some(d),

@@ -4,7 +4,7 @@
 
 /// What went wrong in a live-fleet run.
 #[derive(Debug, thiserror::Error)]
-pub enum FleetError {
+pub enum DemoError {
     /// Bad options or a generator bug found before anything ran.
     #[error("{0}")]
     Setup(String),
@@ -35,14 +35,14 @@ pub enum FleetError {
     Core(#[from] floorline_core::CoreError),
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// floorline answered something the simulator did not plan for.
+    /// floorline answered something the simulator did not expect.
     #[error("{0}")]
     Unexpected(String),
 }
 
-impl FleetError {
-    pub fn io(what: &str, source: std::io::Error) -> FleetError {
-        FleetError::Io {
+impl DemoError {
+    pub fn io(what: &str, source: std::io::Error) -> DemoError {
+        DemoError::Io {
             what: what.to_string(),
             source,
         }

@@ -27,8 +27,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::gen::{Fleet, ProbeRoute};
-use super::FleetError;
+use crate::fleet::{Fleet, ProbeRoute};
+use crate::DemoError;
 
 /// The probe timeout the demo's prober uses, ms.
 pub const PROBE_TIMEOUT_MS: u64 = 10_000;
@@ -115,7 +115,7 @@ impl Drop for ProbeRig {
 
 impl ProbeRig {
     /// Starts the providers and the dispatcher for `fleet`.
-    pub async fn start(fleet: &Fleet) -> Result<ProbeRig, FleetError> {
+    pub async fn start(fleet: &Fleet) -> Result<ProbeRig, DemoError> {
         let honest =
             ReferenceProvider::new(fleet.provider_key.clone(), known_answers()).with_machine_keys();
         let dispatch = Dispatch {
@@ -133,10 +133,10 @@ impl ProbeRig {
             .with_state(Arc::new(dispatch));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
-            .map_err(|e| FleetError::io("binding the probe dispatcher", e))?;
+            .map_err(|e| DemoError::io("binding the probe dispatcher", e))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| FleetError::io("probe dispatcher address", e))?;
+            .map_err(|e| DemoError::io("probe dispatcher address", e))?;
         let cancel = CancellationToken::new();
         let stop = cancel.clone().cancelled_owned();
         tokio::spawn(async move {
@@ -156,7 +156,7 @@ impl ProbeRig {
 
     /// The `floorline.toml` of the demo: live settlement, the prober pointed
     /// at this rig, the default policy.
-    pub fn config_toml(&self, listen: &str) -> Result<String, FleetError> {
+    pub fn config_toml(&self, listen: &str) -> Result<String, DemoError> {
         let mut settlement = toml::Table::new();
         settlement.insert("mode".into(), "live".into());
         let mut prober = toml::Table::new();
@@ -172,7 +172,7 @@ impl ProbeRig {
             .iter()
             .map(toml::Value::try_from)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| FleetError::Setup(format!("catalog as TOML: {e}")))?;
+            .map_err(|e| DemoError::Setup(format!("catalog as TOML: {e}")))?;
         prober.insert("catalog".into(), toml::Value::Array(entries));
         let mut server = toml::Table::new();
         server.insert("listen".into(), listen.into());
@@ -180,7 +180,7 @@ impl ProbeRig {
         root.insert("settlement".into(), toml::Value::Table(settlement));
         root.insert("prober".into(), toml::Value::Table(prober));
         root.insert("server".into(), toml::Value::Table(server));
-        toml::to_string(&root).map_err(|e| FleetError::Setup(format!("config as TOML: {e}")))
+        toml::to_string(&root).map_err(|e| DemoError::Setup(format!("config as TOML: {e}")))
     }
 }
 

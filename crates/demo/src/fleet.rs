@@ -1,8 +1,8 @@
 //! Generation of the live fleet from one seed: machines and their hardware,
 //! accounts and bindings (some accounts own several machines, a few
 //! machines change hands mid-month, a few have no payout account), every
-//! machine's month of sessions and health (see [`super::timeline`]),
-//! organic jobs from many consumer accounts, the probe plan, and the
+//! machine's month of sessions and health (see [`crate::timeline`]),
+//! organic jobs from many consumer accounts, the probe schedule, and the
 //! planted cheaters.
 //!
 //! Invariants:
@@ -25,10 +25,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::machine::{Gen, KeyChoice};
-use super::manifest::{build_manifest, Manifest};
-use super::roles::{assign_accounts, assign_roles};
-use super::FleetError;
+use crate::machine::{Gen, KeyChoice};
+use crate::manifest::{build_manifest, Manifest};
+use crate::roles::{assign_accounts, assign_roles};
+use crate::DemoError;
 
 /// The fleet's random stream is seeded `seed ^ STREAM`.
 const STREAM: u64 = 0x6c69_7665_666c_7474; // "liveflt"
@@ -116,7 +116,7 @@ impl Ownership {
 
 /// One job a machine ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct JobPlan {
+pub struct Job {
     pub job_id: String,
     pub consumer_account_id: String,
     pub amount_micro_usd: i64,
@@ -140,7 +140,7 @@ pub struct LiveMachine {
     pub owners: Vec<Ownership>,
     /// Available periods inside the epoch (D7), sorted and disjoint.
     pub up: Vec<(i64, i64)>,
-    pub jobs: Vec<JobPlan>,
+    pub jobs: Vec<Job>,
     /// When the prober reaches it, sorted.
     pub probe_at_ms: Vec<i64>,
 }
@@ -213,9 +213,9 @@ pub fn percent(ppm: i64) -> String {
 impl Fleet {
     /// Generates the fleet of `spec` under `policy` (whose gates the manifest
     /// applies).
-    pub fn generate(spec: FleetSpec, policy: &Policy) -> Result<Fleet, FleetError> {
+    pub fn generate(spec: FleetSpec, policy: &Policy) -> Result<Fleet, DemoError> {
         if !(MIN_MACHINES..=MAX_MACHINES).contains(&spec.n_machines) {
-            return Err(FleetError::Setup(format!(
+            return Err(DemoError::Setup(format!(
                 "a live fleet has {MIN_MACHINES}–{MAX_MACHINES} machines, not {}",
                 spec.n_machines
             )));
@@ -246,7 +246,7 @@ impl Fleet {
             let own = machine_key(&provider_key, &machine_id);
             let x963 = encode_x963(own.verifying_key());
             let spki =
-                encode_spki(own.verifying_key()).map_err(|e| FleetError::Setup(e.to_string()))?;
+                encode_spki(own.verifying_key()).map_err(|e| DemoError::Setup(e.to_string()))?;
             let foreign = encode_x963(machine_key(&foreign_key, &machine_id).verifying_key());
             let key = KeyChoice {
                 x963: &x963,

@@ -10,9 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use floorline_core::bundle::Binding;
 use floorline_core::facts::EarningKind;
 use floorline_core::{EpochId, Policy, Timestamp};
-use floorline_sim::live_fleet::{
-    run_demo, CheatKind, DemoOptions, DemoRun, Fleet, FleetSpec, ProbeRoute,
-};
+use floorline_demo::{run_demo, CheatKind, DemoOptions, DemoRun, Fleet, FleetSpec, ProbeRoute};
 
 const USD: i64 = 1_000_000;
 /// SPEC D4, written out again: (min GB, $/month).
@@ -408,7 +406,7 @@ async fn a_small_fleet_settles_exactly_as_planted() {
     check(&run);
     let verify = run.engine.verify(run.epoch).await.unwrap();
     assert!(verify.ok, "{verify:?}");
-    let text = floorline_sim::live_fleet::summary::render(&run);
+    let text = floorline_demo::summary::render(&run);
     assert!(text.contains("Cheaters caught: 6 of 6 planted"), "{text}");
     assert!(!text.contains("MISSED"), "{text}");
     run.shutdown().await.unwrap();

@@ -3,7 +3,7 @@
 //! connected_at`, no `disconnected_at`), one **heartbeat** per simulated
 //! hour while it lives (`last_seen_at` advances by [`HOUR_MS`], never past
 //! the final `last_seen_at`), a last heartbeat at the final `last_seen_at`,
-//! and — where the plan has a `disconnected_at` — a **close**: the final
+//! and — where it has a `disconnected_at` — a **close**: the final
 //! session exactly as generated. A lost disconnect stays at its last
 //! heartbeat.
 //!
@@ -179,7 +179,7 @@ mod tests {
         for (k, t) in beats.iter().enumerate().take(beats.len().saturating_sub(1)) {
             assert_eq!(*t, s.connected_at.0 + (k as i64 + 1) * HOUR_MS);
         }
-        // Only the close carries a disconnect, and only if planned.
+        // Only the close carries a disconnect, and only if generated with one.
         for x in &steps {
             assert_eq!(x.disconnected_at.is_some(), x.step == Step::Close);
         }

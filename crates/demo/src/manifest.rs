@@ -1,7 +1,7 @@
 //! The manifest of a live fleet: what was planted and what floorline must
 //! conclude about every machine, computed by the simulator from what it
 //! generated (its own availability periods, its own job list, its own probe
-//! plan) — never by asking floorline. Tests compare floorline's settled plan
+//! schedule) — never by asking floorline. Tests compare floorline's settled plan
 //! with it.
 //!
 //! The expectations apply the gates of SPEC D12 to the generated month:
@@ -18,9 +18,9 @@ use floorline_core::policy::Policy;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::gen::{ppm_of, CheatKind, Facts, FleetSpec, JobPlan, LiveMachine};
-use super::models::cap_gb;
-use super::FleetError;
+use crate::fleet::{ppm_of, CheatKind, Facts, FleetSpec, Job, LiveMachine};
+use crate::models::cap_gb;
+use crate::DemoError;
 
 /// What floorline must conclude about one machine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,7 +66,7 @@ pub struct Manifest {
     pub seed: u64,
     pub epoch: String,
     pub n_machines: usize,
-    /// SHA-256 of every generated fact and the probe plan.
+    /// SHA-256 of every generated fact and the probe schedule.
     pub facts_sha256: String,
     /// Sorted by `machine_id`.
     pub machines: Vec<ExpectedMachine>,
@@ -101,11 +101,7 @@ pub fn linked_accounts(machines: &[LiveMachine]) -> BTreeMap<String, BTreeSet<St
 
 /// D9 for one generated job: positive, not pinned, not bought by the owner
 /// at job time or an account linked to the owner's payout identity.
-pub fn is_organic(
-    m: &LiveMachine,
-    job: &JobPlan,
-    linked: &BTreeMap<String, BTreeSet<String>>,
-) -> bool {
+pub fn is_organic(m: &LiveMachine, job: &Job, linked: &BTreeMap<String, BTreeSet<String>>) -> bool {
     if job.pinned || job.amount_micro_usd <= 0 {
         return false;
     }
@@ -137,7 +133,7 @@ fn expect(
         verified
     };
     let available_ms = m.available_ms();
-    let organic: Vec<&JobPlan> = m.jobs.iter().filter(|j| is_organic(m, j, linked)).collect();
+    let organic: Vec<&Job> = m.jobs.iter().filter(|j| is_organic(m, j, linked)).collect();
     let probes_pass = m.probes_pass() && !m.probe_at_ms.is_empty();
     let mut reasons = Vec::new();
     if m.trust < policy.min_trust {
@@ -184,7 +180,7 @@ pub fn build_manifest(
     policy: &Policy,
     machines: &[LiveMachine],
     facts: &Facts,
-) -> Result<Manifest, FleetError> {
+) -> Result<Manifest, DemoError> {
     let epoch_ms = spec.epoch.length_ms();
     let linked = linked_accounts(machines);
     let mut expected: Vec<ExpectedMachine> = machines
@@ -208,7 +204,7 @@ pub fn build_manifest(
         let expect = match want_reason {
             Some(r) => {
                 if e.reasons != [r] {
-                    return Err(FleetError::Setup(format!(
+                    return Err(DemoError::Setup(format!(
                         "generator: {} ({}) would be excluded for {:?}, not [{r}]",
                         m.machine_id,
                         kind.label(),
@@ -221,7 +217,7 @@ pub fn build_manifest(
             }
             None => {
                 if !e.eligible || e.verified_memory_gb >= e.reported_memory_gb {
-                    return Err(FleetError::Setup(format!(
+                    return Err(DemoError::Setup(format!(
                         "generator: {} ({}) is not an eligible over-claim: {e:?}",
                         m.machine_id,
                         kind.label()
@@ -240,11 +236,11 @@ pub fn build_manifest(
             expect,
         });
     }
-    let probe_plan: Vec<(&str, &[i64])> = machines
+    let probe_schedule: Vec<(&str, &[i64])> = machines
         .iter()
         .map(|m| (m.machine_id.as_str(), m.probe_at_ms.as_slice()))
         .collect();
-    let facts_json = serde_json::to_string(&(facts, probe_plan))?;
+    let facts_json = serde_json::to_string(&(facts, probe_schedule))?;
     Ok(Manifest {
         seed: spec.seed,
         epoch: spec.epoch.to_string(),

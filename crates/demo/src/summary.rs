@@ -11,9 +11,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::demo::{CaughtCheater, DemoRun};
-use super::gen::percent;
-use super::manifest::CheatExpect;
+use crate::fleet::percent;
+use crate::manifest::CheatExpect;
+use crate::run::{CaughtCheater, DemoRun};
 
 /// `$1,234.56` from µUSD (cents rounded half up; display only).
 pub fn usd(micro_usd: i64) -> String {

@@ -28,12 +28,12 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::SimClock;
-use super::drive::{self, Api, IngestTotals, ProbeTotals, DEFAULT_PROBE_WORKERS};
-use super::gen::{CheatKind, Fleet, FleetSpec};
-use super::manifest::CheatExpect;
-use super::rig::ProbeRig;
-use super::FleetError;
+use crate::clock::SimClock;
+use crate::drive::{self, Api, IngestTotals, ProbeTotals, DEFAULT_PROBE_WORKERS};
+use crate::fleet::{CheatKind, Fleet, FleetSpec};
+use crate::manifest::CheatExpect;
+use crate::rig::ProbeRig;
+use crate::DemoError;
 
 /// The fact source whose watermark marks the month complete.
 pub const WATERMARK_SOURCE: &str = "fleet-sim";
@@ -145,13 +145,13 @@ pub struct DemoRun {
 
 impl DemoRun {
     /// Stops the server (requests in flight finish) and the probe rig.
-    pub async fn shutdown(mut self) -> Result<(), FleetError> {
+    pub async fn shutdown(mut self) -> Result<(), DemoError> {
         self.cancel.cancel();
         if let Some(handle) = self.server.take() {
             handle
                 .await
-                .map_err(|e| FleetError::Unexpected(format!("server task: {e}")))?
-                .map_err(|e| FleetError::io("serving", e))?;
+                .map_err(|e| DemoError::Unexpected(format!("server task: {e}")))?
+                .map_err(|e| DemoError::io("serving", e))?;
         }
         self.engine.store().close().await;
         Ok(())
@@ -173,14 +173,14 @@ fn ms_since(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn remove_database(path: &Path) -> Result<(), FleetError> {
+fn remove_database(path: &Path) -> Result<(), DemoError> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(FleetError::io(&format!("removing {}", path.display()), e)),
+            Err(e) => return Err(DemoError::io(&format!("removing {}", path.display()), e)),
         }
     }
     Ok(())
@@ -219,7 +219,7 @@ async fn conclusions(
     engine: &Engine,
     fleet: &Fleet,
     committed: &Plan,
-) -> Result<Vec<CaughtCheater>, FleetError> {
+) -> Result<Vec<CaughtCheater>, DemoError> {
     let epoch = committed.epoch;
     let (facts, recomputed) = engine.plan(epoch).await?;
     let mut out = Vec::new();
@@ -229,7 +229,7 @@ async fn conclusions(
             .iter()
             .find(|m| m.machine_id == c.machine_id)
             .ok_or_else(|| {
-                FleetError::Unexpected(format!("{} is not in the plan of {epoch}", c.machine_id))
+                DemoError::Unexpected(format!("{} is not in the plan of {epoch}", c.machine_id))
             })?;
         let policy = &engine.config().policy;
         let earnings = engine
@@ -237,7 +237,7 @@ async fn conclusions(
             .machine_earnings(epoch, policy, &c.machine_id)
             .await?;
         let x = explain_from(&facts, &recomputed, policy, &c.machine_id, earnings)?
-            .ok_or_else(|| FleetError::Unexpected(format!("no explanation of {}", c.machine_id)))?;
+            .ok_or_else(|| DemoError::Unexpected(format!("no explanation of {}", c.machine_id)))?;
         let reported = x.formula.reported_memory_gb;
         let reasons: Vec<String> = pm.reasons.iter().map(|r| r.as_str().to_string()).collect();
         let caught = match &c.expect {
@@ -268,7 +268,7 @@ async fn conclusions(
 pub async fn run_demo(
     opts: &DemoOptions,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<DemoRun, FleetError> {
+) -> Result<DemoRun, DemoError> {
     let started = Instant::now();
     let mut timings = Timings::default();
     let real_now = SystemClock.now();
@@ -276,11 +276,11 @@ pub async fn run_demo(
         Some(e) => e,
         None => EpochId::containing(real_now)
             .map(EpochId::previous)
-            .ok_or_else(|| FleetError::Setup("the system clock is outside 1970–9998".into()))?,
+            .ok_or_else(|| DemoError::Setup("the system clock is outside 1970–9998".into()))?,
     };
     let settle_at = opts.settle_at.unwrap_or(real_now);
     if !epoch.is_closed(settle_at) {
-        return Err(FleetError::Setup(format!(
+        return Err(DemoError::Setup(format!(
             "settling {epoch} at {settle_at}: the month is not over yet"
         )));
     }
@@ -300,7 +300,7 @@ pub async fn run_demo(
         opts.seed,
         mean_mgb / 1_000,
         mean_mgb % 1_000 / 100,
-        super::gen::percent(i64::try_from(big_ppm).unwrap_or(0)),
+        crate::fleet::percent(i64::try_from(big_ppm).unwrap_or(0)),
         fleet.manifest.cheaters.len(),
         fleet.manifest.sha256().get(..16).unwrap_or_default(),
     ));
@@ -319,23 +319,23 @@ pub async fn run_demo(
         Vec::<(String, String)>::new(),
     )?;
     if config.policy != policy {
-        return Err(FleetError::Setup(
+        return Err(DemoError::Setup(
             "the demo config changed the policy".into(),
         ));
     }
     let clock = Arc::new(SimClock::at(Timestamp(epoch.end().0 - 60_000)));
     let engine = Engine::new(store.clone(), config.clone(), clock.clone());
     let account = provider_account(&fleet)
-        .ok_or_else(|| FleetError::Setup("no honest account with an eligible machine".into()))?;
+        .ok_or_else(|| DemoError::Setup("no honest account with an eligible machine".into()))?;
     let (_, admin_key) = engine.create_key(Role::Admin, None).await?;
     let (_, ingest_key) = engine.create_key(Role::Ingest, None).await?;
     let (_, provider_key) = engine.create_key(Role::Provider, Some(&account)).await?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
-        .map_err(|e| FleetError::io(&format!("listening on {}", opts.listen), e))?;
+        .map_err(|e| DemoError::io(&format!("listening on {}", opts.listen), e))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| FleetError::io("server address", e))?;
+        .map_err(|e| DemoError::io("server address", e))?;
     let url = format!("http://{addr}");
     let cancel = CancellationToken::new();
     let state = AppState::new(engine.clone());
@@ -356,7 +356,7 @@ pub async fn run_demo(
     let ingest = drive::ingest_fleet(&api, &ingest_key, &fleet, progress).await?;
     timings.ingest_ms = ms_since(phase);
 
-    // 4. Real probes, each at its planned instant inside the month.
+    // 4. Real probes, each at its scheduled instant inside the month.
     let phase = Instant::now();
     let probes = drive::run_probes(&store, &config, &fleet, opts.probe_workers).await?;
     timings.probe_ms = ms_since(phase);
@@ -386,7 +386,7 @@ pub async fn run_demo(
     let run = store
         .latest_run(epoch, floorline_store::RunMode::Live)
         .await?
-        .ok_or_else(|| FleetError::Unexpected(format!("no live run of {epoch} after settling")))?;
+        .ok_or_else(|| DemoError::Unexpected(format!("no live run of {epoch} after settling")))?;
     let plan: Plan = serde_json::from_str(&store.run_plan_json(run.id).await?)?;
     timings.settle_ms = ms_since(phase);
     progress(&format!(

@@ -2,9 +2,9 @@
 //! real HTTP API (`POST /v1/ingest/{kind}` with an ingest key, in batches of
 //! at most [`MAX_BATCH_ITEMS`]), the probes through the engine's own
 //! [`Engine::probe_now`] against the probe rig, each with the engine's clock
-//! set to the planned instant inside the month.
+//! set to the scheduled instant inside the month.
 //!
-//! Sessions are sent live, as a coordinator would ([`super::heartbeat`]):
+//! Sessions are sent live, as a coordinator would ([`crate::heartbeat`]):
 //! opened, heartbeated every simulated hour and closed, in time order across
 //! the whole fleet, one simulated hour's steps per batch (split at
 //! [`MAX_BATCH_ITEMS`]); the store ends with exactly the generated sessions.
@@ -13,7 +13,7 @@
 //! bindings, sessions, health, earnings); every batch must be accepted
 //! whole with no conflicts (a session's open `accepted`, its heartbeats and
 //! close `refined`); one batch is re-sent to show that a retry only
-//! yields duplicates; a probe verdict that differs from the plan is an
+//! yields duplicates; a probe verdict that differs from the schedule is an
 //! error (the manifest's expectations rest on it); at most one probe per
 //! machine is in flight.
 
@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 use tracing::instrument::WithSubscriber as _;
 
-use super::clock::SimClock;
-use super::gen::Fleet;
-use super::heartbeat::{self, Step};
-use super::FleetError;
+use crate::clock::SimClock;
+use crate::fleet::Fleet;
+use crate::heartbeat::{self, Step};
+use crate::DemoError;
 
 /// Most facts per ingestion batch (the server's default limit).
 pub const MAX_BATCH_ITEMS: usize = 10_000;
@@ -96,11 +96,11 @@ pub struct ProbeTotals {
 }
 
 impl Api {
-    pub fn new(base_url: &str) -> Result<Api, FleetError> {
+    pub fn new(base_url: &str) -> Result<Api, DemoError> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
-            .map_err(|e| FleetError::Http {
+            .map_err(|e| DemoError::Http {
                 what: "building the HTTP client".into(),
                 source: e,
             })?;
@@ -120,7 +120,7 @@ impl Api {
         path: &str,
         key: &str,
         body: Option<String>,
-    ) -> Result<serde_json::Value, FleetError> {
+    ) -> Result<serde_json::Value, DemoError> {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base_url))
@@ -129,17 +129,17 @@ impl Api {
             req = req.header("content-type", "application/json").body(b);
         }
         let what = format!("{method} {path}");
-        let resp = req.send().await.map_err(|e| FleetError::Http {
+        let resp = req.send().await.map_err(|e| DemoError::Http {
             what: what.clone(),
             source: e,
         })?;
         let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| FleetError::Http {
+        let text = resp.text().await.map_err(|e| DemoError::Http {
             what: what.clone(),
             source: e,
         })?;
         if status != 200 {
-            return Err(FleetError::Api {
+            return Err(DemoError::Api {
                 what,
                 status,
                 body: text.chars().take(500).collect(),
@@ -149,7 +149,7 @@ impl Api {
     }
 
     /// `GET path` with a bearer key; errors unless 200.
-    pub async fn get(&self, path: &str, key: &str) -> Result<serde_json::Value, FleetError> {
+    pub async fn get(&self, path: &str, key: &str) -> Result<serde_json::Value, DemoError> {
         self.send(reqwest::Method::GET, path, key, None).await
     }
 
@@ -159,7 +159,7 @@ impl Api {
         path: &str,
         key: &str,
         body: &T,
-    ) -> Result<serde_json::Value, FleetError> {
+    ) -> Result<serde_json::Value, DemoError> {
         let text = serde_json::to_string(body)?;
         self.send(reqwest::Method::POST, path, key, Some(text))
             .await
@@ -172,7 +172,7 @@ impl Api {
         key: &str,
         kind: &str,
         items: &[T],
-    ) -> Result<KindTotals, FleetError> {
+    ) -> Result<KindTotals, DemoError> {
         let mut totals = KindTotals::default();
         for batch in items.chunks(MAX_BATCH_ITEMS) {
             let report = self.ingest_batch(key, kind, batch).await?;
@@ -193,7 +193,7 @@ impl Api {
         &self,
         key: &str,
         sessions: &[floorline_core::bundle::Session],
-    ) -> Result<KindTotals, FleetError> {
+    ) -> Result<KindTotals, DemoError> {
         let mut totals = KindTotals::default();
         for (hour, steps) in heartbeat::schedule(sessions) {
             for chunk in steps.chunks(MAX_BATCH_ITEMS) {
@@ -201,7 +201,7 @@ impl Api {
                 let (mut opens, mut beats, mut closes) = (0u64, 0u64, 0u64);
                 for x in chunk {
                     let Some(s) = sessions.get(x.session) else {
-                        return Err(FleetError::Unexpected(format!(
+                        return Err(DemoError::Unexpected(format!(
                             "scheduled session {} of {}",
                             x.session,
                             sessions.len()
@@ -220,7 +220,7 @@ impl Api {
                     || report.accepted > opens
                     || report.refined > beats + closes
                 {
-                    return Err(FleetError::Unexpected(format!(
+                    return Err(DemoError::Unexpected(format!(
                         "sessions of hour {}: {opens} opens, {beats} heartbeats, {closes} \
                          closes answered {} accepted, {} refined, {} duplicates",
                         Timestamp(hour * heartbeat::HOUR_MS),
@@ -247,12 +247,12 @@ impl Api {
         key: &str,
         kind: &str,
         batch: &[T],
-    ) -> Result<BatchReport, FleetError> {
+    ) -> Result<BatchReport, DemoError> {
         let path = format!("/v1/ingest/{kind}");
         let value = self.post(&path, key, batch).await?;
         let report: BatchReport = serde_json::from_value(value)?;
         if !report.conflicts.is_empty() {
-            return Err(FleetError::Unexpected(format!(
+            return Err(DemoError::Unexpected(format!(
                 "{path}: {} conflicts, first {}",
                 report.conflicts.len(),
                 report
@@ -272,7 +272,7 @@ pub async fn ingest_fleet(
     key: &str,
     fleet: &Fleet,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<IngestTotals, FleetError> {
+) -> Result<IngestTotals, DemoError> {
     let f = &fleet.facts;
     let mut out = IngestTotals::default();
     macro_rules! kind {
@@ -307,7 +307,7 @@ pub async fn ingest_fleet(
     if !first.is_empty() {
         let report = api.ingest_batch(key, "earnings", first).await?;
         if report.accepted != 0 {
-            return Err(FleetError::Unexpected(format!(
+            return Err(DemoError::Unexpected(format!(
                 "re-sent earnings batch: {} accepted again",
                 report.accepted
             )));
@@ -317,28 +317,28 @@ pub async fn ingest_fleet(
     Ok(out)
 }
 
-/// One planned probe.
+/// One scheduled probe.
 #[derive(Debug, Clone)]
-struct PlannedProbe {
+struct ScheduledProbe {
     machine_id: String,
     at_ms: i64,
     failure: Option<&'static str>,
 }
 
-/// Runs every planned probe through [`Engine::probe_now`]: `workers`
+/// Runs every scheduled probe through [`Engine::probe_now`]: `workers`
 /// engines share `store` and `config`, each with its own [`SimClock`] set to
-/// the probe's instant, so each verdict is recorded at its planned `at`.
+/// the probe's instant, so each verdict is recorded at its scheduled `at`.
 pub async fn run_probes(
     store: &Store,
     config: &Config,
     fleet: &Fleet,
     workers: usize,
-) -> Result<ProbeTotals, FleetError> {
+) -> Result<ProbeTotals, DemoError> {
     let workers = workers.max(1);
-    let mut queues: Vec<Vec<PlannedProbe>> = vec![Vec::new(); workers];
+    let mut queues: Vec<Vec<ScheduledProbe>> = vec![Vec::new(); workers];
     for (i, m) in fleet.machines.iter().enumerate() {
         if let Some(q) = queues.get_mut(i % workers) {
-            q.extend(m.probe_at_ms.iter().map(|at| PlannedProbe {
+            q.extend(m.probe_at_ms.iter().map(|at| ScheduledProbe {
                 machine_id: m.machine_id.clone(),
                 at_ms: *at,
                 failure: m.expected_failure(),
@@ -358,7 +358,7 @@ pub async fn run_probes(
                 let verdict = engine.probe_now(&p.machine_id).await?;
                 let got = verdict.failure.map(|f| f.code());
                 if got != p.failure {
-                    return Err(FleetError::Unexpected(format!(
+                    return Err(DemoError::Unexpected(format!(
                         "probe of {} at {}: expected {}, got {}",
                         p.machine_id,
                         Timestamp(p.at_ms),
@@ -372,13 +372,13 @@ pub async fn run_probes(
                     Some(code) => *totals.failed_by_code.entry(code.to_string()).or_insert(0) += 1,
                 }
             }
-            Ok::<ProbeTotals, FleetError>(totals)
+            Ok::<ProbeTotals, DemoError>(totals)
         };
         set.spawn(worker.with_current_subscriber());
     }
     let mut out = ProbeTotals::default();
     while let Some(joined) = set.join_next().await {
-        let t = joined.map_err(|e| FleetError::Unexpected(format!("probe worker: {e}")))??;
+        let t = joined.map_err(|e| DemoError::Unexpected(format!("probe worker: {e}")))??;
         out.sent += t.sent;
         out.passed += t.passed;
         for (code, n) in t.failed_by_code {
