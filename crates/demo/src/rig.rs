@@ -21,9 +21,8 @@ use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use floorline_prober::protocol::CatalogEntry;
+use floorline_prober::protocol::{CatalogEntry, ProviderRefusal};
 use floorline_prober::reference::{Behaviour, KnownAnswer, ReferenceProvider, PROBE_PATH};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -194,11 +193,11 @@ async fn dispatch_probe(State(d): State<Arc<Dispatch>>, body: Bytes) -> Response
         Some(ProbeRoute::WrongKey) => d.wrong_key.clone(),
         Some(ProbeRoute::Unsigned) => d.unsigned.clone(),
         Some(ProbeRoute::NotServing) => {
-            let body = json!({"error": {"code": "not_serving", "message": "the machine has no model loaded"}});
+            let body = ProviderRefusal::new("not_serving", "the machine has no model loaded");
             return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
         }
         None => {
-            let body = json!({"error": {"code": "unknown_machine", "message": "no such machine is connected"}});
+            let body = ProviderRefusal::new("unknown_machine", "no such machine is connected");
             return (StatusCode::NOT_FOUND, Json(body)).into_response();
         }
     };

@@ -16,15 +16,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use floorline_core::plan::Plan;
-use floorline_core::{EpochId, Policy, Timestamp};
+use floorline_core::{EpochId, Policy, Timestamp, Watermark};
 use floorline_engine::clock::{Clock, SystemClock};
 use floorline_engine::config::Config;
 use floorline_engine::engine::explain_from;
 use floorline_engine::Engine;
+use floorline_server::admin::SettleBody;
 use floorline_server::AppState;
 use floorline_store::{Role, Store};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -370,7 +370,10 @@ pub async fn run_demo(
     api.post(
         "/v1/ingest/watermarks",
         &ingest_key,
-        &json!([{"source": WATERMARK_SOURCE, "up_to": epoch.end()}]),
+        &[Watermark {
+            source: WATERMARK_SOURCE.to_string(),
+            up_to: epoch.end(),
+        }],
     )
     .await?;
     clock.set(settle_at);
@@ -378,7 +381,7 @@ pub async fn run_demo(
         .post(
             &format!("/v1/admin/epochs/{epoch}/settle"),
             &admin_key,
-            &json!({}),
+            &SettleBody { force: false },
         )
         .await?;
     let settlement: SettleReport = serde_json::from_value(settled)?;

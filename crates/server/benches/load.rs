@@ -25,6 +25,7 @@ use floorline_core::Timestamp;
 use floorline_engine::clock::FixedClock;
 use floorline_engine::config::Config;
 use floorline_engine::Engine;
+use floorline_proving::oracle;
 use floorline_server::AppState;
 use floorline_store::{Role, Store};
 use serde_json::json;
@@ -45,21 +46,12 @@ async fn store_for(backend: &str) -> (Store, Option<tempfile::TempDir>) {
             let admin = std::env::var("FLOORLINE_TEST_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
             let name = format!("floorline_load_{}", std::process::id());
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&pool)
-                .await
-                .unwrap();
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let base = admin
-                .rsplit_once('/')
-                .map_or(admin.as_str(), |(b, _)| b)
-                .to_string();
+            oracle::drop_database(&admin, &name).await;
+            oracle::create_database(&admin, &name).await.unwrap();
             (
-                Store::connect(&format!("{base}/{name}")).await.unwrap(),
+                Store::connect(&oracle::with_database(&admin, &name))
+                    .await
+                    .unwrap(),
                 None,
             )
         }

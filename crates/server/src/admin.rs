@@ -306,7 +306,7 @@ pub async fn preview(
 }
 
 /// The optional body of a live settlement.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettleBody {
     /// Settle although some fact source's watermark has not passed the epoch end.

@@ -103,7 +103,7 @@ const SQL_WORDS: [&str; 8] = [
     "CREATE INDEX",
     "ALTER TABLE",
     "BEGIN IMMEDIATE",
-    "sqlx::",
+    "sqlx::query",
 ];
 
 /// SQL lives in the store, and in proving's bare-SQL oracle (the DST checker

@@ -190,9 +190,9 @@ async fn bare_of(raw: &mut Raw, unit: EpochId, policy: &Policy) -> Result<(f64, 
 /// Runs the period bench once on a fresh database (always dropped after).
 pub async fn run_period(opts: &ScaleOptions, period: Period) -> Result<PeriodReport> {
     if period == Period::Month {
-        return Err(ScaleError::msg(format!(
-            "the period bench needs a period shorter than a month (day, hour or 5m)"
-        )));
+        return Err(ScaleError::msg(
+            "the period bench needs a period shorter than a month (day, hour or 5m)",
+        ));
     }
     let db = ScaleDb::create(opts).await?;
     let out = run_period_on(&db, opts, period).await;
