@@ -363,7 +363,10 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("machine `{machine}`")))?;
         let (facts, p) = if epoch.is_closed(self.now()) {
-            self.plan(epoch).await?
+            match self.plan_as_committed(epoch, &machine_id).await? {
+                Some(committed) => committed,
+                None => self.plan(epoch).await?,
+            }
         } else {
             self.estimate(epoch).await?
         };

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use floorline_core::bundle::Bundle;
-use floorline_core::facts::PriorDraw;
+use floorline_core::facts::{EpochFacts, PriorDraw};
 use floorline_core::plan::{manifest_sha256, ManifestDraw, Plan};
 use floorline_core::{plan, EpochId, Invalid};
 use floorline_store::{DrawRecord, FactsAt, RunRecord};
@@ -287,6 +287,49 @@ impl Engine {
             runs: checks,
             drift,
         })
+    }
+
+    /// The plan of the live run that committed `machine_id`'s draw of
+    /// `epoch` (the first that paid it; the latest live run when none did),
+    /// recomputed from the facts as that run read them with the draws of
+    /// earlier runs as prior draws, so that it is the run's own plan (verify
+    /// holds it to the committed manifest). `None` when the epoch has no live
+    /// run. An explanation of a settled epoch reads this, not a re-plan of
+    /// today's facts, in which the epoch's own draws are prior and the pool
+    /// is spent.
+    pub(crate) async fn plan_as_committed(
+        &self,
+        epoch: EpochId,
+        machine_id: &str,
+    ) -> Result<Option<(EpochFacts, Plan)>, EngineError> {
+        let policy = &self.config.policy;
+        let runs: Vec<RunRecord> = self
+            .store
+            .runs(Some(epoch))
+            .await?
+            .into_iter()
+            .filter(|r| r.mode == floorline_store::RunMode::Live)
+            .collect();
+        let draws = self.all_draws(epoch).await?;
+        let paid_in = draws
+            .iter()
+            .filter(|d| d.machine_id == machine_id && d.amount_micro_usd > 0)
+            .map(|d| d.run_id)
+            .min();
+        let run = match paid_in {
+            Some(id) => runs.iter().find(|r| r.id == id),
+            None => runs.iter().max_by_key(|r| r.id),
+        };
+        let Some(run) = run else {
+            return Ok(None);
+        };
+        let mut facts = match FactsAt::of_run(run) {
+            Some(at) => self.store.load_epoch_facts_at(epoch, policy, at).await?,
+            None => self.store.load_epoch_facts(epoch, policy).await?,
+        };
+        facts.prior_draws = prior_of(&draws, run.id);
+        let p = plan(&facts, policy)?;
+        Ok(Some((facts, p)))
     }
 
     /// The facts bundle of `epoch` exactly as run `run_id` read it (SPEC §6):

@@ -104,17 +104,18 @@ pub async fn epoch_detail(
     let epoch = parse_epoch(&epoch)?;
     let engine = &state.engine;
     let runs = engine.runs(Some(epoch)).await?;
-    let latest = match engine
-        .latest_run(epoch, floorline_store::RunMode::Live)
-        .await?
-    {
-        Some(r) => Some(r),
-        None => {
-            engine
-                .latest_run(epoch, floorline_store::RunMode::Preview)
-                .await?
-        }
+    // The run to show: the latest live run that moved money (a re-run that
+    // granted nothing repeats it), else the latest live run, else the
+    // latest preview.
+    let newest = |mode: floorline_store::RunMode, moved: bool| {
+        runs.iter()
+            .filter(|r| r.mode == mode && (!moved || r.granted_total_micro_usd > 0))
+            .max_by_key(|r| r.id)
+            .cloned()
     };
+    let latest = newest(floorline_store::RunMode::Live, true)
+        .or_else(|| newest(floorline_store::RunMode::Live, false))
+        .or_else(|| newest(floorline_store::RunMode::Preview, false));
     let Some(run) = latest else {
         return Err(ApiError::not_found(format!(
             "no run of {epoch}; preview it first"

@@ -240,7 +240,8 @@ pub struct EpochDetailBody {
     pub epoch: String,
     /// Every run of the epoch.
     pub runs: Vec<RunBody>,
-    /// The latest live run, else the latest preview.
+    /// The latest live run that moved money, else the latest live run, else
+    /// the latest preview.
     pub run: RunBody,
     pub pool_micro_usd: i64,
     pub granted_total_micro_usd: i64,

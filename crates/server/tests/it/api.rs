@@ -558,6 +558,40 @@ async fn admin_previews_settles_pages_and_exports() {
         .await;
     assert_eq!(again["granted_total_micro_usd"], json!(0));
     assert_eq!(again["manifest_sha256"], run["manifest_sha256"]);
+    // Explain of the settled epoch shows what the committed run had (the
+    // run that paid the machine, not the no-op re-run, nor a re-plan in
+    // which its own draw is prior and the pool spent).
+    let (st, why) = s
+        .get(
+            "/v1/admin/epochs/2026-10/machines/m-alice-64/explain",
+            &s.admin,
+        )
+        .await;
+    assert_eq!(st, 200, "{why}");
+    assert_eq!(
+        why["plan_machine"]["granted_micro_usd"],
+        json!(18_000_000),
+        "{why}"
+    );
+    assert_eq!(why["plan_machine"]["prior_micro_usd"], json!(0), "{why}");
+    assert_eq!(
+        why["formula"]["budget_micro_usd"],
+        json!(9_000_000_000i64),
+        "{why}"
+    );
+    assert_eq!(
+        why["formula"]["payout_micro_usd"],
+        json!(18_000_000),
+        "{why}"
+    );
+    // The epoch's "latest run" is the one that moved money, not the no-op re-run.
+    let (_, detail) = s.get("/v1/admin/epochs/2026-10", &s.admin).await;
+    assert_eq!(detail["run"]["id"], run["run_id"], "{detail}");
+    assert_eq!(
+        detail["granted_total_micro_usd"],
+        json!(18_000_000),
+        "{detail}"
+    );
     // The provider's history shows earned + base.
     let (_, hist) = s.get("/v1/provider/history", &s.alice).await;
     assert_eq!(hist["history"][0]["epoch"], json!("2026-10"));
