@@ -153,15 +153,20 @@ fn differing(
 }
 
 impl Engine {
-    /// The live runs of an epoch, oldest first (an error if there are none).
-    async fn live_runs(&self, epoch: EpochId) -> Result<Vec<RunRecord>, EngineError> {
-        let runs: Vec<RunRecord> = self
+    /// The live runs of an epoch, oldest first (none when it has none).
+    async fn stored_live_runs(&self, epoch: EpochId) -> Result<Vec<RunRecord>, EngineError> {
+        Ok(self
             .store
             .runs(Some(epoch))
             .await?
             .into_iter()
             .filter(|r| r.mode == floorline_store::RunMode::Live)
-            .collect();
+            .collect())
+    }
+
+    /// The live runs of an epoch, oldest first (an error if there are none).
+    async fn live_runs(&self, epoch: EpochId) -> Result<Vec<RunRecord>, EngineError> {
+        let runs = self.stored_live_runs(epoch).await?;
         if runs.is_empty() {
             return Err(EngineError::NotFound(format!(
                 "no live settlement of {epoch}"
@@ -188,12 +193,7 @@ impl Engine {
         let mut checks = Vec::with_capacity(runs.len());
         let mut differences = Vec::new();
         for run in &runs {
-            let mut facts = match FactsAt::of_run(run) {
-                Some(at) => self.store.load_epoch_facts_at(epoch, policy, at).await?,
-                None => self.store.load_epoch_facts(epoch, policy).await?,
-            };
-            facts.prior_draws = prior_of(&draws, run.id);
-            let recomputed = plan(&facts, policy)?;
+            let (_, recomputed) = self.plan_of_run(epoch, run, &draws).await?;
             let found = differing(&expected_of(&recomputed), &stored_upto(&draws, run.id));
             let ok = found.is_empty() && recomputed.manifest_sha256 == run.manifest_sha256;
             for ((machine_id, account_id), e, s) in found {
@@ -302,14 +302,7 @@ impl Engine {
         epoch: EpochId,
         machine_id: &str,
     ) -> Result<Option<(EpochFacts, Plan)>, EngineError> {
-        let policy = &self.config.policy;
-        let runs: Vec<RunRecord> = self
-            .store
-            .runs(Some(epoch))
-            .await?
-            .into_iter()
-            .filter(|r| r.mode == floorline_store::RunMode::Live)
-            .collect();
+        let runs = self.stored_live_runs(epoch).await?;
         let draws = self.all_draws(epoch).await?;
         let paid_in = draws
             .iter()
@@ -320,16 +313,28 @@ impl Engine {
             Some(id) => runs.iter().find(|r| r.id == id),
             None => runs.iter().max_by_key(|r| r.id),
         };
-        let Some(run) = run else {
-            return Ok(None);
-        };
+        match run {
+            Some(run) => Ok(Some(self.plan_of_run(epoch, run, &draws).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Run `run`'s own plan: the facts as it read them (today's for a run
+    /// recorded before fact versions), the draws of earlier runs as prior.
+    async fn plan_of_run(
+        &self,
+        epoch: EpochId,
+        run: &RunRecord,
+        draws: &[DrawRecord],
+    ) -> Result<(EpochFacts, Plan), EngineError> {
+        let policy = &self.config.policy;
         let mut facts = match FactsAt::of_run(run) {
             Some(at) => self.store.load_epoch_facts_at(epoch, policy, at).await?,
             None => self.store.load_epoch_facts(epoch, policy).await?,
         };
-        facts.prior_draws = prior_of(&draws, run.id);
+        facts.prior_draws = prior_of(draws, run.id);
         let p = plan(&facts, policy)?;
-        Ok(Some((facts, p)))
+        Ok((facts, p))
     }
 
     /// The facts bundle of `epoch` exactly as run `run_id` read it (SPEC §6):

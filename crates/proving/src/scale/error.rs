@@ -51,12 +51,3 @@ impl<T, E: Display> Doing<T> for std::result::Result<T, E> {
         self.map_err(|e| ScaleError(format!("{}: {e}", step())))
     }
 }
-
-impl<T> Doing<T> for Option<T> {
-    fn doing(self, step: &str) -> Result<T> {
-        self.ok_or_else(|| ScaleError(step.to_string()))
-    }
-    fn doing_with(self, step: impl FnOnce() -> String) -> Result<T> {
-        self.ok_or_else(|| ScaleError(step()))
-    }
-}
